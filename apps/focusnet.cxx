@@ -1,0 +1,245 @@
+/*=========================================================================
+ *  FocusNet for ITK and 3D Slicer
+ *  Licensed under the Apache License, Version 2.0
+ *=========================================================================*/
+// The focusnet command: segment, init, info. Thin: parse, call the libraries, report.
+
+#include "focusnetError.h"
+#include "focusnetModel.h"
+#include "focusnetSegmentation.h"
+#include "focusnetTerminalProgress.h"
+#include "focusnetVersion.h"
+
+#include "itkObject.h"
+
+#include <CLI/CLI.hpp>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#ifndef FOCUSNET_DEFAULT_MODEL
+#  define FOCUSNET_DEFAULT_MODEL ""
+#endif
+
+namespace
+{
+using focusnet::Error;
+
+/** The model `--model` names, else $FOCUSNET_MODEL, else the installed default model. */
+std::string
+ResolveModelFile(const std::string & given)
+{
+  if (!given.empty())
+  {
+    return given;
+  }
+  if (const char * environment = std::getenv("FOCUSNET_MODEL"); environment != nullptr && *environment != '\0')
+  {
+    return environment;
+  }
+  const std::string installed = FOCUSNET_DEFAULT_MODEL;
+  if (installed.empty() || !std::filesystem::exists(installed))
+  {
+    throw Error("no default model is installed" + (installed.empty() ? std::string() : " at " + installed) +
+                "; pass --model FILE (make one with: focusnet init focusnet model.fnm)");
+  }
+  return installed;
+}
+
+std::string
+Grouped(std::int64_t value)
+{
+  std::string digits = std::to_string(value);
+  for (int i = static_cast<int>(digits.size()) - 3; i > 0; i -= 3)
+  {
+    digits.insert(static_cast<size_t>(i), ",");
+  }
+  return digits;
+}
+
+struct ArchitectureArguments
+{
+  double      width{ 1.0 };
+  int         inputChannels{ 1 };
+  int         inputSize{ 256 };
+  int         stemWidth{ 24 };
+  std::string dropout{ "bottleneck" };
+
+  void
+  AddTo(CLI::App & command)
+  {
+    command.add_option("--width", width, "Width multiplier applied to every channel count")->capture_default_str();
+    command.add_option("--in-channels", inputChannels, "Input channels: 1 (gray) or 3 (RGB)")
+      ->check(CLI::IsMember({ 1, 3 }))
+      ->capture_default_str();
+    command.add_option("--size", inputSize, "Network input size (a multiple of 16)")->capture_default_str();
+    command.add_option("--stem-width", stemWidth, "FocusNet attention stem (a0) width: 24 (paper) or 32")
+      ->capture_default_str();
+    command.add_option("--dropout", dropout, "Dropout placement: none, bottleneck or throughout")
+      ->check(CLI::IsMember({ "none", "bottleneck", "throughout" }))
+      ->capture_default_str();
+  }
+
+  focusnet::ModelMetadata
+  Metadata(const std::string & architecture) const
+  {
+    focusnet::ModelMetadata metadata;
+    metadata.architecture.name = architecture;
+    metadata.architecture.width = width;
+    metadata.architecture.inputChannels = inputChannels;
+    metadata.architecture.attentionStemWidth = stemWidth;
+    metadata.architecture.dropoutPlacement = focusnet::DropoutPlacementFromString(dropout);
+    metadata.inputSize = inputSize;
+    metadata.normalization.mean.assign(static_cast<size_t>(inputChannels), 0.0);
+    metadata.normalization.standardDeviation.assign(static_cast<size_t>(inputChannels), 1.0);
+    return metadata;
+  }
+};
+
+void
+PrintInfo(const focusnet::Model & model, const std::string & source)
+{
+  const focusnet::ModelMetadata & m = model.Metadata();
+  const auto                      parameters = model.ParameterCount();
+  const auto                      macs = model.MultiplyAccumulatesPerSlice();
+  std::cout << std::fixed << std::setprecision(2);
+  std::cout << "model:              " << source << '\n'
+            << "architecture:       " << m.architecture.name << " (width " << m.architecture.width << ", "
+            << m.architecture.inputChannels << " input channel(s), stem " << m.architecture.attentionStemWidth
+            << ", dropout " << focusnet::ToString(m.architecture.dropoutPlacement) << " "
+            << m.architecture.dropoutRate << ")\n"
+            << "input size:         " << m.inputSize << " x " << m.inputSize << '\n'
+            << "parameters:         " << Grouped(parameters) << " (" << static_cast<double>(parameters) / 1e6
+            << " M)\n"
+            << "MACs per slice:     " << Grouped(macs) << " (" << static_cast<double>(macs) / 1e9 << " G)\n"
+            << "threshold:          " << m.threshold << '\n'
+            << "label:              " << m.label.name << " = " << static_cast<int>(m.label.value) << ", "
+            << m.label.type.scheme << " " << m.label.type.value << " \"" << m.label.type.meaning << "\"\n"
+            << "metadata:           " << focusnet::ToJson(m, 2) << '\n';
+}
+
+int
+Run(int argc, char ** argv)
+{
+  CLI::App app{ "FocusNet segmentation for ITK and 3D Slicer (version " + std::string(focusnet::Version) + ")",
+                "focusnet" };
+  app.set_version_flag("--version", std::string(focusnet::Version));
+  app.require_subcommand(1);
+
+  // segment
+  CLI::App *                    segment = app.add_subcommand("segment", "Segment an image file or DICOM series folder");
+  std::string                   input, output, modelFile;
+  focusnet::SegmentationOptions options;
+  bool                          quiet = false;
+  segment->add_option("INPUT", input, "Image file (TIFF, PNG, JPEG, NRRD, NIfTI, MHA, DICOM) or DICOM folder")
+    ->required();
+  segment->add_option("OUTPUT", output, "Label map (.nrrd, .nii, .nii.gz, .mha, .tif, .png)")->required();
+  segment->add_option("--model", modelFile, "Model file (default: $FOCUSNET_MODEL, else the installed model)");
+  segment->add_option("--device", options.inference.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
+  segment->add_option("--batch-size", options.inference.batchSize, "Slices per forward pass")
+    ->check(CLI::PositiveNumber)
+    ->capture_default_str();
+  segment->add_option("--threads", options.inference.threads, "LibTorch threads (0: all cores)")
+    ->check(CLI::NonNegativeNumber)
+    ->capture_default_str();
+  segment->add_option("--axis", options.sliceAxis, "Slice axis of a 3D image (default: the last)")
+    ->check(CLI::Range(0, 2));
+  segment->add_option("--threshold", options.threshold, "Probability threshold (default: the model's)")
+    ->check(CLI::Range(0.0, 1.0));
+  segment->add_option("--probabilities", options.probabilityFileName, "Also write the probability map here");
+  segment->add_option("--series-uid", options.seriesUid, "SeriesInstanceUID to read from a DICOM folder");
+  segment->add_flag("--tta", options.inference.flipAugmentation, "Average over flipped copies (3x slower)");
+  segment->add_flag("--overwrite", options.overwrite, "Replace existing output files");
+  segment->add_flag("-q,--quiet", quiet, "Print nothing on success");
+
+  // init
+  CLI::App *            init = app.add_subcommand("init", "Write an untrained model file (start of a training run)");
+  std::string           architecture, initOutput;
+  ArchitectureArguments initArguments;
+  std::uint64_t         seed = 0;
+  init->add_option("ARCHITECTURE", architecture, "focusnet or unet")
+    ->required()
+    ->check(CLI::IsMember({ "focusnet", "unet" }));
+  init->add_option("OUTPUT", initOutput, "Model file to write")->required();
+  init->add_option("--seed", seed, "Seed of the weight initialisation")->capture_default_str();
+  initArguments.AddTo(*init);
+
+  // info
+  CLI::App *            info = app.add_subcommand("info", "Describe a model file or an architecture");
+  std::string           infoSource;
+  ArchitectureArguments infoArguments;
+  info->add_option("MODEL_OR_ARCHITECTURE", infoSource, "A model file, or focusnet / unet")->required();
+  infoArguments.AddTo(*info);
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (segment->parsed())
+  {
+    const std::string modelPath = ResolveModelFile(modelFile);
+    const auto        model = std::make_shared<const focusnet::Model>(focusnet::Model::Load(modelPath));
+    focusnet::TerminalProgress progress("segmenting");
+    if (!quiet)
+    {
+      options.progress = [&progress](float fraction) { progress.Update(fraction); };
+    }
+    const auto start = std::chrono::steady_clock::now();
+    const auto result = focusnet::SegmentImageFile(input, output, model, options);
+    progress.Finish();
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (!quiet)
+    {
+      const bool volume = result.source.dimension == 3;
+      std::cout << output << ": " << result.labelVoxels << " " << model->Metadata().label.name
+                << (volume ? " voxels (" : " pixels (") << std::fixed << std::setprecision(1)
+                << result.labelVolumeMm3 / (volume ? 1000.0 : 100.0) << (volume ? " mL) in " : " cm2) in ")
+                << result.slices << " slice(s), " << std::setprecision(2) << seconds << " s ("
+                << std::setprecision(1) << 1000.0 * seconds / static_cast<double>(result.slices) << " ms/slice)\n";
+    }
+  }
+  else if (init->parsed())
+  {
+    const auto model = focusnet::Model::Create(initArguments.Metadata(architecture), seed);
+    model.Save(initOutput);
+    std::cout << initOutput << ": untrained " << architecture << ", " << Grouped(model.ParameterCount())
+              << " parameters\n";
+  }
+  else if (info->parsed())
+  {
+    if (infoSource == "focusnet" || infoSource == "unet")
+    {
+      PrintInfo(focusnet::Model::Create(infoArguments.Metadata(infoSource)), infoSource + " (untrained)");
+    }
+    else
+    {
+      PrintInfo(focusnet::Model::Load(infoSource), infoSource);
+    }
+  }
+  return EXIT_SUCCESS;
+}
+} // namespace
+
+int
+main(int argc, char ** argv)
+{
+  // Problems are reported as errors; ITK's warnings (e.g. "No Series were found") would only repeat them.
+  itk::Object::GlobalWarningDisplayOff();
+  try
+  {
+    return Run(argc, argv);
+  }
+  catch (const std::exception & e)
+  {
+    // One line: the core's messages already name the file and the problem.
+    std::string message = e.what();
+    for (char & c : message)
+    {
+      c = c == '\n' ? ' ' : c;
+    }
+    std::cerr << "focusnet: error: " << message << std::endl;
+    return EXIT_FAILURE;
+  }
+}

@@ -1,0 +1,53 @@
+/*=========================================================================
+ *  FocusNet for ITK and 3D Slicer
+ *  Licensed under the Apache License, Version 2.0
+ *=========================================================================*/
+#ifndef focusnetImageIO_h
+#define focusnetImageIO_h
+
+#include <string>
+#include <vector>
+
+namespace focusnet
+{
+
+/** Registers the ImageIO factories FocusNet reads and writes with (TIFF, PNG, JPEG, NRRD, NIfTI, MetaImage,
+ * GDCM), so that a library user needs no ITK_USE_FILE factory registration. Safe to call repeatedly. */
+void
+RegisterImageIOFactories();
+
+/** One DICOM series in a folder, its files sorted along the slice normal. */
+struct DicomSeries
+{
+  std::string              uid; ///< SeriesInstanceUID; empty when the files have none (anonymised)
+  std::string              description;
+  std::vector<std::string> files;
+};
+
+/** The DICOM series directly in a folder (GDCM). */
+std::vector<DicomSeries>
+FindDicomSeries(const std::string & directory);
+
+/** What an input is, before reading it: where its pixels come from and their shape. */
+struct ImageSource
+{
+  std::string              path;      ///< the file or folder as given
+  std::vector<std::string> files;     ///< one file, or a DICOM series in slice order
+  unsigned int             dimension{ 0 };
+  unsigned int             components{ 0 };
+  bool                     dicom{ false };
+};
+
+/** Examines a file or a DICOM series folder. seriesUid picks a series when a folder holds several; when
+ * the choice is ambiguous the error lists them. Throws focusnet::Error naming the path and the problem. */
+ImageSource
+InspectImageSource(const std::string & path, const std::string & seriesUid = {});
+
+/** The extensions FocusNet writes images as: .nrrd .nii .nii.gz .mha .tif .tiff, and .png for 2D label maps.
+ * Throws focusnet::Error for another extension, and for .png with a 3D or floating-point image. */
+void
+CheckOutputImageFileName(const std::string & fileName, unsigned int dimension, bool floatingPoint);
+
+} // namespace focusnet
+
+#endif

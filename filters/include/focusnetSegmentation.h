@@ -1,0 +1,52 @@
+/*=========================================================================
+ *  FocusNet for ITK and 3D Slicer
+ *  Licensed under the Apache License, Version 2.0
+ *=========================================================================*/
+#ifndef focusnetSegmentation_h
+#define focusnetSegmentation_h
+
+#include "focusnetImageIO.h"
+#include "focusnetInferenceEngine.h"
+
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <string>
+
+namespace focusnet
+{
+
+class Model;
+
+struct SegmentationOptions
+{
+  InferenceOptions inference;
+  int              sliceAxis{ -1 };                                      ///< -1: the last axis
+  double           threshold{ std::numeric_limits<double>::quiet_NaN() }; ///< NaN: the model's
+  std::string      seriesUid;           ///< picks the series of a DICOM folder
+  std::string      probabilityFileName; ///< also write the probability map (float) when set
+  bool             overwrite{ false };  ///< replace existing output files
+  std::function<void(float)> progress;  ///< called with 0..1 as slices finish
+};
+
+struct SegmentationResult
+{
+  ImageSource   source;
+  std::uint64_t slices{ 0 };
+  std::uint64_t labelVoxels{ 0 };
+  double        labelVolumeMm3{ 0.0 }; ///< label voxels times the voxel volume (pixel area in 2D)
+};
+
+/** The whole file-to-file job: read the image (file or DICOM series), run itk::FocusNetImageFilter, write the
+ * label map (and probabilities) with the input's geometry, atomically. Output names are checked before any
+ * work; an existing output is an error unless options.overwrite. Throws focusnet::Error. */
+SegmentationResult
+SegmentImageFile(const std::string &                 input,
+                 const std::string &                 output,
+                 const std::shared_ptr<const Model> & model,
+                 const SegmentationOptions &          options);
+
+} // namespace focusnet
+
+#endif

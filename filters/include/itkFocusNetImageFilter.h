@@ -1,0 +1,155 @@
+/*=========================================================================
+ *  FocusNet for ITK and 3D Slicer
+ *  Licensed under the Apache License, Version 2.0
+ *=========================================================================*/
+#ifndef itkFocusNetImageFilter_h
+#define itkFocusNetImageFilter_h
+
+#include "itkImageToImageFilter.h"
+#include "focusnetInferenceEngine.h"
+#include "focusnetModel.h"
+
+#include <memory>
+#include <string>
+
+namespace itk
+{
+
+/** \class FocusNetImageFilter
+ * \brief Segments an image slice by slice with a FocusNet (or U-Net) model file.
+ *
+ * Each 2D slice along SliceAxis (the whole image for 2D inputs) is normalised as the model says,
+ * resized to the network input size, run in batches by LibTorch on the chosen device, and its
+ * probability map resized back to the slice size and thresholded. Output 0 is the label map
+ * (0 and the model's label value) and output 1, when GenerateProbabilityMap is on, the probabilities;
+ * both have exactly the input's origin, spacing, direction and size.
+ *
+ * Scalar inputs of any type and RGB inputs are accepted. A single-channel model given an RGB image
+ * sees its luminance; a three-channel model given a scalar image sees it replicated.
+ *
+ * The filter needs whole slices: it enlarges the requested region to full slices and keeps the
+ * requested range along SliceAxis, so a StreamingImageFilter over slices gives the same result as one
+ * Update() while holding only the slices of one stream in memory.
+ *
+ * \ingroup FocusNet
+ */
+template <typename TInputImage, typename TOutputImage = Image<unsigned char, TInputImage::ImageDimension>>
+class ITK_TEMPLATE_EXPORT FocusNetImageFilter : public ImageToImageFilter<TInputImage, TOutputImage>
+{
+public:
+  ITK_DISALLOW_COPY_AND_MOVE(FocusNetImageFilter);
+
+  using Self = FocusNetImageFilter;
+  using Superclass = ImageToImageFilter<TInputImage, TOutputImage>;
+  using Pointer = SmartPointer<Self>;
+  using ConstPointer = SmartPointer<const Self>;
+
+  static constexpr unsigned int ImageDimension = TInputImage::ImageDimension;
+  static_assert(ImageDimension == 2 || ImageDimension == 3, "FocusNetImageFilter handles 2D and 3D images");
+
+  using InputImageType = TInputImage;
+  using OutputImageType = TOutputImage;
+  using InputPixelType = typename InputImageType::PixelType;
+  using OutputPixelType = typename OutputImageType::PixelType;
+  using RegionType = typename OutputImageType::RegionType;
+  using ProbabilityImageType = Image<float, ImageDimension>;
+
+  itkNewMacro(Self);
+  itkTypeMacro(FocusNetImageFilter, ImageToImageFilter);
+
+  /** The model file to load (read once, when the filter first runs after the name changes). */
+  void
+  SetModelFileName(const std::string & fileName);
+  itkGetStringMacro(ModelFileName);
+
+  /** A model already in memory, shared with other filters; takes precedence over ModelFileName. */
+  void
+  SetModel(std::shared_ptr<const focusnet::Model> model);
+  /** The model in use; loads ModelFileName if needed. */
+  std::shared_ptr<const focusnet::Model>
+  GetModel();
+
+  /** "auto" (a GPU when LibTorch sees one), "cpu", "cuda" or "cuda:N". */
+  itkSetStringMacro(Device);
+  itkGetStringMacro(Device);
+
+  /** Slices per forward pass. */
+  itkSetClampMacro(BatchSize, unsigned int, 1, NumericTraits<unsigned int>::max());
+  itkGetConstMacro(BatchSize, unsigned int);
+
+  /** LibTorch threads; 0 uses every hardware thread. */
+  itkSetMacro(NumberOfTorchThreads, unsigned int);
+  itkGetConstMacro(NumberOfTorchThreads, unsigned int);
+
+  /** The axis slices are taken across (3D only); defaults to the last. */
+  itkSetMacro(SliceAxis, unsigned int);
+  itkGetConstMacro(SliceAxis, unsigned int);
+
+  /** Probability threshold; NaN (the default) uses the model file's. */
+  itkSetMacro(Threshold, double);
+  itkGetConstMacro(Threshold, double);
+
+  /** Average the predictions of the slice and its left-right and up-down flips. */
+  itkSetMacro(TestTimeAugmentation, bool);
+  itkGetConstMacro(TestTimeAugmentation, bool);
+  itkBooleanMacro(TestTimeAugmentation);
+
+  /** Fill output 1 with the probability map. */
+  itkSetMacro(GenerateProbabilityMap, bool);
+  itkGetConstMacro(GenerateProbabilityMap, bool);
+  itkBooleanMacro(GenerateProbabilityMap);
+
+  OutputImageType *
+  GetLabelOutput();
+  ProbabilityImageType *
+  GetProbabilityOutput();
+
+protected:
+  FocusNetImageFilter();
+  ~FocusNetImageFilter() override = default;
+
+  void
+  PrintSelf(std::ostream & os, Indent indent) const override;
+
+  void
+  VerifyPreconditions() ITKv5_CONST override;
+  void
+  EnlargeOutputRequestedRegion(DataObject * output) override;
+  void
+  GenerateInputRequestedRegion() override;
+  void
+  GenerateData() override;
+
+  using DataObjectPointerArraySizeType = typename Superclass::DataObjectPointerArraySizeType;
+  using Superclass::MakeOutput;
+  DataObject::Pointer
+  MakeOutput(DataObjectPointerArraySizeType idx) override;
+
+private:
+  /** The requested region grown to whole slices. */
+  RegionType
+  WholeSlices(const RegionType & requested) const;
+  const focusnet::InferenceEngine &
+  Engine();
+
+  std::string                                m_ModelFileName;
+  std::shared_ptr<const focusnet::Model>     m_Model;
+  bool                                       m_ModelFromFile{ false };
+  std::string                                m_Device{ "auto" };
+  unsigned int                               m_BatchSize{ 8 };
+  unsigned int                               m_NumberOfTorchThreads{ 0 };
+  unsigned int                               m_SliceAxis{ ImageDimension - 1 };
+  double                                     m_Threshold{ std::numeric_limits<double>::quiet_NaN() };
+  bool                                       m_TestTimeAugmentation{ false };
+  bool                                       m_GenerateProbabilityMap{ false };
+  std::unique_ptr<focusnet::InferenceEngine> m_Engine;
+  const focusnet::Model *                    m_EngineModel{ nullptr };
+};
+
+} // namespace itk
+
+#ifndef ITK_MANUAL_INSTANTIATION
+#  include "itkFocusNetImageFilter.hxx"
+#endif
+
+#endif

@@ -1,0 +1,335 @@
+/*=========================================================================
+ *  FocusNet for ITK and 3D Slicer
+ *  Licensed under the Apache License, Version 2.0
+ *=========================================================================*/
+#ifndef itkFocusNetImageFilter_hxx
+#define itkFocusNetImageFilter_hxx
+
+#include "itkFocusNetImageFilter.h"
+
+#include "itkImageRegionConstIterator.h"
+#include "itkImageRegionIterator.h"
+
+#include <cmath>
+#include <type_traits>
+#include <vector>
+
+namespace itk
+{
+namespace FocusNetDetail
+{
+template <typename TPixel>
+constexpr unsigned int
+ComponentCount()
+{
+  if constexpr (std::is_arithmetic_v<TPixel>)
+  {
+    return 1;
+  }
+  else
+  {
+    return TPixel::Length;
+  }
+}
+
+/** Writes one pixel as `channels` floats: copied, replicated (gray -> RGB model) or as luminance (RGB -> gray). */
+template <typename TPixel>
+inline void
+ToChannels(const TPixel & pixel, unsigned int channels, float * out)
+{
+  if constexpr (ComponentCount<TPixel>() == 1)
+  {
+    for (unsigned int c = 0; c < channels; ++c)
+    {
+      out[c] = static_cast<float>(pixel);
+    }
+  }
+  else if (channels == 1)
+  {
+    // ITU-R BT.601 luma, as most tools convert RGB to gray.
+    out[0] = 0.299F * static_cast<float>(pixel[0]) + 0.587F * static_cast<float>(pixel[1]) +
+             0.114F * static_cast<float>(pixel[2]);
+  }
+  else
+  {
+    for (unsigned int c = 0; c < channels; ++c)
+    {
+      out[c] = static_cast<float>(pixel[c]);
+    }
+  }
+}
+} // namespace FocusNetDetail
+
+template <typename TInputImage, typename TOutputImage>
+FocusNetImageFilter<TInputImage, TOutputImage>::FocusNetImageFilter()
+{
+  this->SetNumberOfRequiredOutputs(2);
+  this->SetNthOutput(1, this->MakeOutput(1));
+}
+
+template <typename TInputImage, typename TOutputImage>
+DataObject::Pointer
+FocusNetImageFilter<TInputImage, TOutputImage>::MakeOutput(DataObjectPointerArraySizeType idx)
+{
+  if (idx == 1)
+  {
+    return ProbabilityImageType::New().GetPointer();
+  }
+  return OutputImageType::New().GetPointer();
+}
+
+template <typename TInputImage, typename TOutputImage>
+auto
+FocusNetImageFilter<TInputImage, TOutputImage>::GetLabelOutput() -> OutputImageType *
+{
+  return this->GetOutput();
+}
+
+template <typename TInputImage, typename TOutputImage>
+auto
+FocusNetImageFilter<TInputImage, TOutputImage>::GetProbabilityOutput() -> ProbabilityImageType *
+{
+  return itkDynamicCastInDebugMode<ProbabilityImageType *>(this->ProcessObject::GetOutput(1));
+}
+
+template <typename TInputImage, typename TOutputImage>
+void
+FocusNetImageFilter<TInputImage, TOutputImage>::SetModelFileName(const std::string & fileName)
+{
+  if (fileName == m_ModelFileName)
+  {
+    return;
+  }
+  m_ModelFileName = fileName;
+  if (m_ModelFromFile)
+  {
+    m_Model.reset();
+  }
+  this->Modified();
+}
+
+template <typename TInputImage, typename TOutputImage>
+void
+FocusNetImageFilter<TInputImage, TOutputImage>::SetModel(std::shared_ptr<const focusnet::Model> model)
+{
+  if (model == m_Model)
+  {
+    return;
+  }
+  m_Model = std::move(model);
+  m_ModelFromFile = false;
+  this->Modified();
+}
+
+template <typename TInputImage, typename TOutputImage>
+std::shared_ptr<const focusnet::Model>
+FocusNetImageFilter<TInputImage, TOutputImage>::GetModel()
+{
+  if (!m_Model && !m_ModelFileName.empty())
+  {
+    try
+    {
+      m_Model = std::make_shared<const focusnet::Model>(focusnet::Model::Load(m_ModelFileName));
+      m_ModelFromFile = true;
+    }
+    catch (const std::exception & e)
+    {
+      itkExceptionMacro(<< e.what());
+    }
+  }
+  return m_Model;
+}
+
+template <typename TInputImage, typename TOutputImage>
+void
+FocusNetImageFilter<TInputImage, TOutputImage>::VerifyPreconditions() ITKv5_CONST
+{
+  Superclass::VerifyPreconditions();
+  if (!m_Model && m_ModelFileName.empty())
+  {
+    itkExceptionMacro(<< "no model: set ModelFileName or Model");
+  }
+  if (m_SliceAxis >= ImageDimension)
+  {
+    itkExceptionMacro(<< "slice axis " << m_SliceAxis << " is not an axis of a " << ImageDimension << "D image");
+  }
+}
+
+template <typename TInputImage, typename TOutputImage>
+auto
+FocusNetImageFilter<TInputImage, TOutputImage>::WholeSlices(const RegionType & requested) const -> RegionType
+{
+  RegionType whole = this->GetOutput()->GetLargestPossibleRegion();
+  if (ImageDimension == 3)
+  {
+    whole.SetIndex(m_SliceAxis, requested.GetIndex(m_SliceAxis));
+    whole.SetSize(m_SliceAxis, requested.GetSize(m_SliceAxis));
+  }
+  return whole;
+}
+
+template <typename TInputImage, typename TOutputImage>
+void
+FocusNetImageFilter<TInputImage, TOutputImage>::EnlargeOutputRequestedRegion(DataObject * output)
+{
+  Superclass::EnlargeOutputRequestedRegion(output);
+  auto * image = dynamic_cast<ImageBase<ImageDimension> *>(output);
+  if (image != nullptr)
+  {
+    image->SetRequestedRegion(WholeSlices(image->GetRequestedRegion()));
+  }
+}
+
+template <typename TInputImage, typename TOutputImage>
+void
+FocusNetImageFilter<TInputImage, TOutputImage>::GenerateInputRequestedRegion()
+{
+  Superclass::GenerateInputRequestedRegion();
+  if (auto * input = const_cast<InputImageType *>(this->GetInput()))
+  {
+    input->SetRequestedRegion(this->GetOutput()->GetRequestedRegion());
+  }
+}
+
+template <typename TInputImage, typename TOutputImage>
+const focusnet::InferenceEngine &
+FocusNetImageFilter<TInputImage, TOutputImage>::Engine()
+{
+  const auto                       model = this->GetModel();
+  const focusnet::InferenceOptions options{ m_Device,
+                                            static_cast<int>(m_NumberOfTorchThreads),
+                                            static_cast<int>(m_BatchSize),
+                                            m_TestTimeAugmentation };
+  if (!m_Engine || m_EngineModel != model.get() || !(m_Engine->Options() == options))
+  {
+    m_Engine.reset(); // free the old network before building the new one
+    m_Engine = std::make_unique<focusnet::InferenceEngine>(*model, options);
+    m_EngineModel = model.get();
+  }
+  return *m_Engine;
+}
+
+template <typename TInputImage, typename TOutputImage>
+void
+FocusNetImageFilter<TInputImage, TOutputImage>::GenerateData()
+{
+  const InputImageType * input = this->GetInput();
+  OutputImageType *      labels = this->GetOutput();
+  const RegionType       region = labels->GetRequestedRegion();
+  labels->SetBufferedRegion(region);
+  labels->Allocate();
+  ProbabilityImageType * probabilities = nullptr;
+  if (m_GenerateProbabilityMap)
+  {
+    probabilities = this->GetProbabilityOutput();
+    probabilities->SetBufferedRegion(region);
+    probabilities->Allocate();
+  }
+
+  constexpr unsigned int inputComponents = FocusNetDetail::ComponentCount<InputPixelType>();
+  try
+  {
+    const focusnet::InferenceEngine & engine = this->Engine();
+    const focusnet::ModelMetadata &   metadata = engine.Metadata();
+    const auto                        channels = static_cast<unsigned int>(metadata.architecture.inputChannels);
+    if (inputComponents != channels && inputComponents != 1 && channels != 1)
+    {
+      itkExceptionMacro(<< "the model expects " << channels << " channel(s); the image has " << inputComponents);
+    }
+    const double threshold = std::isnan(m_Threshold) ? metadata.threshold : m_Threshold;
+    const auto   labelValue = static_cast<OutputPixelType>(metadata.label.value);
+
+    // Slices along the slice axis; a 2D image is one slice. In-plane axes keep ITK's order, so a slice
+    // iterator walks the buffer row by row (height x width).
+    const unsigned int axis = ImageDimension == 3 ? m_SliceAxis : ImageDimension;
+    unsigned int       rowAxis = 0;
+    while (rowAxis == axis)
+    {
+      ++rowAxis;
+    }
+    unsigned int columnAxis = rowAxis + 1;
+    while (columnAxis == axis)
+    {
+      ++columnAxis;
+    }
+    const auto      width = static_cast<int64_t>(region.GetSize(rowAxis));
+    const auto      height = static_cast<int64_t>(region.GetSize(columnAxis));
+    const int64_t   sliceCount = ImageDimension == 3 ? static_cast<int64_t>(region.GetSize(axis)) : 1;
+    const int64_t   batch = std::min<int64_t>(m_BatchSize, sliceCount);
+    const int64_t   pixels = width * height;
+    std::vector<float> slices(static_cast<size_t>(batch * pixels * channels));
+    std::vector<float> predictions(static_cast<size_t>(batch * pixels));
+
+    auto sliceRegion = [&](int64_t k) {
+      RegionType slice = region;
+      if (ImageDimension == 3)
+      {
+        slice.SetIndex(axis, region.GetIndex(axis) + k);
+        slice.SetSize(axis, 1);
+      }
+      return slice;
+    };
+
+    this->UpdateProgress(0.0F);
+    for (int64_t first = 0; first < sliceCount; first += batch)
+    {
+      const int64_t n = std::min(batch, sliceCount - first);
+      for (int64_t s = 0; s < n; ++s)
+      {
+        float * out = slices.data() + s * pixels * channels;
+        for (ImageRegionConstIterator<InputImageType> it(input, sliceRegion(first + s)); !it.IsAtEnd(); ++it)
+        {
+          FocusNetDetail::ToChannels(it.Get(), channels, out);
+          out += channels;
+        }
+      }
+      engine.Predict(slices.data(), n, height, width, channels, predictions.data());
+      for (int64_t s = 0; s < n; ++s)
+      {
+        const float * p = predictions.data() + s * pixels;
+        ImageRegionIterator<OutputImageType> it(labels, sliceRegion(first + s));
+        for (int64_t i = 0; !it.IsAtEnd(); ++it, ++i)
+        {
+          it.Set(p[i] >= threshold ? labelValue : OutputPixelType{});
+        }
+        if (probabilities != nullptr)
+        {
+          ImageRegionIterator<ProbabilityImageType> pit(probabilities, sliceRegion(first + s));
+          for (int64_t i = 0; !pit.IsAtEnd(); ++pit, ++i)
+          {
+            pit.Set(p[i]);
+          }
+        }
+      }
+      this->UpdateProgress(static_cast<float>(first + n) / static_cast<float>(sliceCount));
+    }
+  }
+  catch (const ExceptionObject &)
+  {
+    throw;
+  }
+  catch (const std::exception & e)
+  {
+    itkExceptionMacro(<< e.what());
+  }
+}
+
+template <typename TInputImage, typename TOutputImage>
+void
+FocusNetImageFilter<TInputImage, TOutputImage>::PrintSelf(std::ostream & os, Indent indent) const
+{
+  Superclass::PrintSelf(os, indent);
+  os << indent << "ModelFileName: " << m_ModelFileName << std::endl;
+  os << indent << "Model: " << (m_Model ? m_Model->Metadata().architecture.name : std::string("(none)")) << std::endl;
+  os << indent << "Device: " << m_Device << std::endl;
+  os << indent << "BatchSize: " << m_BatchSize << std::endl;
+  os << indent << "NumberOfTorchThreads: " << m_NumberOfTorchThreads << std::endl;
+  os << indent << "SliceAxis: " << m_SliceAxis << std::endl;
+  os << indent << "Threshold: " << m_Threshold << std::endl;
+  os << indent << "TestTimeAugmentation: " << (m_TestTimeAugmentation ? "On" : "Off") << std::endl;
+  os << indent << "GenerateProbabilityMap: " << (m_GenerateProbabilityMap ? "On" : "Off") << std::endl;
+}
+
+} // namespace itk
+
+#endif

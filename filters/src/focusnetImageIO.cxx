@@ -1,0 +1,210 @@
+/*=========================================================================
+ *  FocusNet for ITK and 3D Slicer
+ *  Licensed under the Apache License, Version 2.0
+ *=========================================================================*/
+#include "focusnetImageIO.h"
+
+#include "focusnetAtomicFile.h"
+#include "focusnetError.h"
+
+#include "gdcmTrace.h"
+#include "itkGDCMImageIO.h"
+#include "itkGDCMImageIOFactory.h"
+#include "itkGDCMSeriesFileNames.h"
+#include "itkImageIOFactory.h"
+#include "itkJPEGImageIOFactory.h"
+#include "itkMetaImageIOFactory.h"
+#include "itkNiftiImageIOFactory.h"
+#include "itkNrrdImageIOFactory.h"
+#include "itkPNGImageIOFactory.h"
+#include "itkTIFFImageIOFactory.h"
+
+#include <algorithm>
+#include <array>
+#include <filesystem>
+#include <mutex>
+#include <sstream>
+
+namespace focusnet
+{
+namespace fs = std::filesystem;
+
+void
+RegisterImageIOFactories()
+{
+  static std::once_flag once;
+  std::call_once(once, [] {
+    // GDCM prints warnings (private tags, missing spacing) straight to stderr; our errors are reported as such.
+    gdcm::Trace::WarningOff();
+    gdcm::Trace::DebugOff();
+    itk::GDCMImageIOFactory::RegisterOneFactory();
+    itk::NrrdImageIOFactory::RegisterOneFactory();
+    itk::NiftiImageIOFactory::RegisterOneFactory();
+    itk::MetaImageIOFactory::RegisterOneFactory();
+    itk::TIFFImageIOFactory::RegisterOneFactory();
+    itk::PNGImageIOFactory::RegisterOneFactory();
+    itk::JPEGImageIOFactory::RegisterOneFactory();
+  });
+}
+
+namespace
+{
+std::string
+Describe(const std::vector<DicomSeries> & series)
+{
+  std::ostringstream text;
+  for (const DicomSeries & s : series)
+  {
+    text << "\n  " << (s.uid.empty() ? std::string("(no SeriesInstanceUID)") : s.uid) << "  " << s.files.size()
+         << " files" << (s.description.empty() ? "" : "  \"" + s.description + "\"");
+  }
+  return text.str();
+}
+
+/** Reads only the header of one file; throws focusnet::Error naming the file. */
+itk::ImageIOBase::Pointer
+ReadHeader(const std::string & fileName, itk::ImageIOBase::Pointer io)
+{
+  try
+  {
+    io->SetFileName(fileName);
+    io->ReadImageInformation();
+  }
+  catch (const itk::ExceptionObject & e)
+  {
+    throw Error(fileName + ": cannot read image, the file may be damaged: " + e.GetDescription());
+  }
+  return io;
+}
+} // namespace
+
+std::vector<DicomSeries>
+FindDicomSeries(const std::string & directory)
+{
+  RegisterImageIOFactories();
+  auto names = itk::GDCMSeriesFileNames::New();
+  // Series are told apart by SeriesInstanceUID alone, so that the UIDs printed are the ones users pass back.
+  names->SetUseSeriesDetails(false);
+  names->SetDirectory(directory);
+  std::vector<DicomSeries> series;
+  for (const std::string & uid : names->GetSeriesUIDs())
+  {
+    DicomSeries s;
+    s.uid = uid;
+    s.files = names->GetFileNames(uid);
+    if (s.files.empty())
+    {
+      continue;
+    }
+    auto io = itk::GDCMImageIO::New();
+    try
+    {
+      ReadHeader(s.files.front(), io);
+      io->GetValueFromTag("0008|103e", s.description);
+      io->GetValueFromTag("0020|000e", s.uid);
+    }
+    catch (const Error &)
+    {
+      // An unreadable first file is reported when the series is read, not while listing.
+    }
+    // GDCM pads and sometimes invents UIDs for blank ones; report what the files hold.
+    s.uid.erase(s.uid.find_last_not_of(std::string(" \0", 2)) + 1);
+    s.description.erase(s.description.find_last_not_of(' ') + 1);
+    series.push_back(std::move(s));
+  }
+  return series;
+}
+
+ImageSource
+InspectImageSource(const std::string & path, const std::string & seriesUid)
+{
+  RegisterImageIOFactories();
+  ImageSource source;
+  source.path = path;
+  std::error_code error;
+  if (!fs::exists(path, error))
+  {
+    throw Error(path + ": no such file or directory");
+  }
+
+  itk::ImageIOBase::Pointer io;
+  if (fs::is_directory(path, error))
+  {
+    const std::vector<DicomSeries> series = FindDicomSeries(path);
+    if (series.empty())
+    {
+      throw Error(path + ": the folder holds no DICOM series");
+    }
+    const DicomSeries * chosen = nullptr;
+    if (!seriesUid.empty())
+    {
+      auto match = std::find_if(series.begin(), series.end(), [&](const DicomSeries & s) { return s.uid == seriesUid; });
+      if (match == series.end())
+      {
+        throw Error(path + ": no DICOM series with SeriesInstanceUID " + seriesUid + "; the folder holds:" +
+                    Describe(series));
+      }
+      chosen = &*match;
+    }
+    else if (series.size() > 1)
+    {
+      throw Error(path + ": the folder holds " + std::to_string(series.size()) +
+                  " DICOM series; choose one with --series-uid:" + Describe(series));
+    }
+    else
+    {
+      chosen = &series.front();
+    }
+    source.files = chosen->files;
+    source.dicom = true;
+    io = ReadHeader(source.files.front(), itk::GDCMImageIO::New().GetPointer());
+  }
+  else
+  {
+    io = itk::ImageIOFactory::CreateImageIO(path.c_str(), itk::IOFileModeEnum::ReadMode);
+    if (!io)
+    {
+      throw Error(path + ": is not an image FocusNet can read, or is damaged (supported: TIFF, PNG, JPEG, NRRD, NIfTI, "
+                         "MetaImage, DICOM)");
+    }
+    ReadHeader(path, io);
+    source.files = { path };
+    source.dicom = dynamic_cast<itk::GDCMImageIO *>(io.GetPointer()) != nullptr;
+  }
+
+  source.dimension = io->GetNumberOfDimensions();
+  if (source.files.size() > 1)
+  {
+    source.dimension = 3; // a series of 2D files
+  }
+  source.components = io->GetNumberOfComponents();
+  if (source.dimension < 2 || source.dimension > 3)
+  {
+    throw Error(path + ": " + std::to_string(source.dimension) + "D images are not supported (2D or 3D only)");
+  }
+  if (source.components != 1 && source.components != 3 && source.components != 4)
+  {
+    throw Error(path + ": images with " + std::to_string(source.components) +
+                " components per pixel are not supported (gray, RGB or RGBA)");
+  }
+  return source;
+}
+
+void
+CheckOutputImageFileName(const std::string & fileName, unsigned int dimension, bool floatingPoint)
+{
+  std::string extension = FullExtension(fileName);
+  std::transform(extension.begin(), extension.end(), extension.begin(), [](unsigned char c) { return std::tolower(c); });
+  static const std::array<const char *, 7> supported{ ".nrrd", ".nii", ".nii.gz", ".mha", ".tif", ".tiff", ".png" };
+  if (std::find(supported.begin(), supported.end(), extension) == supported.end())
+  {
+    throw Error(fileName + ": cannot write an image as '" + extension +
+                "' (use .nrrd, .nii, .nii.gz, .mha, .tif, .tiff or .png)");
+  }
+  if (extension == ".png" && (dimension != 2 || floatingPoint))
+  {
+    throw Error(fileName + ": PNG holds 2D integer images only; use .nrrd, .nii.gz, .mha or .tif");
+  }
+}
+
+} // namespace focusnet

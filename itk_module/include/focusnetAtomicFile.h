@@ -1,0 +1,27 @@
+/*=========================================================================
+ *  FocusNet for ITK and 3D Slicer
+ *  Licensed under the Apache License, Version 2.0
+ *=========================================================================*/
+#ifndef focusnetAtomicFile_h
+#define focusnetAtomicFile_h
+
+#include <functional>
+#include <string>
+
+namespace focusnet
+{
+
+/** Writes a file the all-or-nothing way: write(temporaryPath) runs against a hidden temporary name
+ * in the destination folder that keeps the destination's extension (so ITK picks the same ImageIO),
+ * then the temporary file is renamed onto fileName. If write throws, the temporary file is removed and
+ * the exception propagates: a failure never leaves a half-written or stale file under fileName. */
+void
+WriteAtomically(const std::string & fileName, const std::function<void(const std::string & temporaryPath)> & write);
+
+/** The extension of a file name including compound ones: "a/b.nii.gz" -> ".nii.gz", "c.nrrd" -> ".nrrd". */
+std::string
+FullExtension(const std::string & fileName);
+
+} // namespace focusnet
+
+#endif

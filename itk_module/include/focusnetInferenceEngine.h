@@ -1,0 +1,80 @@
+/*=========================================================================
+ *  FocusNet for ITK and 3D Slicer
+ *  Licensed under the Apache License, Version 2.0
+ *=========================================================================*/
+#ifndef focusnetInferenceEngine_h
+#define focusnetInferenceEngine_h
+
+#include "focusnetModelMetadata.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace focusnet
+{
+
+class Model;
+
+struct InferenceOptions
+{
+  std::string device{ "auto" }; ///< "auto", "cpu", "cuda" or "cuda:N"
+  int         threads{ 0 };     ///< LibTorch intra-op threads; 0 = all hardware threads
+  int         batchSize{ 8 };   ///< slices per forward pass
+  bool        flipAugmentation{ false }; ///< average over identity, left-right and up-down flips
+
+  bool
+  operator==(const InferenceOptions & other) const
+  {
+    return device == other.device && threads == other.threads && batchSize == other.batchSize &&
+           flipAugmentation == other.flipAugmentation;
+  }
+};
+
+/** \class InferenceEngine
+ * \brief Runs a model over 2D slices given as plain float buffers.
+ *
+ * Each slice is normalised as the model's metadata says, resized to the network input size,
+ * run in batches in inference mode, and its probability map resized back to the slice size.
+ * The engine holds its own copy of the network on the chosen device.
+ * \ingroup FocusNet
+ */
+class InferenceEngine
+{
+public:
+  InferenceEngine(const Model & model, const InferenceOptions & options);
+  ~InferenceEngine();
+  InferenceEngine(const InferenceEngine &) = delete;
+  InferenceEngine &
+  operator=(const InferenceEngine &) = delete;
+
+  /** slices: count x height x width x channels floats (channels interleaved, as ITK stores RGB),
+   * with channels equal to the model's input channels. probabilities: count x height x width. */
+  void
+  Predict(const float * slices,
+          std::int64_t  count,
+          std::int64_t  height,
+          std::int64_t  width,
+          std::int64_t  channels,
+          float *       probabilities) const;
+
+  const ModelMetadata &
+  Metadata() const;
+  const InferenceOptions &
+  Options() const;
+  /** The device actually used, e.g. "cpu" or "cuda:0". */
+  std::string
+  DeviceName() const;
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> m_Impl;
+};
+
+/** Whether this LibTorch build sees a CUDA device. */
+bool
+CudaAvailable();
+
+} // namespace focusnet
+
+#endif

@@ -1,0 +1,58 @@
+/*=========================================================================
+ *  FocusNet for ITK and 3D Slicer
+ *  Licensed under the Apache License, Version 2.0
+ *=========================================================================*/
+#include "focusnetAtomicFile.h"
+
+#include "focusnetError.h"
+
+#include <atomic>
+#include <filesystem>
+#include <system_error>
+#include <unistd.h>
+
+namespace focusnet
+{
+namespace fs = std::filesystem;
+
+std::string
+FullExtension(const std::string & fileName)
+{
+  const fs::path name = fs::path(fileName).filename();
+  std::string    extension = name.extension().string();
+  if (extension == ".gz")
+  {
+    extension = name.stem().extension().string() + extension;
+  }
+  return extension;
+}
+
+void
+WriteAtomically(const std::string & fileName, const std::function<void(const std::string &)> & write)
+{
+  static std::atomic<unsigned> counter{ 0 };
+  const fs::path               target(fileName);
+  const fs::path               folder = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  if (!fs::is_directory(folder))
+  {
+    throw Error(fileName + ": the output folder " + folder.string() + " does not exist");
+  }
+  const std::string extension = FullExtension(fileName);
+  std::string       stem = target.filename().string();
+  stem = stem.substr(0, stem.size() - extension.size());
+  const fs::path temporary = folder / ("." + stem + ".partial-" + std::to_string(::getpid()) + "-" +
+                                       std::to_string(counter++) + extension);
+  try
+  {
+    write(temporary.string());
+    fs::rename(temporary, target);
+  }
+  catch (...)
+  {
+    std::error_code ignored;
+    fs::remove(temporary, ignored);
+    throw;
+  }
+}
+
+} // namespace focusnet

@@ -1,0 +1,190 @@
+/*=========================================================================
+ *  FocusNet for ITK and 3D Slicer
+ *  Licensed under the Apache License, Version 2.0
+ *=========================================================================*/
+#include "focusnetInferenceEngine.h"
+
+#include "focusnetError.h"
+#include "focusnetModelImpl.h"
+#include "focusnetTensorOps.h"
+
+#include <cstring>
+#include <thread>
+
+namespace focusnet
+{
+
+torch::Tensor
+Normalize(const torch::Tensor & images, const Normalization & normalization)
+{
+  if (normalization.kind == Normalization::Kind::Window)
+  {
+    const double low = normalization.windowCenter - normalization.windowWidth / 2.0;
+    return (images.clamp(low, low + normalization.windowWidth) - low) / normalization.windowWidth;
+  }
+  const auto    channels = static_cast<int64_t>(normalization.mean.size());
+  auto          options = torch::TensorOptions().dtype(torch::kFloat64);
+  torch::Tensor mean = torch::tensor(normalization.mean, options).to(images.options()).view({ 1, channels, 1, 1 });
+  torch::Tensor sd =
+    torch::tensor(normalization.standardDeviation, options).to(images.options()).view({ 1, channels, 1, 1 });
+  return (images - mean) / sd;
+}
+
+torch::Tensor
+Resize(const torch::Tensor & images, int64_t height, int64_t width)
+{
+  if (images.size(2) == height && images.size(3) == width)
+  {
+    return images;
+  }
+  namespace F = torch::nn::functional;
+  const bool shrinking = height < images.size(2) || width < images.size(3);
+  return F::interpolate(images,
+                        F::InterpolateFuncOptions()
+                          .size(std::vector<int64_t>{ height, width })
+                          .mode(torch::kBilinear)
+                          .align_corners(false)
+                          .antialias(shrinking));
+}
+
+torch::Device
+ParseDevice(const std::string & device)
+{
+  if (device == "auto")
+  {
+    return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+  }
+  if (device == "cpu")
+  {
+    return torch::Device(torch::kCPU);
+  }
+  if (device.rfind("cuda", 0) == 0)
+  {
+    torch::Device parsed(torch::kCPU);
+    try
+    {
+      parsed = torch::Device(device);
+    }
+    catch (const c10::Error &)
+    {
+      throw Error("invalid device '" + device + "' (expected auto, cpu, cuda or cuda:N)");
+    }
+    if (!torch::cuda::is_available())
+    {
+      throw Error("device '" + device + "' requested but this LibTorch build sees no CUDA device");
+    }
+    if (parsed.has_index() && parsed.index() >= static_cast<int>(torch::cuda::device_count()))
+    {
+      throw Error("device '" + device + "' requested but only " + std::to_string(torch::cuda::device_count()) +
+                  " CUDA device(s) are present");
+    }
+    return parsed;
+  }
+  throw Error("invalid device '" + device + "' (expected auto, cpu, cuda or cuda:N)");
+}
+
+bool
+CudaAvailable()
+{
+  return torch::cuda::is_available();
+}
+
+struct InferenceEngine::Impl
+{
+  ModelMetadata                                metadata;
+  InferenceOptions                             options;
+  torch::Device                                device{ torch::kCPU };
+  std::shared_ptr<nn::SegmentationNetworkImpl> network;
+
+  torch::Tensor
+  Forward(const torch::Tensor & x) const
+  {
+    torch::Tensor p = network->forward(x);
+    if (options.flipAugmentation)
+    {
+      p = p + network->forward(x.flip({ 3 })).flip({ 3 });
+      p = p + network->forward(x.flip({ 2 })).flip({ 2 });
+      p = p / 3.0;
+    }
+    return p;
+  }
+};
+
+InferenceEngine::InferenceEngine(const Model & model, const InferenceOptions & options)
+  : m_Impl(std::make_unique<Impl>())
+{
+  if (options.batchSize < 1)
+  {
+    throw Error("batch size must be at least 1");
+  }
+  if (options.threads < 0)
+  {
+    throw Error("thread count must not be negative");
+  }
+  m_Impl->metadata = model.Metadata();
+  m_Impl->options = options;
+  m_Impl->device = ParseDevice(options.device);
+  const int threads = options.threads > 0 ? options.threads : static_cast<int>(std::thread::hardware_concurrency());
+  torch::set_num_threads(std::max(1, threads));
+
+  m_Impl->network = nn::BuildNetwork(m_Impl->metadata.architecture);
+  CopyState(*model.GetImpl().network, *m_Impl->network);
+  m_Impl->network->to(m_Impl->device);
+  m_Impl->network->eval();
+}
+
+InferenceEngine::~InferenceEngine() = default;
+
+void
+InferenceEngine::Predict(const float * slices,
+                         std::int64_t  count,
+                         std::int64_t  height,
+                         std::int64_t  width,
+                         std::int64_t  channels,
+                         float *       probabilities) const
+{
+  const ModelMetadata & metadata = m_Impl->metadata;
+  if (channels != metadata.architecture.inputChannels)
+  {
+    throw Error("the model expects " + std::to_string(metadata.architecture.inputChannels) + " channel(s), got " +
+                std::to_string(channels));
+  }
+  if (count < 0 || height < 1 || width < 1)
+  {
+    throw Error("invalid slice buffer shape");
+  }
+  torch::InferenceMode guard;
+  const int64_t        sliceValues = height * width * channels;
+  for (int64_t start = 0; start < count; start += m_Impl->options.batchSize)
+  {
+    const int64_t n = std::min<int64_t>(m_Impl->options.batchSize, count - start);
+    // from_blob wraps the caller's buffer without copying; the first operation that needs another layout copies.
+    torch::Tensor x = torch::from_blob(const_cast<float *>(slices) + start * sliceValues, { n, height, width, channels })
+                        .permute({ 0, 3, 1, 2 })
+                        .to(m_Impl->device);
+    x = Resize(Normalize(x, metadata.normalization), metadata.inputSize, metadata.inputSize);
+    torch::Tensor p = Resize(m_Impl->Forward(x.contiguous()), height, width);
+    p = p.to(torch::kCPU).contiguous();
+    std::memcpy(probabilities + start * height * width, p.data_ptr<float>(), sizeof(float) * n * height * width);
+  }
+}
+
+const ModelMetadata &
+InferenceEngine::Metadata() const
+{
+  return m_Impl->metadata;
+}
+
+const InferenceOptions &
+InferenceEngine::Options() const
+{
+  return m_Impl->options;
+}
+
+std::string
+InferenceEngine::DeviceName() const
+{
+  return m_Impl->device.str();
+}
+
+} // namespace focusnet

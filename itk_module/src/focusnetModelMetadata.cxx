@@ -1,0 +1,202 @@
+/*=========================================================================
+ *  FocusNet for ITK and 3D Slicer
+ *  Licensed under the Apache License, Version 2.0
+ *=========================================================================*/
+#include "focusnetModelMetadata.h"
+
+#include "focusnetError.h"
+
+#include <nlohmann/json.hpp>
+
+namespace focusnet
+{
+using nlohmann::json;
+
+std::string
+ToString(DropoutPlacement placement)
+{
+  switch (placement)
+  {
+    case DropoutPlacement::None:
+      return "none";
+    case DropoutPlacement::AttentionBottleneck:
+      return "bottleneck";
+    case DropoutPlacement::Throughout:
+      return "throughout";
+  }
+  return "bottleneck";
+}
+
+DropoutPlacement
+DropoutPlacementFromString(const std::string & name)
+{
+  for (auto placement : { DropoutPlacement::None, DropoutPlacement::AttentionBottleneck, DropoutPlacement::Throughout })
+  {
+    if (ToString(placement) == name)
+    {
+      return placement;
+    }
+  }
+  throw Error("unknown dropout placement '" + name + "' (expected none, bottleneck or throughout)");
+}
+
+namespace
+{
+json
+ToJson(const CodedConcept & code)
+{
+  return { { "value", code.value }, { "scheme", code.scheme }, { "meaning", code.meaning } };
+}
+
+CodedConcept
+CodedConceptFromJson(const json & j)
+{
+  return { j.at("value").get<std::string>(), j.at("scheme").get<std::string>(), j.at("meaning").get<std::string>() };
+}
+} // namespace
+
+std::string
+ToJson(const ModelMetadata & m, int indent)
+{
+  const ArchitectureOptions & a = m.architecture;
+  const Normalization &       n = m.normalization;
+  json                        normalization;
+  if (n.kind == Normalization::Kind::MeanStd)
+  {
+    normalization = { { "kind", "meanstd" }, { "mean", n.mean }, { "std", n.standardDeviation } };
+  }
+  else
+  {
+    normalization = { { "kind", "window" }, { "center", n.windowCenter }, { "width", n.windowWidth } };
+  }
+  const json j = {
+    { "architecture",
+      { { "name", a.name },
+        { "input_channels", a.inputChannels },
+        { "width", a.width },
+        { "attention_stem_width", a.attentionStemWidth },
+        { "dropout_placement", ToString(a.dropoutPlacement) },
+        { "dropout_rate", a.dropoutRate } } },
+    { "input_size", m.inputSize },
+    { "normalization", normalization },
+    { "threshold", m.threshold },
+    { "label",
+      { { "name", m.label.name },
+        { "value", m.label.value },
+        { "color", m.label.color },
+        { "category", ToJson(m.label.category) },
+        { "type", ToJson(m.label.type) } } },
+    { "provenance", json::parse(m.provenanceJson.empty() ? "{}" : m.provenanceJson) },
+  };
+  return j.dump(indent);
+}
+
+ModelMetadata
+ModelMetadataFromJson(const std::string & text)
+{
+  try
+  {
+    const json    j = json::parse(text);
+    ModelMetadata m;
+    const json &  a = j.at("architecture");
+    m.architecture.name = a.at("name").get<std::string>();
+    m.architecture.inputChannels = a.at("input_channels").get<int>();
+    m.architecture.width = a.at("width").get<double>();
+    m.architecture.attentionStemWidth = a.value("attention_stem_width", 24);
+    m.architecture.dropoutPlacement = DropoutPlacementFromString(a.value("dropout_placement", "bottleneck"));
+    m.architecture.dropoutRate = a.value("dropout_rate", 0.2);
+    m.inputSize = j.at("input_size").get<int>();
+    const json & n = j.at("normalization");
+    if (n.at("kind") == "meanstd")
+    {
+      m.normalization.kind = Normalization::Kind::MeanStd;
+      m.normalization.mean = n.at("mean").get<std::vector<double>>();
+      m.normalization.standardDeviation = n.at("std").get<std::vector<double>>();
+    }
+    else if (n.at("kind") == "window")
+    {
+      m.normalization.kind = Normalization::Kind::Window;
+      m.normalization.windowCenter = n.at("center").get<double>();
+      m.normalization.windowWidth = n.at("width").get<double>();
+    }
+    else
+    {
+      throw Error("unknown normalization kind " + n.at("kind").dump());
+    }
+    m.threshold = j.at("threshold").get<double>();
+    const json & l = j.at("label");
+    m.label.name = l.at("name").get<std::string>();
+    m.label.value = l.at("value").get<std::uint8_t>();
+    m.label.color = l.at("color").get<std::array<std::uint8_t, 3>>();
+    m.label.category = CodedConceptFromJson(l.at("category"));
+    m.label.type = CodedConceptFromJson(l.at("type"));
+    m.provenanceJson = j.value("provenance", json::object()).dump();
+    Validate(m);
+    return m;
+  }
+  catch (const json::exception & e)
+  {
+    throw Error(std::string("invalid model metadata: ") + e.what());
+  }
+}
+
+void
+Validate(const ModelMetadata & m)
+{
+  const ArchitectureOptions & a = m.architecture;
+  auto                        fail = [](const std::string & what) { throw Error("invalid model options: " + what); };
+  if (a.name != "focusnet" && a.name != "unet")
+  {
+    fail("architecture '" + a.name + "' is not focusnet or unet");
+  }
+  if (a.inputChannels != 1 && a.inputChannels != 3)
+  {
+    fail("input channels must be 1 or 3, not " + std::to_string(a.inputChannels));
+  }
+  if (!(a.width > 0.0 && a.width <= 4.0))
+  {
+    fail("width multiplier must be in (0, 4], not " + std::to_string(a.width));
+  }
+  if (a.attentionStemWidth < 1)
+  {
+    fail("attention stem width must be positive");
+  }
+  if (!(a.dropoutRate >= 0.0 && a.dropoutRate < 1.0))
+  {
+    fail("dropout rate must be in [0, 1)");
+  }
+  if (m.inputSize < 16 || m.inputSize % 16 != 0)
+  {
+    fail("input size must be a positive multiple of 16 (four 2x downsamplings), not " + std::to_string(m.inputSize));
+  }
+  if (!(m.threshold > 0.0 && m.threshold < 1.0))
+  {
+    fail("threshold must be in (0, 1), not " + std::to_string(m.threshold));
+  }
+  if (m.label.value == 0)
+  {
+    fail("label value must be 1..255");
+  }
+  const Normalization & n = m.normalization;
+  if (n.kind == Normalization::Kind::MeanStd)
+  {
+    const auto channels = static_cast<size_t>(a.inputChannels);
+    if ((n.mean.size() != 1 && n.mean.size() != channels) || n.mean.size() != n.standardDeviation.size())
+    {
+      fail("normalization mean and std need 1 or input-channels values each");
+    }
+    for (double s : n.standardDeviation)
+    {
+      if (!(s > 0.0))
+      {
+        fail("normalization std must be positive");
+      }
+    }
+  }
+  else if (!(n.windowWidth > 0.0))
+  {
+    fail("normalization window width must be positive");
+  }
+}
+
+} // namespace focusnet

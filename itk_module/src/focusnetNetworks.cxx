@@ -1,0 +1,309 @@
+/*=========================================================================
+ *  FocusNet for ITK and 3D Slicer
+ *  Licensed under the Apache License, Version 2.0
+ *=========================================================================*/
+#include "focusnetNetworks.h"
+
+#include "focusnetError.h"
+
+#include <cmath>
+
+namespace focusnet::nn
+{
+namespace
+{
+// Keras defaults, which the authors used: eps 1e-3, momentum 0.99 (PyTorch counts it the other way).
+torch::nn::BatchNorm2d
+MakeBatchNorm(int64_t channels)
+{
+  return torch::nn::BatchNorm2d(torch::nn::BatchNorm2dOptions(channels).eps(1e-3).momentum(0.01));
+}
+} // namespace
+
+int64_t
+ScaledChannels(int64_t channels, double width)
+{
+  return std::max<int64_t>(1, std::llround(static_cast<double>(channels) * width));
+}
+
+ConvLayerImpl::ConvLayerImpl(int64_t in, int64_t out, int64_t kernel, int64_t stride, bool bias)
+{
+  torch::nn::Conv2dOptions options(in, out, kernel);
+  options.stride(stride).bias(bias);
+  // "Same" padding. Even kernels (the 2x2 after upsampling) pad bottom/right only, as Keras does; forward()
+  // pads explicitly because LibTorch's padding="same" copies the input for even kernels and warns each call.
+  padBottomRight = kernel % 2 == 0 ? kernel - 1 : 0;
+  options.padding(kernel % 2 == 0 ? 0 : kernel / 2);
+  conv = register_module("conv", torch::nn::Conv2d(options));
+  torch::nn::init::kaiming_normal_(conv->weight, 0.0, torch::kFanIn, torch::kReLU);
+  if (bias)
+  {
+    torch::nn::init::zeros_(conv->bias);
+  }
+}
+
+torch::Tensor
+ConvLayerImpl::forward(const torch::Tensor & x)
+{
+  torch::Tensor y =
+    padBottomRight > 0
+      ? conv(torch::nn::functional::pad(x, torch::nn::functional::PadFuncOptions({ 0, padBottomRight, 0, padBottomRight })))
+      : conv(x);
+  lastOutputPositions = y.size(2) * y.size(3);
+  return y;
+}
+
+ResidualBlockImpl::ResidualBlockImpl(int64_t in, int64_t out)
+{
+  conv1 = register_module("conv1", ConvLayer(in, out, 3));
+  norm = register_module("norm", MakeBatchNorm(out));
+  conv2 = register_module("conv2", ConvLayer(out, out, 3));
+  if (in != out)
+  {
+    shortcut = register_module("shortcut", ConvLayer(in, out, 1));
+  }
+}
+
+torch::Tensor
+ResidualBlockImpl::forward(const torch::Tensor & x)
+{
+  torch::Tensor y = conv2(torch::relu(norm(conv1(x))));
+  return y + (shortcut ? shortcut(x) : x);
+}
+
+DownsamplingBlockImpl::DownsamplingBlockImpl(int64_t in, int64_t out)
+{
+  norm1 = register_module("norm1", MakeBatchNorm(in));
+  conv1 = register_module("conv1", ConvLayer(in, out, 3, 2));
+  norm2 = register_module("norm2", MakeBatchNorm(out));
+  conv2 = register_module("conv2", ConvLayer(out, out, 3));
+  shortcut = register_module("shortcut", ConvLayer(in, out, 1, 2));
+}
+
+torch::Tensor
+DownsamplingBlockImpl::forward(const torch::Tensor & x)
+{
+  torch::Tensor y = conv1(torch::relu(norm1(x)));
+  y = conv2(torch::relu(norm2(y)));
+  return y + shortcut(x);
+}
+
+SqueezeExcitationImpl::SqueezeExcitationImpl(int64_t channels)
+{
+  const int64_t reduced = std::max<int64_t>(1, channels / 16);
+  reduce = register_module("reduce", torch::nn::Linear(torch::nn::LinearOptions(channels, reduced).bias(false)));
+  expand = register_module("expand", torch::nn::Linear(torch::nn::LinearOptions(reduced, channels).bias(false)));
+  // Keras Dense default initialisation.
+  torch::nn::init::xavier_uniform_(reduce->weight);
+  torch::nn::init::xavier_uniform_(expand->weight);
+}
+
+torch::Tensor
+SqueezeExcitationImpl::forward(const torch::Tensor & x)
+{
+  torch::Tensor s = x.mean({ 2, 3 });
+  s = torch::sigmoid(expand(torch::relu(reduce(s))));
+  return x * s.unsqueeze(-1).unsqueeze(-1);
+}
+
+UpsamplingImpl::UpsamplingImpl(int64_t in, int64_t out)
+{
+  conv = register_module("conv", ConvLayer(in, out, 2));
+}
+
+torch::Tensor
+UpsamplingImpl::forward(const torch::Tensor & x)
+{
+  namespace F = torch::nn::functional;
+  torch::Tensor up = F::interpolate(
+    x, F::InterpolateFuncOptions().scale_factor(std::vector<double>{ 2.0, 2.0 }).mode(torch::kNearest));
+  return torch::relu(conv(up));
+}
+
+FocusNetImpl::FocusNetImpl(const ArchitectureOptions & architecture)
+  : options(architecture)
+{
+  auto c = [&](int64_t channels) { return ScaledChannels(channels, options.width); };
+  const int64_t in = options.inputChannels;
+
+  // Attention branch: a small encoder-decoder whose decoder outputs gate the main branch.
+  const int64_t a0 = c(options.attentionStemWidth);
+  attentionStem = register_module("attention_stem", ConvLayer(in, a0, 3, 1, false));
+  attentionStemNorm = register_module("attention_stem_norm", MakeBatchNorm(a0));
+  attentionDown1 = register_module("attention_down1", DownsamplingBlock(a0, c(32)));
+  attentionBlock2 = register_module("attention_block2", ResidualBlock(c(32), c(64)));
+  attentionDown2 = register_module("attention_down2", DownsamplingBlock(c(64), c(64)));
+  attentionBlock3 = register_module("attention_block3", ResidualBlock(c(64), c(128)));
+  attentionDown3 = register_module("attention_down3", DownsamplingBlock(c(128), c(128)));
+  attentionBlock4 = register_module("attention_block4", ResidualBlock(c(128), c(256)));
+  auto makeDecoder = [&](const std::string & name, int64_t deeper, int64_t skip, int64_t out) {
+    DecoderLevel level;
+    level.up = register_module(name + "_up", Upsampling(deeper, out));
+    level.block = register_module(name + "_block", ResidualBlock(out + skip, out));
+    return level;
+  };
+  attentionUp5 = makeDecoder("attention_up5", c(256), c(128), c(256));
+  attentionUp6 = makeDecoder("attention_up6", c(256), c(64), c(128));
+  attentionUp7 = makeDecoder("attention_up7", c(128), a0, c(64));
+
+  // Main branch: ResNet + SE encoder gated at three resolutions, U-Net-like decoder.
+  mainStem = register_module("main_stem", ConvLayer(in, c(64), 7));
+  mainStemNorm = register_module("main_stem_norm", MakeBatchNorm(c(64)));
+  auto makeEncoder = [&](const std::string & name, int64_t inChannels, int64_t out, bool gated) {
+    EncoderLevel level;
+    level.block = register_module(name + "_block", ResidualBlock(inChannels, out));
+    level.excite1 = register_module(name + "_se1", SqueezeExcitation(out));
+    if (gated)
+    {
+      level.excite2 = register_module(name + "_se2", SqueezeExcitation(out));
+    }
+    level.down = register_module(name + "_down", DownsamplingBlock(out, out));
+    return level;
+  };
+  level1 = makeEncoder("level1", c(64), c(64), true);
+  level2 = makeEncoder("level2", c(64), c(128), true);
+  level3 = makeEncoder("level3", c(128), c(256), true);
+  level4 = makeEncoder("level4", c(256), c(512), false);
+  decoder1 = makeDecoder("decoder1", c(512), c(256), c(256));
+  decoder2 = makeDecoder("decoder2", c(256), c(128), c(128));
+  decoder3 = makeDecoder("decoder3", c(128), c(64), c(64));
+  decoder4 = makeDecoder("decoder4", c(64), c(64), c(32));
+  refine1 = register_module("refine1", ResidualBlock(c(32), c(16)));
+  refine2 = register_module("refine2", ResidualBlock(c(16), c(4)));
+  head = register_module("head", ConvLayer(c(4), 1, 1));
+
+  if (options.dropoutPlacement != DropoutPlacement::None)
+  {
+    dropout = register_module("dropout", torch::nn::Dropout(options.dropoutRate));
+  }
+}
+
+torch::Tensor
+FocusNetImpl::Drop(const torch::Tensor & x, bool bottleneck)
+{
+  const bool apply = options.dropoutPlacement == DropoutPlacement::Throughout ||
+                     (bottleneck && options.dropoutPlacement == DropoutPlacement::AttentionBottleneck);
+  return apply ? dropout(x) : x;
+}
+
+torch::Tensor
+FocusNetImpl::Encode(EncoderLevel & level, const torch::Tensor & x, const torch::Tensor & gate)
+{
+  torch::Tensor y = level.excite1(level.block(x));
+  if (gate.defined())
+  {
+    y = level.excite2(y * torch::sigmoid(gate));
+  }
+  return Drop(level.down(y), false);
+}
+
+torch::Tensor
+FocusNetImpl::Decode(DecoderLevel & level, const torch::Tensor & deeper, const torch::Tensor & skip)
+{
+  return Drop(level.block(torch::cat({ level.up(deeper), skip }, 1)), false);
+}
+
+torch::Tensor
+FocusNetImpl::forward(const torch::Tensor & x)
+{
+  const torch::Tensor a0 = torch::leaky_relu(attentionStemNorm(attentionStem(x)), 0.3);
+  const torch::Tensor a2 = Drop(attentionBlock2(attentionDown1(a0)), false);
+  const torch::Tensor a3 = Drop(attentionBlock3(attentionDown2(a2)), false);
+  const torch::Tensor a4 = Drop(attentionBlock4(attentionDown3(a3)), true);
+  const torch::Tensor gate5 = Decode(attentionUp5, a4, a3);
+  const torch::Tensor gate6 = Decode(attentionUp6, gate5, a2);
+  const torch::Tensor gate7 = Decode(attentionUp7, gate6, a0);
+
+  const torch::Tensor m0 = torch::relu(mainStemNorm(mainStem(x)));
+  const torch::Tensor b1 = Encode(level1, m0, gate7);
+  const torch::Tensor b2 = Encode(level2, b1, gate6);
+  const torch::Tensor b3 = Encode(level3, b2, gate5);
+  const torch::Tensor b4 = Encode(level4, b3, torch::Tensor());
+
+  torch::Tensor d = Decode(decoder1, b4, b3);
+  d = Decode(decoder2, d, b2);
+  d = Decode(decoder3, d, b1);
+  d = Decode(decoder4, d, m0);
+  d = refine2(refine1(d));
+  return torch::sigmoid(head(d));
+}
+
+UNetImpl::UNetImpl(const ArchitectureOptions & architecture)
+{
+  auto c = [&](int64_t channels) { return ScaledChannels(channels, architecture.width); };
+  auto doubleConv = [&](int64_t in, int64_t out) {
+    torch::nn::Sequential block;
+    block->push_back(ConvLayer(in, out, 3));
+    block->push_back(MakeBatchNorm(out));
+    block->push_back(torch::nn::ReLU());
+    block->push_back(ConvLayer(out, out, 3));
+    block->push_back(MakeBatchNorm(out));
+    block->push_back(torch::nn::ReLU());
+    return block;
+  };
+  const std::vector<int64_t> widths{ c(64), c(128), c(256), c(512), c(1024) };
+  int64_t                    in = architecture.inputChannels;
+  for (size_t i = 0; i < widths.size(); ++i)
+  {
+    encoders.push_back(register_module("encoder" + std::to_string(i), doubleConv(in, widths[i])));
+    in = widths[i];
+  }
+  for (size_t i = widths.size() - 1; i > 0; --i)
+  {
+    ups.push_back(register_module("up" + std::to_string(i), Upsampling(widths[i], widths[i - 1])));
+    decoders.push_back(register_module("decoder" + std::to_string(i), doubleConv(2 * widths[i - 1], widths[i - 1])));
+  }
+  head = register_module("head", ConvLayer(widths[0], 1, 1));
+  if (architecture.dropoutPlacement != DropoutPlacement::None)
+  {
+    dropout = register_module("dropout", torch::nn::Dropout(architecture.dropoutRate));
+  }
+  dropoutEverywhere = architecture.dropoutPlacement == DropoutPlacement::Throughout;
+}
+
+torch::Tensor
+UNetImpl::forward(const torch::Tensor & x)
+{
+  std::vector<torch::Tensor> skips;
+  torch::Tensor              y = x;
+  for (size_t i = 0; i < encoders.size(); ++i)
+  {
+    if (i > 0)
+    {
+      y = torch::max_pool2d(y, 2);
+    }
+    y = encoders[i]->forward(y);
+    const bool bottleneck = i + 1 == encoders.size();
+    if (dropout && (dropoutEverywhere || bottleneck))
+    {
+      y = dropout(y);
+    }
+    skips.push_back(y);
+  }
+  for (size_t i = 0; i < decoders.size(); ++i)
+  {
+    const torch::Tensor & skip = skips[skips.size() - 2 - i];
+    y = decoders[i]->forward(torch::cat({ ups[i](y), skip }, 1));
+    if (dropout && dropoutEverywhere)
+    {
+      y = dropout(y);
+    }
+  }
+  return torch::sigmoid(head(y));
+}
+
+std::shared_ptr<SegmentationNetworkImpl>
+BuildNetwork(const ArchitectureOptions & options)
+{
+  if (options.name == "focusnet")
+  {
+    return std::make_shared<FocusNetImpl>(options);
+  }
+  if (options.name == "unet")
+  {
+    return std::make_shared<UNetImpl>(options);
+  }
+  throw Error("unknown architecture '" + options.name + "' (expected focusnet or unet)");
+}
+
+} // namespace focusnet::nn

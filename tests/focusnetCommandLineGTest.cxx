@@ -1,0 +1,218 @@
+/*=========================================================================
+ *  FocusNet for ITK and 3D Slicer
+ *  Licensed under the Apache License, Version 2.0
+ *=========================================================================*/
+// The focusnet command as a user runs it, on the real files in ../shared/data.
+
+#include "focusnetImageIO.hxx"
+#include "focusnetModel.h"
+#include "focusnetTestUtilities.h"
+
+#include "itkImageRegionConstIterator.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <sys/wait.h>
+
+namespace
+{
+using namespace focusnet;
+using focusnet::testing::ScratchDirectory;
+using focusnet::testing::SharedData;
+
+struct Outcome
+{
+  int         exitCode;
+  std::string out;
+  std::string err;
+};
+
+std::string
+Slurp(const std::string & fileName)
+{
+  std::ifstream     file(fileName);
+  std::stringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+class FocusNetCommandLine : public ::testing::Test
+{
+protected:
+  static void
+  SetUpTestSuite()
+  {
+    std::filesystem::create_directories(FOCUSNET_TEST_TEMPORARY_DIR);
+    ModelMetadata metadata = focusnet::testing::SmallModelMetadata();
+    metadata.inputSize = 64;
+    metadata.normalization.mean = { -500.0 };
+    metadata.normalization.standardDeviation = { 500.0 };
+    Model::Create(metadata, 1).Save(ModelFile());
+  }
+  static std::string
+  ModelFile()
+  {
+    return std::string(FOCUSNET_TEST_TEMPORARY_DIR) + "/command-line-model.fnm";
+  }
+
+  /** Runs `focusnet ARGS` with stdout and stderr captured into files of the scratch folder. */
+  Outcome
+  Focusnet(const std::string & arguments)
+  {
+    const std::string out = m_Directory / ".stdout";
+    const std::string err = m_Directory / ".stderr";
+    const std::string command = std::string("'") + FOCUSNET_EXECUTABLE + "' " + arguments + " >'" + out + "' 2>'" + err + "'";
+    const int status = std::system(command.c_str());
+    Outcome   outcome{ WIFEXITED(status) ? WEXITSTATUS(status) : -1, Slurp(out), Slurp(err) };
+    std::filesystem::remove(out);
+    std::filesystem::remove(err);
+    return outcome;
+  }
+
+  Outcome
+  Segment(const std::string & input, const std::string & output, const std::string & extra = {})
+  {
+    return Focusnet("segment '" + input + "' '" + output + "' --model '" + ModelFile() + "' --threads 2 " + extra);
+  }
+
+  /** A failed command: non-zero exit, one line on stderr naming `fragment`, and no file left in the folder. */
+  void
+  ExpectCleanFailure(const Outcome & outcome, const std::string & fragment, size_t filesBefore = 0)
+  {
+    EXPECT_NE(outcome.exitCode, 0);
+    EXPECT_EQ(std::count(outcome.err.begin(), outcome.err.end(), '\n'), 1) << outcome.err;
+    EXPECT_NE(outcome.err.find("focusnet: error: "), std::string::npos) << outcome.err;
+    EXPECT_NE(outcome.err.find(fragment), std::string::npos) << outcome.err;
+    EXPECT_EQ(m_Directory.Files().size(), filesBefore);
+  }
+
+  template <typename TImage>
+  static typename TImage::Pointer
+  Read(const std::string & path)
+  {
+    return ReadImageSource<TImage>(InspectImageSource(path));
+  }
+
+  ScratchDirectory m_Directory;
+};
+
+TEST_F(FocusNetCommandLine, CtDicomSeriesGivesALabelMapWithTheSeriesGeometry)
+{
+  const std::string series = SharedData("dicom_samples/ct_series_uids_restored");
+  const Outcome     outcome = Segment(series, m_Directory / "ct.nrrd", "--probabilities '" + (m_Directory / "p.nii.gz") + "'");
+  ASSERT_EQ(outcome.exitCode, 0) << outcome.err;
+  EXPECT_NE(outcome.out.find("20 slice(s)"), std::string::npos) << outcome.out;
+
+  const auto input = Read<itk::Image<float, 3>>(series);
+  const auto labels = Read<itk::Image<unsigned char, 3>>(m_Directory / "ct.nrrd");
+  EXPECT_EQ(labels->GetLargestPossibleRegion(), input->GetLargestPossibleRegion());
+  for (unsigned d = 0; d < 3; ++d)
+  {
+    EXPECT_NEAR(labels->GetSpacing()[d], input->GetSpacing()[d], 1e-6);
+    EXPECT_NEAR(labels->GetOrigin()[d], input->GetOrigin()[d], 1e-4);
+    for (unsigned e = 0; e < 3; ++e)
+    {
+      EXPECT_NEAR(labels->GetDirection()(d, e), input->GetDirection()(d, e), 1e-9);
+    }
+  }
+  const auto probabilities = Read<itk::Image<float, 3>>(m_Directory / "p.nii.gz");
+  EXPECT_EQ(probabilities->GetLargestPossibleRegion(), input->GetLargestPossibleRegion());
+  itk::ImageRegionConstIterator<itk::Image<unsigned char, 3>> l(labels, labels->GetLargestPossibleRegion());
+  itk::ImageRegionConstIterator<itk::Image<float, 3>>         p(probabilities, labels->GetLargestPossibleRegion());
+  for (; !l.IsAtEnd(); ++l, ++p)
+  {
+    ASSERT_EQ(l.Get(), p.Get() >= 0.5F ? 1 : 0);
+  }
+}
+
+TEST_F(FocusNetCommandLine, EveryInputKind)
+{
+  struct Case
+  {
+    std::string input, output;
+    unsigned    width, height;
+  };
+  const std::vector<Case> cases{
+    { SharedData("kaggle_lung_ct_2d/images/ID_0000_Z_0142.tif"), "lung.png", 512, 512 },
+    { SharedData("isic2017_sample/images/ISIC_0009995.jpg"), "skin.nrrd", 1024, 768 },
+    { SharedData("dicom_samples/mr_series_babymri"), "mr.nii.gz", 256, 256 },
+    { SharedData("dicom_samples/single/examples_rgb_color.dcm"), "us.mha", 320, 240 },
+    { SharedData("dicom_samples/ct_series_totalsegmentator"), "blank-uids.tif", 512, 512 },
+  };
+  for (const Case & c : cases)
+  {
+    const Outcome outcome = Segment(c.input, m_Directory / c.output);
+    ASSERT_EQ(outcome.exitCode, 0) << c.input << ": " << outcome.err;
+    const auto size = Read<itk::Image<unsigned char, 3>>(m_Directory / c.output)->GetLargestPossibleRegion().GetSize();
+    EXPECT_EQ(size[0], c.width) << c.input;
+    EXPECT_EQ(size[1], c.height) << c.input;
+  }
+}
+
+TEST_F(FocusNetCommandLine, BadInputsFailCleanly)
+{
+  const std::string lung = SharedData("kaggle_lung_ct_2d/images/ID_0000_Z_0142.tif");
+  ExpectCleanFailure(Segment(m_Directory / "missing.tif", m_Directory / "out.nrrd"), "missing.tif");
+  ExpectCleanFailure(Segment(SharedData("kaggle_lung_ct_2d/README.md"), m_Directory / "out.nrrd"), "README.md");
+  ExpectCleanFailure(Segment(lung, m_Directory / "out.jpg"), "out.jpg");
+  ExpectCleanFailure(Segment(lung, m_Directory / "no-folder/out.nrrd"), "does not exist");
+  ExpectCleanFailure(Segment(SharedData("dicom_samples/single"), m_Directory / "out.nrrd"), "--series-uid");
+  ExpectCleanFailure(Focusnet("segment '" + lung + "' '" + (m_Directory / "out.nrrd") + "' --model '" + lung + "'"),
+                     "not a FocusNet model file");
+  ExpectCleanFailure(Segment(lung, m_Directory / "out.nrrd", "--device cuda:7"), "cuda:7");
+
+  // A file cut short: the error names it, and no output appears.
+  std::ifstream original(lung, std::ios::binary);
+  std::string   bytes(4000, '\0');
+  original.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  std::ofstream(m_Directory / "cut.tif", std::ios::binary) << bytes;
+  ExpectCleanFailure(Segment(m_Directory / "cut.tif", m_Directory / "out.nrrd"), "cut.tif", 1);
+}
+
+TEST_F(FocusNetCommandLine, ExistingOutputsAreKeptUnlessOverwriteIsGiven)
+{
+  const std::string lung = SharedData("kaggle_lung_ct_2d/images/ID_0000_Z_0142.tif");
+  const std::string output = m_Directory / "lung.nrrd";
+  std::ofstream(output) << "precious";
+  ExpectCleanFailure(Segment(lung, output), "--overwrite", 1);
+  EXPECT_EQ(Slurp(output), "precious");
+  ASSERT_EQ(Segment(lung, output, "--overwrite").exitCode, 0);
+  using LabelType = itk::Image<unsigned char, 2>;
+  EXPECT_EQ(Read<LabelType>(output)->GetLargestPossibleRegion().GetSize()[0], 512U);
+}
+
+TEST_F(FocusNetCommandLine, InfoReportsThePapersModelSize)
+{
+  const Outcome outcome = Focusnet("info focusnet --width 1 --in-channels 1");
+  ASSERT_EQ(outcome.exitCode, 0) << outcome.err;
+  EXPECT_NE(outcome.out.find("parameters:         18,918,865 (18.92 M)"), std::string::npos) << outcome.out;
+  EXPECT_NE(outcome.out.find("MACs per slice:     60,"), std::string::npos) << outcome.out;
+}
+
+TEST_F(FocusNetCommandLine, InitWritesAModelThatInfoAndSegmentUse)
+{
+  const std::string model = m_Directory / "unet.fnm";
+  ASSERT_EQ(Focusnet("init unet '" + model + "' --width 0.125 --size 64 --seed 3").exitCode, 0);
+  const Outcome info = Focusnet("info '" + model + "'");
+  ASSERT_EQ(info.exitCode, 0) << info.err;
+  EXPECT_NE(info.out.find("architecture:       unet (width 0.12"), std::string::npos) << info.out;
+  EXPECT_NE(info.out.find("input size:         64 x 64"), std::string::npos) << info.out;
+  const Outcome segment = Focusnet("segment '" + SharedData("kaggle_lung_ct_2d/images/ID_0001_Z_0146.tif") + "' '" +
+                                   (m_Directory / "out.nii") + "' --model '" + model + "' --tta --batch-size 2");
+  EXPECT_EQ(segment.exitCode, 0) << segment.err;
+  EXPECT_NE(Focusnet("init resnet '" + (m_Directory / "x.fnm") + "'").exitCode, 0);
+}
+
+TEST_F(FocusNetCommandLine, HelpForEverySubcommand)
+{
+  for (const char * command : { "--help", "segment --help", "init --help", "info --help" })
+  {
+    const Outcome outcome = Focusnet(command);
+    EXPECT_EQ(outcome.exitCode, 0) << command;
+    EXPECT_NE(outcome.out.find("Usage"), std::string::npos) << command;
+  }
+  EXPECT_NE(Focusnet("").exitCode, 0);
+}
+
+} // namespace

@@ -1,0 +1,161 @@
+/*=========================================================================
+ *  FocusNet for ITK and 3D Slicer
+ *  Licensed under the Apache License, Version 2.0
+ *=========================================================================*/
+// The slice inference engine on plain buffers: batching, resizing, flips, normalisation, devices.
+
+#include "focusnetInferenceEngine.h"
+#include "focusnetModel.h"
+#include "focusnetTestUtilities.h"
+
+#include <algorithm>
+
+namespace
+{
+using namespace focusnet;
+using focusnet::testing::ExpectErrorContaining;
+using focusnet::testing::RandomValues;
+using focusnet::testing::SmallModelMetadata;
+
+InferenceOptions
+Cpu(int batchSize = 8, bool flips = false)
+{
+  InferenceOptions options;
+  options.device = "cpu";
+  options.threads = 2;
+  options.batchSize = batchSize;
+  options.flipAugmentation = flips;
+  return options;
+}
+
+std::vector<float>
+PredictAll(const InferenceEngine & engine, const std::vector<float> & slices, int64_t count, int64_t height, int64_t width)
+{
+  std::vector<float> p(static_cast<size_t>(count * height * width), -1.0F);
+  engine.Predict(slices.data(), count, height, width, engine.Metadata().architecture.inputChannels, p.data());
+  return p;
+}
+
+/** Mirrors every height x width slice of a count x height x width buffer left-right or up-down. */
+std::vector<float>
+Flip(const std::vector<float> & values, int64_t count, int64_t height, int64_t width, bool leftRight)
+{
+  std::vector<float> flipped(values.size());
+  for (int64_t n = 0; n < count; ++n)
+  {
+    for (int64_t y = 0; y < height; ++y)
+    {
+      for (int64_t x = 0; x < width; ++x)
+      {
+        const int64_t fy = leftRight ? y : height - 1 - y;
+        const int64_t fx = leftRight ? width - 1 - x : x;
+        flipped[static_cast<size_t>((n * height + y) * width + x)] =
+          values[static_cast<size_t>((n * height + fy) * width + fx)];
+      }
+    }
+  }
+  return flipped;
+}
+
+void
+ExpectNear(const std::vector<float> & a, const std::vector<float> & b, float tolerance)
+{
+  ASSERT_EQ(a.size(), b.size());
+  float worst = 0.0F;
+  for (size_t i = 0; i < a.size(); ++i)
+  {
+    worst = std::max(worst, std::abs(a[i] - b[i]));
+  }
+  EXPECT_LE(worst, tolerance);
+}
+
+TEST(FocusNetInferenceEngine, BatchesGiveTheSameResultAsOneByOne)
+{
+  const Model        model = Model::Create(SmallModelMetadata(), 3);
+  constexpr int64_t  count = 5, height = 48, width = 40;
+  const auto         slices = RandomValues(count * height * width, 2);
+  const auto         batched = PredictAll(InferenceEngine(model, Cpu(4)), slices, count, height, width);
+  const auto         single = PredictAll(InferenceEngine(model, Cpu(1)), slices, count, height, width);
+  ExpectNear(batched, single, 1e-4F); // BLAS may sum in another order for another batch size
+  // Probabilities at the slice's own size, every one filled in.
+  EXPECT_TRUE(std::all_of(batched.begin(), batched.end(), [](float p) { return p >= 0.0F && p <= 1.0F; }));
+  // Different slices give different maps: the engine does not repeat one slice.
+  EXPECT_NE(std::vector<float>(batched.begin(), batched.begin() + height * width),
+            std::vector<float>(batched.begin() + height * width, batched.begin() + 2 * height * width));
+}
+
+TEST(FocusNetInferenceEngine, FlipAugmentationAveragesTheFlippedPredictions)
+{
+  const Model       model = Model::Create(SmallModelMetadata(), 4);
+  constexpr int64_t count = 2, size = 32; // the network size: no resampling between flips
+  const auto        slices = RandomValues(count * size * size, 5);
+  const InferenceEngine plain(model, Cpu());
+  const auto            identity = PredictAll(plain, slices, count, size, size);
+  const auto leftRight = Flip(PredictAll(plain, Flip(slices, count, size, size, true), count, size, size), count, size, size, true);
+  const auto upDown = Flip(PredictAll(plain, Flip(slices, count, size, size, false), count, size, size), count, size, size, false);
+  std::vector<float> expected(identity.size());
+  for (size_t i = 0; i < expected.size(); ++i)
+  {
+    expected[i] = (identity[i] + leftRight[i] + upDown[i]) / 3.0F;
+  }
+  const auto augmented = PredictAll(InferenceEngine(model, Cpu(8, true)), slices, count, size, size);
+  ExpectNear(augmented, expected, 1e-5F);
+  EXPECT_GT(std::abs(augmented[0] - identity[0]) + std::abs(augmented[7] - identity[7]), 0.0F);
+}
+
+TEST(FocusNetInferenceEngine, WindowNormalisationClampsIntensities)
+{
+  ModelMetadata metadata = SmallModelMetadata();
+  metadata.normalization.kind = Normalization::Kind::Window;
+  metadata.normalization.windowCenter = 40;
+  metadata.normalization.windowWidth = 400;
+  const InferenceEngine engine(Model::Create(metadata, 6), Cpu());
+  const int64_t         pixels = 32 * 32;
+  auto                  slices = RandomValues(2 * pixels, 8, -100.0F, 100.0F);
+  // Slice 1 is slice 0 with the values above the window (> 240 HU) pushed further up: same input after clamping.
+  std::copy(slices.begin(), slices.begin() + pixels, slices.begin() + pixels);
+  for (int64_t i = 0; i < pixels; i += 3)
+  {
+    slices[i] = 500.0F;
+    slices[pixels + i] = 3000.0F;
+  }
+  const auto p = PredictAll(engine, slices, 2, 32, 32);
+  ExpectNear(std::vector<float>(p.begin(), p.begin() + pixels), std::vector<float>(p.begin() + pixels, p.end()), 1e-6F);
+}
+
+TEST(FocusNetInferenceEngine, RgbModelsTakeInterleavedChannels)
+{
+  const InferenceEngine engine(Model::Create(SmallModelMetadata(3), 9), Cpu());
+  const auto            slices = RandomValues(3 * 20 * 36, 10);
+  const auto            p = PredictAll(engine, slices, 1, 20, 36);
+  EXPECT_EQ(p.size(), 20U * 36U);
+  ExpectErrorContaining([&] { std::vector<float> out(20 * 36); engine.Predict(slices.data(), 1, 20, 36, 1, out.data()); },
+                        { "expects 3 channel" });
+}
+
+TEST(FocusNetInferenceEngine, DevicesAreCheckedUpFront)
+{
+  const Model      model = Model::Create(SmallModelMetadata());
+  InferenceOptions options = Cpu();
+  options.device = "gpu";
+  ExpectErrorContaining([&] { InferenceEngine(model, options); }, { "invalid device 'gpu'" });
+  options.device = "auto";
+  EXPECT_EQ(InferenceEngine(model, options).DeviceName(), CudaAvailable() ? "cuda:0" : "cpu");
+  if (!CudaAvailable())
+  {
+    options.device = "cuda:0";
+    ExpectErrorContaining([&] { InferenceEngine(model, options); }, { "no CUDA device" });
+  }
+  options.device = "cpu";
+  options.batchSize = 0;
+  ExpectErrorContaining([&] { InferenceEngine(model, options); }, { "batch size" });
+}
+
+TEST(FocusNetInferenceEngine, UNetRunsThroughTheSameEngine)
+{
+  const InferenceEngine engine(Model::Create(SmallModelMetadata(1, "unet"), 12), Cpu());
+  const auto            p = PredictAll(engine, RandomValues(64 * 64, 13), 1, 64, 64);
+  EXPECT_TRUE(std::all_of(p.begin(), p.end(), [](float v) { return v >= 0.0F && v <= 1.0F; }));
+}
+
+} // namespace

@@ -1,0 +1,255 @@
+/*=========================================================================
+ *  FocusNet for ITK and 3D Slicer
+ *  Licensed under the Apache License, Version 2.0
+ *=========================================================================*/
+// The core through its public, LibTorch-free API: model sizes, the model file, metadata, atomic writes.
+
+#include "focusnetAtomicFile.h"
+#include "focusnetInferenceEngine.h"
+#include "focusnetModel.h"
+#include "focusnetTestUtilities.h"
+
+#include <fstream>
+#include <iterator>
+
+namespace
+{
+using namespace focusnet;
+using focusnet::testing::ExpectErrorContaining;
+using focusnet::testing::RandomValues;
+using focusnet::testing::ScratchDirectory;
+using focusnet::testing::SmallModelMetadata;
+
+std::string
+ReadBytes(const std::string & fileName)
+{
+  std::ifstream file(fileName, std::ios::binary);
+  return { std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>() };
+}
+
+void
+WriteBytes(const std::string & fileName, const std::string & bytes)
+{
+  std::ofstream(fileName, std::ios::binary | std::ios::trunc) << bytes;
+}
+
+std::vector<float>
+Predict(const Model & model, const std::vector<float> & slices, int64_t count, int64_t height, int64_t width,
+        InferenceOptions options = {})
+{
+  options.device = "cpu";
+  options.threads = 1;
+  InferenceEngine    engine(model, options);
+  std::vector<float> probabilities(static_cast<size_t>(count * height * width));
+  engine.Predict(slices.data(), count, height, width, model.Metadata().architecture.inputChannels,
+                 probabilities.data());
+  return probabilities;
+}
+
+TEST(FocusNetModel, FullWidthHasThePapersParameterCountAndCost)
+{
+  ModelMetadata metadata; // defaults: FocusNet, width 1, one input channel, a0 = 24, 256 x 256
+  const Model   model = Model::Create(metadata);
+  // The paper's hand count: about 18.9 M parameters and 61 GMAC per 256 x 256 image.
+  EXPECT_NEAR(static_cast<double>(model.ParameterCount()), 18.9e6, 0.01 * 18.9e6);
+  EXPECT_NEAR(static_cast<double>(model.MultiplyAccumulatesPerSlice()), 61e9, 0.02 * 61e9);
+}
+
+TEST(FocusNetModel, ParameterCountFollowsTheOptions)
+{
+  ModelMetadata metadata;
+  const auto    full = Model::Create(metadata).ParameterCount();
+  metadata.architecture.attentionStemWidth = 32;
+  EXPECT_GT(Model::Create(metadata).ParameterCount(), full);
+  metadata.architecture.attentionStemWidth = 24;
+  metadata.architecture.inputChannels = 3;
+  metadata.normalization.mean = { 0, 0, 0 };
+  metadata.normalization.standardDeviation = { 1, 1, 1 };
+  // Only the two stems see the input: 3x3x24 (no bias) and 7x7x64 weights per extra channel.
+  EXPECT_EQ(Model::Create(metadata).ParameterCount() - full, 2 * (3 * 3 * 24 + 7 * 7 * 64));
+  metadata.architecture.inputChannels = 1;
+  metadata.normalization.mean = { 0 };
+  metadata.normalization.standardDeviation = { 1 };
+  metadata.architecture.width = 0.5;
+  const auto half = Model::Create(metadata).ParameterCount();
+  EXPECT_NEAR(static_cast<double>(half) / static_cast<double>(full), 0.25, 0.02);
+}
+
+TEST(FocusNetModel, UNetBaselineIsTheClassicSize)
+{
+  ModelMetadata metadata;
+  metadata.architecture.name = "unet";
+  // Ronneberger's U-Net has 31.0 M parameters; batch norm and the 2x2 up-convolutions keep it close.
+  const Model model = Model::Create(metadata);
+  EXPECT_NEAR(static_cast<double>(model.ParameterCount()), 31.0e6, 0.05 * 31.0e6);
+}
+
+TEST(FocusNetModel, SameSeedSameWeights)
+{
+  const ModelMetadata metadata = SmallModelMetadata();
+  EXPECT_EQ(Model::Create(metadata, 7).WeightsChecksum(), Model::Create(metadata, 7).WeightsChecksum());
+  EXPECT_NE(Model::Create(metadata, 7).WeightsChecksum(), Model::Create(metadata, 8).WeightsChecksum());
+}
+
+TEST(FocusNetModel, FileRoundTripKeepsWeightsAndMetadata)
+{
+  ScratchDirectory directory;
+  ModelMetadata    metadata = SmallModelMetadata(3);
+  metadata.threshold = 0.4;
+  metadata.label.name = "Skin lesion";
+  metadata.label.value = 2;
+  metadata.label.color = { 1, 2, 3 };
+  metadata.label.type = { "52988006", "SCT", "Lesion" };
+  metadata.architecture.dropoutPlacement = DropoutPlacement::Throughout;
+  metadata.provenanceJson = R"({"data":"isic2017","epochs":3})";
+  const Model model = Model::Create(metadata, 11);
+  model.Save(directory / "model.fnm");
+  EXPECT_EQ(directory.Files(), std::vector<std::string>{ "model.fnm" }); // no temporary left behind
+
+  const Model loaded = Model::Load(directory / "model.fnm");
+  EXPECT_EQ(ToJson(loaded.Metadata()), ToJson(metadata));
+  EXPECT_EQ(loaded.WeightsChecksum(), model.WeightsChecksum());
+  EXPECT_EQ(loaded.ParameterCount(), model.ParameterCount());
+
+  const auto slices = RandomValues(2 * 24 * 40 * 3, 1);
+  EXPECT_EQ(Predict(loaded, slices, 2, 24, 40), Predict(model, slices, 2, 24, 40));
+}
+
+class FocusNetModelFile : public ::testing::Test
+{
+protected:
+  void
+  SetUp() override
+  {
+    Model::Create(SmallModelMetadata()).Save(m_Directory / "good.fnm");
+    m_Bytes = ReadBytes(m_Directory / "good.fnm");
+  }
+  std::string
+  Write(const std::string & name, const std::string & bytes)
+  {
+    WriteBytes(m_Directory / name, bytes);
+    return m_Directory / name;
+  }
+
+  ScratchDirectory m_Directory;
+  std::string      m_Bytes;
+};
+
+TEST_F(FocusNetModelFile, TruncatedFileIsRejected)
+{
+  const std::string half = Write("half.fnm", m_Bytes.substr(0, m_Bytes.size() / 2));
+  ExpectErrorContaining([&] { Model::Load(half); }, { half, "truncated" });
+  const std::string header = Write("header.fnm", m_Bytes.substr(0, 15));
+  ExpectErrorContaining([&] { Model::Load(header); }, { header, "truncated" });
+}
+
+TEST_F(FocusNetModelFile, CorruptWeightsAreRejected)
+{
+  std::string bytes = m_Bytes;
+  bytes[bytes.size() - 100] = static_cast<char>(bytes[bytes.size() - 100] ^ 0x5A);
+  const std::string corrupt = Write("corrupt.fnm", bytes);
+  ExpectErrorContaining([&] { Model::Load(corrupt); }, { corrupt, "checksum" });
+  const std::string trailing = Write("trailing.fnm", m_Bytes + "extra");
+  ExpectErrorContaining([&] { Model::Load(trailing); }, { trailing, "corrupt" });
+}
+
+TEST_F(FocusNetModelFile, CorruptHeaderIsRejected)
+{
+  std::string bytes = m_Bytes;
+  bytes[21] = '#'; // inside the JSON header
+  const std::string corrupt = Write("header.fnm", bytes);
+  ExpectErrorContaining([&] { Model::Load(corrupt); }, { corrupt, "corrupt" });
+}
+
+TEST_F(FocusNetModelFile, ForeignFileIsRejected)
+{
+  const std::string tiff = focusnet::testing::SharedData("kaggle_lung_ct_2d/images/ID_0000_Z_0142.tif");
+  ExpectErrorContaining([&] { Model::Load(tiff); }, { tiff, "not a FocusNet model file" });
+  const std::string empty = Write("empty.fnm", "");
+  ExpectErrorContaining([&] { Model::Load(empty); }, { empty, "not a FocusNet model file" });
+}
+
+TEST_F(FocusNetModelFile, NewerFormatIsRejected)
+{
+  std::string bytes = m_Bytes;
+  bytes[8] = 2; // format version, little-endian
+  const std::string newer = Write("newer.fnm", bytes);
+  ExpectErrorContaining([&] { Model::Load(newer); }, { newer, "newer", "update FocusNet" });
+}
+
+TEST_F(FocusNetModelFile, MissingFileIsRejected)
+{
+  const std::string missing = m_Directory / "missing.fnm";
+  ExpectErrorContaining([&] { Model::Load(missing); }, { missing, "cannot open" });
+}
+
+TEST_F(FocusNetModelFile, FailedSaveLeavesNothing)
+{
+  const std::string target = m_Directory / "no-such-folder/model.fnm";
+  ExpectErrorContaining([&] { Model::Create(SmallModelMetadata()).Save(target); }, { "does not exist" });
+  EXPECT_FALSE(std::filesystem::exists(target));
+}
+
+TEST(FocusNetMetadata, InvalidOptionsAreRejected)
+{
+  auto expectInvalid = [](void (*change)(ModelMetadata &), const std::string & fragment) {
+    ModelMetadata metadata;
+    change(metadata);
+    ExpectErrorContaining([&] { Validate(metadata); }, { fragment });
+    ExpectErrorContaining([&] { Model::Create(metadata); }, { fragment });
+  };
+  expectInvalid([](ModelMetadata & m) { m.inputSize = 250; }, "multiple of 16");
+  expectInvalid([](ModelMetadata & m) { m.architecture.inputChannels = 2; }, "input channels");
+  expectInvalid([](ModelMetadata & m) { m.architecture.name = "resnet"; }, "resnet");
+  expectInvalid([](ModelMetadata & m) { m.architecture.width = 0; }, "width");
+  expectInvalid([](ModelMetadata & m) { m.threshold = 1.5; }, "threshold");
+  expectInvalid([](ModelMetadata & m) { m.normalization.standardDeviation = { 0.0 }; }, "std");
+  expectInvalid([](ModelMetadata & m) { m.label.value = 0; }, "label value");
+}
+
+TEST(FocusNetMetadata, JsonRoundTrip)
+{
+  ModelMetadata metadata;
+  metadata.normalization.kind = Normalization::Kind::Window;
+  metadata.normalization.windowCenter = -500;
+  metadata.normalization.windowWidth = 1500;
+  metadata.provenanceJson = R"({"validation":{"dice":0.98}})";
+  const ModelMetadata parsed = ModelMetadataFromJson(ToJson(metadata));
+  EXPECT_EQ(parsed.normalization.kind, Normalization::Kind::Window);
+  EXPECT_EQ(parsed.normalization.windowCenter, -500);
+  EXPECT_EQ(parsed.normalization.windowWidth, 1500);
+  EXPECT_EQ(ToJson(parsed), ToJson(metadata));
+  ExpectErrorContaining([] { ModelMetadataFromJson("{\"architecture\": 3}"); }, { "invalid model metadata" });
+}
+
+TEST(FocusNetAtomicFile, ExtensionsIncludeCompressedOnes)
+{
+  EXPECT_EQ(FullExtension("a/b/label.nii.gz"), ".nii.gz");
+  EXPECT_EQ(FullExtension("study.v2.nrrd"), ".nrrd");
+  EXPECT_EQ(FullExtension("noextension"), "");
+  EXPECT_EQ(FullExtension(".hidden"), "");
+}
+
+TEST(FocusNetAtomicFile, FailureKeepsTheOldFileAndLeavesNoTemporary)
+{
+  ScratchDirectory  directory;
+  const std::string target = directory / "out.nii.gz";
+  WriteBytes(target, "old");
+  std::string seen;
+  EXPECT_THROW(WriteAtomically(target,
+                               [&](const std::string & temporary) {
+                                 seen = temporary;
+                                 WriteBytes(temporary, "half");
+                                 throw Error("disk full");
+                               }),
+               Error);
+  EXPECT_EQ(FullExtension(seen), ".nii.gz"); // ITK picks the ImageIO by extension
+  EXPECT_EQ(ReadBytes(target), "old");
+  EXPECT_EQ(directory.Files(), std::vector<std::string>{ "out.nii.gz" });
+
+  WriteAtomically(target, [](const std::string & temporary) { WriteBytes(temporary, "new"); });
+  EXPECT_EQ(ReadBytes(target), "new");
+  EXPECT_EQ(directory.Files(), std::vector<std::string>{ "out.nii.gz" });
+}
+
+} // namespace

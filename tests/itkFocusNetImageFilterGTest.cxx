@@ -1,0 +1,325 @@
+/*=========================================================================
+ *  FocusNet for ITK and 3D Slicer
+ *  Licensed under the Apache License, Version 2.0
+ *=========================================================================*/
+// itk::FocusNetImageFilter: geometry, slicing along every axis, pixel types, streaming, progress, errors.
+
+#include "itkFocusNetImageFilter.h"
+
+#include "focusnetTestUtilities.h"
+#include "itkCommand.h"
+#include "itkExtractImageFilter.h"
+#include "itkImageRegionConstIterator.h"
+#include "itkImageRegionIterator.h"
+#include "itkRGBPixel.h"
+#include "itkStreamingImageFilter.h"
+#include "itkVector.h"
+
+#include <memory>
+
+namespace
+{
+using focusnet::testing::RandomValues;
+using focusnet::testing::SmallModelMetadata;
+
+template <typename TImage>
+typename TImage::Pointer
+MakeImage(const typename TImage::SizeType & size, unsigned seed)
+{
+  auto image = TImage::New();
+  image->SetRegions(size);
+  typename TImage::SpacingType   spacing;
+  typename TImage::PointType     origin;
+  typename TImage::DirectionType direction;
+  direction.SetIdentity();
+  for (unsigned d = 0; d < TImage::ImageDimension; ++d)
+  {
+    spacing[d] = 0.5 + 0.25 * d;
+    origin[d] = -10.0 * (d + 1);
+  }
+  // A rotation in the first two axes: the output must copy the direction, not assume identity.
+  direction(0, 0) = 0.0;
+  direction(0, 1) = -1.0;
+  direction(1, 0) = 1.0;
+  direction(1, 1) = 0.0;
+  image->SetSpacing(spacing);
+  image->SetOrigin(origin);
+  image->SetDirection(direction);
+  image->Allocate();
+  using Pixel = typename TImage::PixelType;
+  constexpr unsigned components = itk::FocusNetDetail::ComponentCount<Pixel>();
+  const auto         values = RandomValues(image->GetLargestPossibleRegion().GetNumberOfPixels() * components, seed);
+  size_t             i = 0;
+  for (itk::ImageRegionIterator<TImage> it(image, image->GetLargestPossibleRegion()); !it.IsAtEnd(); ++it)
+  {
+    Pixel pixel{};
+    if constexpr (components == 1)
+    {
+      pixel = static_cast<Pixel>(values[i++]);
+    }
+    else
+    {
+      for (unsigned c = 0; c < components; ++c)
+      {
+        pixel[c] = static_cast<typename Pixel::ValueType>(values[i++]);
+      }
+    }
+    it.Set(pixel);
+  }
+  return image;
+}
+
+template <typename TA, typename TB>
+void
+ExpectSameGeometry(const TA * a, const TB * b)
+{
+  EXPECT_EQ(a->GetLargestPossibleRegion(), b->GetLargestPossibleRegion());
+  EXPECT_EQ(a->GetOrigin(), b->GetOrigin());
+  EXPECT_EQ(a->GetSpacing(), b->GetSpacing());
+  EXPECT_EQ(a->GetDirection(), b->GetDirection());
+}
+
+template <typename TA, typename TB>
+double
+MaxDifference(const TA * a, const TB * b)
+{
+  double worst = 0.0;
+  itk::ImageRegionConstIterator<TA> ia(a, a->GetLargestPossibleRegion());
+  itk::ImageRegionConstIterator<TB> ib(b, b->GetLargestPossibleRegion());
+  for (; !ia.IsAtEnd() && !ib.IsAtEnd(); ++ia, ++ib)
+  {
+    worst = std::max(worst, std::abs(static_cast<double>(ia.Get()) - static_cast<double>(ib.Get())));
+  }
+  EXPECT_TRUE(ia.IsAtEnd() && ib.IsAtEnd());
+  return worst;
+}
+
+class FocusNetImageFilterTest : public ::testing::Test
+{
+protected:
+  static std::shared_ptr<const focusnet::Model>
+  SharedModel(int channels = 1)
+  {
+    static auto gray = std::make_shared<const focusnet::Model>(focusnet::Model::Create(SmallModelMetadata(1), 21));
+    static auto color = std::make_shared<const focusnet::Model>(focusnet::Model::Create(SmallModelMetadata(3), 22));
+    return channels == 1 ? gray : color;
+  }
+
+  template <typename TImage>
+  static typename itk::FocusNetImageFilter<TImage>::Pointer
+  MakeFilter(const TImage * input, int channels = 1)
+  {
+    auto filter = itk::FocusNetImageFilter<TImage>::New();
+    filter->SetInput(input);
+    filter->SetModel(SharedModel(channels));
+    filter->SetDevice("cpu");
+    filter->SetNumberOfTorchThreads(2);
+    filter->GenerateProbabilityMapOn();
+    return filter;
+  }
+};
+
+TEST_F(FocusNetImageFilterTest, TwoDimensionalOutputsHaveTheInputsGeometry)
+{
+  using ImageType = itk::Image<short, 2>;
+  auto image = MakeImage<ImageType>({ { 45, 37 } }, 1);
+  auto filter = MakeFilter<ImageType>(image);
+  filter->SetThreshold(0.5);
+  filter->Update();
+  ExpectSameGeometry(image.GetPointer(), filter->GetOutput());
+  ExpectSameGeometry(image.GetPointer(), filter->GetProbabilityOutput());
+
+  size_t labelled = 0;
+  itk::ImageRegionConstIterator<itk::Image<unsigned char, 2>> label(filter->GetOutput(), image->GetLargestPossibleRegion());
+  itk::ImageRegionConstIterator<itk::Image<float, 2>> p(filter->GetProbabilityOutput(), image->GetLargestPossibleRegion());
+  for (; !label.IsAtEnd(); ++label, ++p)
+  {
+    ASSERT_GE(p.Get(), 0.0F);
+    ASSERT_LE(p.Get(), 1.0F);
+    ASSERT_EQ(label.Get(), p.Get() >= 0.5F ? 1 : 0); // the model's label value is 1
+    labelled += label.Get() != 0;
+  }
+  EXPECT_GT(labelled, 0U);
+  EXPECT_LT(labelled, image->GetLargestPossibleRegion().GetNumberOfPixels());
+}
+
+TEST_F(FocusNetImageFilterTest, ThresholdOverridesTheModel)
+{
+  using ImageType = itk::Image<float, 2>;
+  auto image = MakeImage<ImageType>({ { 32, 32 } }, 2);
+  auto filter = MakeFilter<ImageType>(image);
+  filter->SetThreshold(1e-12);
+  filter->Update();
+  const auto everything = image->GetLargestPossibleRegion().GetNumberOfPixels();
+  size_t     count = 0;
+  for (itk::ImageRegionConstIterator<itk::Image<unsigned char, 2>> it(filter->GetOutput(), image->GetLargestPossibleRegion());
+       !it.IsAtEnd();
+       ++it)
+  {
+    count += it.Get() == 1;
+  }
+  EXPECT_EQ(count, everything);
+}
+
+TEST_F(FocusNetImageFilterTest, EveryAxisGivesTheSlicesOwnSegmentation)
+{
+  using VolumeType = itk::Image<float, 3>;
+  using SliceType = itk::Image<float, 2>;
+  auto volume = MakeImage<VolumeType>({ { 20, 24, 6 } }, 3);
+  for (unsigned axis = 0; axis < 3; ++axis)
+  {
+    SCOPED_TRACE("axis " + std::to_string(axis));
+    auto filter = MakeFilter<VolumeType>(volume);
+    filter->SetSliceAxis(axis);
+    filter->SetBatchSize(4); // batches that do not divide the slice count
+    filter->Update();
+    ExpectSameGeometry(volume.GetPointer(), filter->GetOutput());
+
+    // Each 2D slice through the 2D filter must give the same probabilities as the 3D filter's slice.
+    const auto count = volume->GetLargestPossibleRegion().GetSize(axis);
+    for (itk::IndexValueType k : { itk::IndexValueType{ 0 }, static_cast<itk::IndexValueType>(count - 1) })
+    {
+      auto region = volume->GetLargestPossibleRegion();
+      region.SetIndex(axis, k);
+      region.SetSize(axis, 0);
+      auto extract = itk::ExtractImageFilter<VolumeType, SliceType>::New();
+      extract->SetInput(volume);
+      extract->SetExtractionRegion(region);
+      extract->SetDirectionCollapseToIdentity();
+      auto slice2d = MakeFilter<SliceType>(extract->GetOutput());
+      slice2d->Update();
+
+      auto probabilities = itk::ExtractImageFilter<itk::Image<float, 3>, SliceType>::New();
+      probabilities->SetInput(filter->GetProbabilityOutput());
+      probabilities->SetExtractionRegion(region);
+      probabilities->SetDirectionCollapseToIdentity();
+      probabilities->Update();
+      // Batches of 4 slices against single slices: equal up to the order BLAS sums in.
+      EXPECT_LT(MaxDifference(slice2d->GetProbabilityOutput(), probabilities->GetOutput()), 1e-4);
+    }
+  }
+}
+
+TEST_F(FocusNetImageFilterTest, StreamingOverSlicesEqualsOneUpdate)
+{
+  using VolumeType = itk::Image<short, 3>;
+  auto volume = MakeImage<VolumeType>({ { 33, 29, 7 } }, 4);
+  auto oneShot = MakeFilter<VolumeType>(volume);
+  oneShot->Update();
+
+  auto streamed = MakeFilter<VolumeType>(volume);
+  std::vector<itk::SizeValueType> slicesPerRun;
+  streamed->AddObserver(itk::StartEvent(), [&](const itk::EventObject &) {
+    const auto requested = streamed->GetOutput()->GetRequestedRegion();
+    EXPECT_EQ(requested.GetSize(0), 33U); // whole slices
+    EXPECT_EQ(requested.GetSize(1), 29U);
+    slicesPerRun.push_back(requested.GetSize(2));
+  });
+  auto streamer = itk::StreamingImageFilter<itk::Image<unsigned char, 3>, itk::Image<unsigned char, 3>>::New();
+  streamer->SetInput(streamed->GetOutput());
+  streamer->SetNumberOfStreamDivisions(4);
+  streamer->Update();
+
+  EXPECT_EQ(slicesPerRun.size(), 4U);
+  EXPECT_LE(*std::max_element(slicesPerRun.begin(), slicesPerRun.end()), 2U); // only one stream's slices at a time
+  ExpectSameGeometry(oneShot->GetOutput(), streamer->GetOutput());
+  EXPECT_EQ(MaxDifference(oneShot->GetOutput(), streamer->GetOutput()), 0.0);
+}
+
+TEST_F(FocusNetImageFilterTest, RgbImagesWithColourAndGrayModels)
+{
+  using RgbType = itk::Image<itk::RGBPixel<unsigned char>, 2>;
+  auto image = MakeImage<RgbType>({ { 40, 30 } }, 5);
+  auto color = MakeFilter<RgbType>(image, 3);
+  color->Update();
+  ExpectSameGeometry(image.GetPointer(), color->GetOutput());
+
+  // A gray model sees the luminance of an RGB image.
+  using GrayType = itk::Image<float, 2>;
+  auto luminance = GrayType::New();
+  luminance->CopyInformation(image);
+  luminance->SetRegions(image->GetLargestPossibleRegion());
+  luminance->Allocate();
+  itk::ImageRegionConstIterator<RgbType> in(image, image->GetLargestPossibleRegion());
+  itk::ImageRegionIterator<GrayType>     out(luminance, image->GetLargestPossibleRegion());
+  for (; !in.IsAtEnd(); ++in, ++out)
+  {
+    out.Set(0.299F * in.Get()[0] + 0.587F * in.Get()[1] + 0.114F * in.Get()[2]);
+  }
+  auto grayOfColor = MakeFilter<RgbType>(image, 1);
+  grayOfColor->Update();
+  auto gray = MakeFilter<GrayType>(luminance, 1);
+  gray->Update();
+  EXPECT_LT(MaxDifference(grayOfColor->GetProbabilityOutput(), gray->GetProbabilityOutput()), 1e-5);
+}
+
+TEST_F(FocusNetImageFilterTest, ReportsProgressUpToOne)
+{
+  using VolumeType = itk::Image<float, 3>;
+  auto               volume = MakeImage<VolumeType>({ { 16, 16, 5 } }, 6);
+  auto               filter = MakeFilter<VolumeType>(volume);
+  std::vector<float> progress;
+  filter->SetBatchSize(2);
+  filter->AddObserver(itk::ProgressEvent(), [&](const itk::EventObject &) { progress.push_back(filter->GetProgress()); });
+  filter->Update();
+  ASSERT_GE(progress.size(), 3U); // 0, after each of three batches
+  EXPECT_TRUE(std::is_sorted(progress.begin(), progress.end()));
+  EXPECT_FLOAT_EQ(progress.back(), 1.0F);
+}
+
+TEST_F(FocusNetImageFilterTest, ErrorsAreItkExceptions)
+{
+  using ImageType = itk::Image<float, 3>;
+  auto image = MakeImage<ImageType>({ { 16, 16, 2 } }, 7);
+
+  auto noModel = itk::FocusNetImageFilter<ImageType>::New();
+  noModel->SetInput(image);
+  EXPECT_THROW(noModel->Update(), itk::ExceptionObject);
+
+  auto badAxis = MakeFilter<ImageType>(image);
+  badAxis->SetSliceAxis(3);
+  EXPECT_THROW(badAxis->Update(), itk::ExceptionObject);
+
+  auto badDevice = MakeFilter<ImageType>(image);
+  badDevice->SetDevice("tpu");
+  try
+  {
+    badDevice->Update();
+    ADD_FAILURE() << "no exception";
+  }
+  catch (const itk::ExceptionObject & e)
+  {
+    EXPECT_NE(std::string(e.GetDescription()).find("invalid device 'tpu'"), std::string::npos) << e.GetDescription();
+  }
+
+  using TwoChannelType = itk::Image<itk::Vector<float, 2>, 2>;
+  auto twoChannels = MakeImage<TwoChannelType>({ { 16, 16 } }, 8);
+  auto mismatch = MakeFilter<TwoChannelType>(twoChannels, 3);
+  EXPECT_THROW(mismatch->Update(), itk::ExceptionObject);
+
+  auto missingFile = itk::FocusNetImageFilter<ImageType>::New();
+  missingFile->SetInput(image);
+  missingFile->SetModelFileName("/nonexistent/model.fnm");
+  EXPECT_THROW(missingFile->Update(), itk::ExceptionObject);
+}
+
+TEST_F(FocusNetImageFilterTest, ModelFileIsLoadedOnce)
+{
+  focusnet::testing::ScratchDirectory directory;
+  focusnet::Model::Create(SmallModelMetadata(), 30).Save(directory / "m.fnm");
+  using ImageType = itk::Image<float, 2>;
+  auto filter = itk::FocusNetImageFilter<ImageType>::New();
+  filter->SetInput(MakeImage<ImageType>({ { 16, 16 } }, 9));
+  filter->SetModelFileName(directory / "m.fnm");
+  filter->SetDevice("cpu");
+  filter->Update();
+  const auto first = filter->GetModel();
+  filter->SetThreshold(0.3);
+  filter->Update();
+  EXPECT_EQ(filter->GetModel(), first);
+  std::ostringstream printed;
+  filter->Print(printed);
+  EXPECT_NE(printed.str().find("m.fnm"), std::string::npos);
+}
+
+} // namespace
