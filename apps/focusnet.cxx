@@ -110,11 +110,10 @@ PrintInfo(const focusnet::Model & model, const std::string & source)
   std::cout << "model:              " << source << '\n'
             << "architecture:       " << m.architecture.name << " (width " << m.architecture.width << ", "
             << m.architecture.inputChannels << " input channel(s), stem " << m.architecture.attentionStemWidth
-            << ", dropout " << focusnet::ToString(m.architecture.dropoutPlacement) << " "
-            << m.architecture.dropoutRate << ")\n"
+            << ", dropout " << focusnet::ToString(m.architecture.dropoutPlacement) << " " << m.architecture.dropoutRate
+            << ")\n"
             << "input size:         " << m.inputSize << " x " << m.inputSize << '\n'
-            << "parameters:         " << Grouped(parameters) << " (" << static_cast<double>(parameters) / 1e6
-            << " M)\n"
+            << "parameters:         " << Grouped(parameters) << " (" << static_cast<double>(parameters) / 1e6 << " M)\n"
             << "MACs per slice:     " << Grouped(macs) << " (" << static_cast<double>(macs) / 1e9 << " G)\n"
             << "threshold:          " << m.threshold << '\n'
             << "label:              " << m.label.name << " = " << static_cast<int>(m.label.value) << ", "
@@ -179,8 +178,8 @@ Run(int argc, char ** argv)
 
   if (segment->parsed())
   {
-    const std::string modelPath = ResolveModelFile(modelFile);
-    const auto        model = std::make_shared<const focusnet::Model>(focusnet::Model::Load(modelPath));
+    const std::string          modelPath = ResolveModelFile(modelFile);
+    const auto                 model = std::make_shared<const focusnet::Model>(focusnet::Model::Load(modelPath));
     focusnet::TerminalProgress progress("segmenting");
     if (!quiet)
     {
@@ -196,8 +195,8 @@ Run(int argc, char ** argv)
       std::cout << output << ": " << result.labelVoxels << " " << model->Metadata().label.name
                 << (volume ? " voxels (" : " pixels (") << std::fixed << std::setprecision(1)
                 << result.labelVolumeMm3 / (volume ? 1000.0 : 100.0) << (volume ? " mL) in " : " cm2) in ")
-                << result.slices << " slice(s), " << std::setprecision(2) << seconds << " s ("
-                << std::setprecision(1) << 1000.0 * seconds / static_cast<double>(result.slices) << " ms/slice)\n";
+                << result.slices << " slice(s), " << std::setprecision(2) << seconds << " s (" << std::setprecision(1)
+                << 1000.0 * seconds / static_cast<double>(result.slices) << " ms/slice)\n";
     }
   }
   else if (init->parsed())

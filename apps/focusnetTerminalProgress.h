@@ -21,7 +21,8 @@ public:
     : m_Label(std::move(label))
     , m_Enabled(::isatty(STDERR_FILENO) != 0)
     , m_Start(std::chrono::steady_clock::now())
-  {}
+  {
+  }
   TerminalProgress(const TerminalProgress &) = delete;
   TerminalProgress &
   operator=(const TerminalProgress &) = delete;
@@ -38,9 +39,14 @@ public:
     const int     filled = static_cast<int>(fraction * width + 0.5F);
     const double  seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - m_Start).count();
     const double  eta = fraction > 0.0F ? seconds * (1.0 - fraction) / fraction : 0.0;
-    std::fprintf(stderr, "\r%s [%s%s] %3d%%  %.0fs elapsed, ETA %.0fs ", m_Label.c_str(),
-                 std::string(filled, '#').c_str(), std::string(width - filled, ' ').c_str(),
-                 static_cast<int>(fraction * 100.0F + 0.5F), seconds, eta);
+    std::fprintf(stderr,
+                 "\r%s [%s%s] %3d%%  %.0fs elapsed, ETA %.0fs ",
+                 m_Label.c_str(),
+                 std::string(filled, '#').c_str(),
+                 std::string(width - filled, ' ').c_str(),
+                 static_cast<int>(fraction * 100.0F + 0.5F),
+                 seconds,
+                 eta);
     std::fflush(stderr);
     m_Drawn = true;
   }

@@ -62,7 +62,8 @@ protected:
   {
     const std::string out = m_Directory / ".stdout";
     const std::string err = m_Directory / ".stderr";
-    const std::string command = std::string("'") + FOCUSNET_EXECUTABLE + "' " + arguments + " >'" + out + "' 2>'" + err + "'";
+    const std::string command =
+      std::string("'") + FOCUSNET_EXECUTABLE + "' " + arguments + " >'" + out + "' 2>'" + err + "'";
     const int status = std::system(command.c_str());
     Outcome   outcome{ WIFEXITED(status) ? WEXITSTATUS(status) : -1, Slurp(out), Slurp(err) };
     std::filesystem::remove(out);
@@ -87,7 +88,7 @@ protected:
     EXPECT_EQ(m_Directory.Files().size(), filesBefore);
   }
 
-  template <typename TImage>
+  template<typename TImage>
   static typename TImage::Pointer
   Read(const std::string & path)
   {
@@ -100,7 +101,8 @@ protected:
 TEST_F(FocusNetCommandLine, CtDicomSeriesGivesALabelMapWithTheSeriesGeometry)
 {
   const std::string series = SharedData("dicom_samples/ct_series_uids_restored");
-  const Outcome     outcome = Segment(series, m_Directory / "ct.nrrd", "--probabilities '" + (m_Directory / "p.nii.gz") + "'");
+  const Outcome     outcome =
+    Segment(series, m_Directory / "ct.nrrd", "--probabilities '" + (m_Directory / "p.nii.gz") + "'");
   ASSERT_EQ(outcome.exitCode, 0) << outcome.err;
   EXPECT_NE(outcome.out.find("20 slice(s)"), std::string::npos) << outcome.out;
 

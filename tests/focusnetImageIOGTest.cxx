@@ -19,7 +19,7 @@ using focusnet::testing::ExpectErrorContaining;
 using focusnet::testing::ScratchDirectory;
 using focusnet::testing::SharedData;
 
-template <typename TImage>
+template<typename TImage>
 std::pair<double, double>
 Range(const TImage * image)
 {
@@ -84,10 +84,12 @@ TEST(FocusNetImageIO, FolderWithSeveralSeriesNeedsAChoice)
   const std::string folder = SharedData("dicom_samples/single");
   const auto        series = FindDicomSeries(folder);
   ASSERT_EQ(series.size(), 5U);
-  ExpectErrorContaining([&] { InspectImageSource(folder); }, { folder, "5 DICOM series", "--series-uid", series[1].uid });
+  ExpectErrorContaining([&] { InspectImageSource(folder); },
+                        { folder, "5 DICOM series", "--series-uid", series[1].uid });
   const ImageSource chosen = InspectImageSource(folder, series[1].uid);
   EXPECT_EQ(chosen.files, series[1].files);
-  ExpectErrorContaining([&] { InspectImageSource(folder, "1.2.3.4"); }, { "no DICOM series with SeriesInstanceUID 1.2.3.4" });
+  ExpectErrorContaining([&] { InspectImageSource(folder, "1.2.3.4"); },
+                        { "no DICOM series with SeriesInstanceUID 1.2.3.4" });
 }
 
 TEST(FocusNetImageIO, BadInputsNameTheFile)
@@ -104,7 +106,8 @@ TEST(FocusNetImageIO, BadInputsNameTheFile)
   original.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   std::ofstream(directory / "cut.tif", std::ios::binary) << bytes;
   ExpectErrorContaining(
-    [&] {
+    [&]
+    {
       const ImageSource source = InspectImageSource(directory / "cut.tif");
       ReadImageSource<itk::Image<float, 2>>(source);
     },

@@ -29,7 +29,11 @@ Cpu(int batchSize = 8, bool flips = false)
 }
 
 std::vector<float>
-PredictAll(const InferenceEngine & engine, const std::vector<float> & slices, int64_t count, int64_t height, int64_t width)
+PredictAll(const InferenceEngine &    engine,
+           const std::vector<float> & slices,
+           int64_t                    count,
+           int64_t                    height,
+           int64_t                    width)
 {
   std::vector<float> p(static_cast<size_t>(count * height * width), -1.0F);
   engine.Predict(slices.data(), count, height, width, engine.Metadata().architecture.inputChannels, p.data());
@@ -71,11 +75,11 @@ ExpectNear(const std::vector<float> & a, const std::vector<float> & b, float tol
 
 TEST(FocusNetInferenceEngine, BatchesGiveTheSameResultAsOneByOne)
 {
-  const Model        model = Model::Create(SmallModelMetadata(), 3);
-  constexpr int64_t  count = 5, height = 48, width = 40;
-  const auto         slices = RandomValues(count * height * width, 2);
-  const auto         batched = PredictAll(InferenceEngine(model, Cpu(4)), slices, count, height, width);
-  const auto         single = PredictAll(InferenceEngine(model, Cpu(1)), slices, count, height, width);
+  const Model       model = Model::Create(SmallModelMetadata(), 3);
+  constexpr int64_t count = 5, height = 48, width = 40;
+  const auto        slices = RandomValues(count * height * width, 2);
+  const auto        batched = PredictAll(InferenceEngine(model, Cpu(4)), slices, count, height, width);
+  const auto        single = PredictAll(InferenceEngine(model, Cpu(1)), slices, count, height, width);
   ExpectNear(batched, single, 1e-4F); // BLAS may sum in another order for another batch size
   // Probabilities at the slice's own size, every one filled in.
   EXPECT_TRUE(std::all_of(batched.begin(), batched.end(), [](float p) { return p >= 0.0F && p <= 1.0F; }));
@@ -86,13 +90,15 @@ TEST(FocusNetInferenceEngine, BatchesGiveTheSameResultAsOneByOne)
 
 TEST(FocusNetInferenceEngine, FlipAugmentationAveragesTheFlippedPredictions)
 {
-  const Model       model = Model::Create(SmallModelMetadata(), 4);
-  constexpr int64_t count = 2, size = 32; // the network size: no resampling between flips
-  const auto        slices = RandomValues(count * size * size, 5);
+  const Model           model = Model::Create(SmallModelMetadata(), 4);
+  constexpr int64_t     count = 2, size = 32; // the network size: no resampling between flips
+  const auto            slices = RandomValues(count * size * size, 5);
   const InferenceEngine plain(model, Cpu());
   const auto            identity = PredictAll(plain, slices, count, size, size);
-  const auto leftRight = Flip(PredictAll(plain, Flip(slices, count, size, size, true), count, size, size), count, size, size, true);
-  const auto upDown = Flip(PredictAll(plain, Flip(slices, count, size, size, false), count, size, size), count, size, size, false);
+  const auto            leftRight =
+    Flip(PredictAll(plain, Flip(slices, count, size, size, true), count, size, size), count, size, size, true);
+  const auto upDown =
+    Flip(PredictAll(plain, Flip(slices, count, size, size, false), count, size, size), count, size, size, false);
   std::vector<float> expected(identity.size());
   for (size_t i = 0; i < expected.size(); ++i)
   {
@@ -129,8 +135,13 @@ TEST(FocusNetInferenceEngine, RgbModelsTakeInterleavedChannels)
   const auto            slices = RandomValues(3 * 20 * 36, 10);
   const auto            p = PredictAll(engine, slices, 1, 20, 36);
   EXPECT_EQ(p.size(), 20U * 36U);
-  ExpectErrorContaining([&] { std::vector<float> out(20 * 36); engine.Predict(slices.data(), 1, 20, 36, 1, out.data()); },
-                        { "expects 3 channel" });
+  ExpectErrorContaining(
+    [&]
+    {
+      std::vector<float> out(20 * 36);
+      engine.Predict(slices.data(), 1, 20, 36, 1, out.data());
+    },
+    { "expects 3 channel" });
 }
 
 TEST(FocusNetInferenceEngine, DevicesAreCheckedUpFront)

@@ -34,15 +34,19 @@ WriteBytes(const std::string & fileName, const std::string & bytes)
 }
 
 std::vector<float>
-Predict(const Model & model, const std::vector<float> & slices, int64_t count, int64_t height, int64_t width,
-        InferenceOptions options = {})
+Predict(const Model &              model,
+        const std::vector<float> & slices,
+        int64_t                    count,
+        int64_t                    height,
+        int64_t                    width,
+        InferenceOptions           options = {})
 {
   options.device = "cpu";
   options.threads = 1;
   InferenceEngine    engine(model, options);
   std::vector<float> probabilities(static_cast<size_t>(count * height * width));
-  engine.Predict(slices.data(), count, height, width, model.Metadata().architecture.inputChannels,
-                 probabilities.data());
+  engine.Predict(
+    slices.data(), count, height, width, model.Metadata().architecture.inputChannels, probabilities.data());
   return probabilities;
 }
 
@@ -192,7 +196,8 @@ TEST_F(FocusNetModelFile, FailedSaveLeavesNothing)
 
 TEST(FocusNetMetadata, InvalidOptionsAreRejected)
 {
-  auto expectInvalid = [](void (*change)(ModelMetadata &), const std::string & fragment) {
+  auto expectInvalid = [](void (*change)(ModelMetadata &), const std::string & fragment)
+  {
     ModelMetadata metadata;
     change(metadata);
     ExpectErrorContaining([&] { Validate(metadata); }, { fragment });
@@ -237,7 +242,8 @@ TEST(FocusNetAtomicFile, FailureKeepsTheOldFileAndLeavesNoTemporary)
   WriteBytes(target, "old");
   std::string seen;
   EXPECT_THROW(WriteAtomically(target,
-                               [&](const std::string & temporary) {
+                               [&](const std::string & temporary)
+                               {
                                  seen = temporary;
                                  WriteBytes(temporary, "half");
                                  throw Error("disk full");

@@ -25,8 +25,8 @@ public:
   ScratchDirectory()
   {
     const auto * info = ::testing::UnitTest::GetInstance()->current_test_info();
-    m_Path = std::filesystem::path(FOCUSNET_TEST_TEMPORARY_DIR) /
-             (std::string(info->test_suite_name()) + "." + info->name());
+    m_Path =
+      std::filesystem::path(FOCUSNET_TEST_TEMPORARY_DIR) / (std::string(info->test_suite_name()) + "." + info->name());
     std::filesystem::remove_all(m_Path);
     std::filesystem::create_directories(m_Path);
   }
@@ -96,7 +96,7 @@ RandomValues(size_t count, unsigned seed, float low = 0.0F, float high = 255.0F)
 }
 
 /** Runs f, expects a focusnet::Error whose message contains every one of the given fragments. */
-template <typename F>
+template<typename F>
 void
 ExpectErrorContaining(F && f, const std::vector<std::string> & fragments)
 {

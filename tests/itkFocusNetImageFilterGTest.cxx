@@ -22,7 +22,7 @@ namespace
 using focusnet::testing::RandomValues;
 using focusnet::testing::SmallModelMetadata;
 
-template <typename TImage>
+template<typename TImage>
 typename TImage::Pointer
 MakeImage(const typename TImage::SizeType & size, unsigned seed)
 {
@@ -69,7 +69,7 @@ MakeImage(const typename TImage::SizeType & size, unsigned seed)
   return image;
 }
 
-template <typename TA, typename TB>
+template<typename TA, typename TB>
 void
 ExpectSameGeometry(const TA * a, const TB * b)
 {
@@ -79,11 +79,11 @@ ExpectSameGeometry(const TA * a, const TB * b)
   EXPECT_EQ(a->GetDirection(), b->GetDirection());
 }
 
-template <typename TA, typename TB>
+template<typename TA, typename TB>
 double
 MaxDifference(const TA * a, const TB * b)
 {
-  double worst = 0.0;
+  double                            worst = 0.0;
   itk::ImageRegionConstIterator<TA> ia(a, a->GetLargestPossibleRegion());
   itk::ImageRegionConstIterator<TB> ib(b, b->GetLargestPossibleRegion());
   for (; !ia.IsAtEnd() && !ib.IsAtEnd(); ++ia, ++ib)
@@ -105,7 +105,7 @@ protected:
     return channels == 1 ? gray : color;
   }
 
-  template <typename TImage>
+  template<typename TImage>
   static typename itk::FocusNetImageFilter<TImage>::Pointer
   MakeFilter(const TImage * input, int channels = 1)
   {
@@ -129,9 +129,11 @@ TEST_F(FocusNetImageFilterTest, TwoDimensionalOutputsHaveTheInputsGeometry)
   ExpectSameGeometry(image.GetPointer(), filter->GetOutput());
   ExpectSameGeometry(image.GetPointer(), filter->GetProbabilityOutput());
 
-  size_t labelled = 0;
-  itk::ImageRegionConstIterator<itk::Image<unsigned char, 2>> label(filter->GetOutput(), image->GetLargestPossibleRegion());
-  itk::ImageRegionConstIterator<itk::Image<float, 2>> p(filter->GetProbabilityOutput(), image->GetLargestPossibleRegion());
+  size_t                                                      labelled = 0;
+  itk::ImageRegionConstIterator<itk::Image<unsigned char, 2>> label(filter->GetOutput(),
+                                                                    image->GetLargestPossibleRegion());
+  itk::ImageRegionConstIterator<itk::Image<float, 2>>         p(filter->GetProbabilityOutput(),
+                                                        image->GetLargestPossibleRegion());
   for (; !label.IsAtEnd(); ++label, ++p)
   {
     ASSERT_GE(p.Get(), 0.0F);
@@ -152,7 +154,8 @@ TEST_F(FocusNetImageFilterTest, ThresholdOverridesTheModel)
   filter->Update();
   const auto everything = image->GetLargestPossibleRegion().GetNumberOfPixels();
   size_t     count = 0;
-  for (itk::ImageRegionConstIterator<itk::Image<unsigned char, 2>> it(filter->GetOutput(), image->GetLargestPossibleRegion());
+  for (itk::ImageRegionConstIterator<itk::Image<unsigned char, 2>> it(filter->GetOutput(),
+                                                                      image->GetLargestPossibleRegion());
        !it.IsAtEnd();
        ++it)
   {
@@ -207,14 +210,16 @@ TEST_F(FocusNetImageFilterTest, StreamingOverSlicesEqualsOneUpdate)
   auto oneShot = MakeFilter<VolumeType>(volume);
   oneShot->Update();
 
-  auto streamed = MakeFilter<VolumeType>(volume);
+  auto                            streamed = MakeFilter<VolumeType>(volume);
   std::vector<itk::SizeValueType> slicesPerRun;
-  streamed->AddObserver(itk::StartEvent(), [&](const itk::EventObject &) {
-    const auto requested = streamed->GetOutput()->GetRequestedRegion();
-    EXPECT_EQ(requested.GetSize(0), 33U); // whole slices
-    EXPECT_EQ(requested.GetSize(1), 29U);
-    slicesPerRun.push_back(requested.GetSize(2));
-  });
+  streamed->AddObserver(itk::StartEvent(),
+                        [&](const itk::EventObject &)
+                        {
+                          const auto requested = streamed->GetOutput()->GetRequestedRegion();
+                          EXPECT_EQ(requested.GetSize(0), 33U); // whole slices
+                          EXPECT_EQ(requested.GetSize(1), 29U);
+                          slicesPerRun.push_back(requested.GetSize(2));
+                        });
   auto streamer = itk::StreamingImageFilter<itk::Image<unsigned char, 3>, itk::Image<unsigned char, 3>>::New();
   streamer->SetInput(streamed->GetOutput());
   streamer->SetNumberOfStreamDivisions(4);
@@ -260,7 +265,8 @@ TEST_F(FocusNetImageFilterTest, ReportsProgressUpToOne)
   auto               filter = MakeFilter<VolumeType>(volume);
   std::vector<float> progress;
   filter->SetBatchSize(2);
-  filter->AddObserver(itk::ProgressEvent(), [&](const itk::EventObject &) { progress.push_back(filter->GetProgress()); });
+  filter->AddObserver(itk::ProgressEvent(),
+                      [&](const itk::EventObject &) { progress.push_back(filter->GetProgress()); });
   filter->Update();
   ASSERT_GE(progress.size(), 3U); // 0, after each of three batches
   EXPECT_TRUE(std::is_sorted(progress.begin(), progress.end()));

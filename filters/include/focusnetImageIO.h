@@ -31,8 +31,8 @@ FindDicomSeries(const std::string & directory);
 /** What an input is, before reading it: where its pixels come from and their shape. */
 struct ImageSource
 {
-  std::string              path;      ///< the file or folder as given
-  std::vector<std::string> files;     ///< one file, or a DICOM series in slice order
+  std::string              path;  ///< the file or folder as given
+  std::vector<std::string> files; ///< one file, or a DICOM series in slice order
   unsigned int             dimension{ 0 };
   unsigned int             components{ 0 };
   bool                     dicom{ false };

@@ -20,7 +20,7 @@ namespace focusnet
 {
 
 /** Reads what InspectImageSource found into TImage (DICOM series: HU for CT, from rescale slope/intercept). */
-template <typename TImage>
+template<typename TImage>
 typename TImage::Pointer
 ReadImageSource(const ImageSource & source)
 {
@@ -47,25 +47,27 @@ ReadImageSource(const ImageSource & source)
 }
 
 /** Writes an image by extension, atomically: on failure nothing is left under fileName. */
-template <typename TImage>
+template<typename TImage>
 void
 WriteImageAtomically(const TImage * image, const std::string & fileName)
 {
   RegisterImageIOFactories();
-  WriteAtomically(fileName, [&](const std::string & temporary) {
-    try
-    {
-      auto writer = itk::ImageFileWriter<TImage>::New();
-      writer->SetInput(image);
-      writer->SetFileName(temporary);
-      writer->UseCompressionOn();
-      writer->Update();
-    }
-    catch (const itk::ExceptionObject & e)
-    {
-      throw Error(fileName + ": cannot write image: " + e.GetDescription());
-    }
-  });
+  WriteAtomically(fileName,
+                  [&](const std::string & temporary)
+                  {
+                    try
+                    {
+                      auto writer = itk::ImageFileWriter<TImage>::New();
+                      writer->SetInput(image);
+                      writer->SetFileName(temporary);
+                      writer->UseCompressionOn();
+                      writer->Update();
+                    }
+                    catch (const itk::ExceptionObject & e)
+                    {
+                      throw Error(fileName + ": cannot write image: " + e.GetDescription());
+                    }
+                  });
 }
 
 } // namespace focusnet

@@ -21,13 +21,13 @@ class Model;
 
 struct SegmentationOptions
 {
-  InferenceOptions inference;
-  int              sliceAxis{ -1 };                                      ///< -1: the last axis
-  double           threshold{ std::numeric_limits<double>::quiet_NaN() }; ///< NaN: the model's
-  std::string      seriesUid;           ///< picks the series of a DICOM folder
-  std::string      probabilityFileName; ///< also write the probability map (float) when set
-  bool             overwrite{ false };  ///< replace existing output files
-  std::function<void(float)> progress;  ///< called with 0..1 as slices finish
+  InferenceOptions           inference;
+  int                        sliceAxis{ -1 };                                       ///< -1: the last axis
+  double                     threshold{ std::numeric_limits<double>::quiet_NaN() }; ///< NaN: the model's
+  std::string                seriesUid;           ///< picks the series of a DICOM folder
+  std::string                probabilityFileName; ///< also write the probability map (float) when set
+  bool                       overwrite{ false };  ///< replace existing output files
+  std::function<void(float)> progress;            ///< called with 0..1 as slices finish
 };
 
 struct SegmentationResult
@@ -42,8 +42,8 @@ struct SegmentationResult
  * label map (and probabilities) with the input's geometry, atomically. Output names are checked before any
  * work; an existing output is an error unless options.overwrite. Throws focusnet::Error. */
 SegmentationResult
-SegmentImageFile(const std::string &                 input,
-                 const std::string &                 output,
+SegmentImageFile(const std::string &                  input,
+                 const std::string &                  output,
                  const std::shared_ptr<const Model> & model,
                  const SegmentationOptions &          options);
 

@@ -18,7 +18,7 @@ namespace itk
 {
 namespace FocusNetDetail
 {
-template <typename TPixel>
+template<typename TPixel>
 constexpr unsigned int
 ComponentCount()
 {
@@ -33,7 +33,7 @@ ComponentCount()
 }
 
 /** Writes one pixel as `channels` floats: copied, replicated (gray -> RGB model) or as luminance (RGB -> gray). */
-template <typename TPixel>
+template<typename TPixel>
 inline void
 ToChannels(const TPixel & pixel, unsigned int channels, float * out)
 {
@@ -60,14 +60,14 @@ ToChannels(const TPixel & pixel, unsigned int channels, float * out)
 }
 } // namespace FocusNetDetail
 
-template <typename TInputImage, typename TOutputImage>
+template<typename TInputImage, typename TOutputImage>
 FocusNetImageFilter<TInputImage, TOutputImage>::FocusNetImageFilter()
 {
   this->SetNumberOfRequiredOutputs(2);
   this->SetNthOutput(1, this->MakeOutput(1));
 }
 
-template <typename TInputImage, typename TOutputImage>
+template<typename TInputImage, typename TOutputImage>
 DataObject::Pointer
 FocusNetImageFilter<TInputImage, TOutputImage>::MakeOutput(DataObjectPointerArraySizeType idx)
 {
@@ -78,21 +78,21 @@ FocusNetImageFilter<TInputImage, TOutputImage>::MakeOutput(DataObjectPointerArra
   return OutputImageType::New().GetPointer();
 }
 
-template <typename TInputImage, typename TOutputImage>
+template<typename TInputImage, typename TOutputImage>
 auto
 FocusNetImageFilter<TInputImage, TOutputImage>::GetLabelOutput() -> OutputImageType *
 {
   return this->GetOutput();
 }
 
-template <typename TInputImage, typename TOutputImage>
+template<typename TInputImage, typename TOutputImage>
 auto
 FocusNetImageFilter<TInputImage, TOutputImage>::GetProbabilityOutput() -> ProbabilityImageType *
 {
   return itkDynamicCastInDebugMode<ProbabilityImageType *>(this->ProcessObject::GetOutput(1));
 }
 
-template <typename TInputImage, typename TOutputImage>
+template<typename TInputImage, typename TOutputImage>
 void
 FocusNetImageFilter<TInputImage, TOutputImage>::SetModelFileName(const std::string & fileName)
 {
@@ -108,7 +108,7 @@ FocusNetImageFilter<TInputImage, TOutputImage>::SetModelFileName(const std::stri
   this->Modified();
 }
 
-template <typename TInputImage, typename TOutputImage>
+template<typename TInputImage, typename TOutputImage>
 void
 FocusNetImageFilter<TInputImage, TOutputImage>::SetModel(std::shared_ptr<const focusnet::Model> model)
 {
@@ -121,7 +121,7 @@ FocusNetImageFilter<TInputImage, TOutputImage>::SetModel(std::shared_ptr<const f
   this->Modified();
 }
 
-template <typename TInputImage, typename TOutputImage>
+template<typename TInputImage, typename TOutputImage>
 std::shared_ptr<const focusnet::Model>
 FocusNetImageFilter<TInputImage, TOutputImage>::GetModel()
 {
@@ -140,7 +140,7 @@ FocusNetImageFilter<TInputImage, TOutputImage>::GetModel()
   return m_Model;
 }
 
-template <typename TInputImage, typename TOutputImage>
+template<typename TInputImage, typename TOutputImage>
 void
 FocusNetImageFilter<TInputImage, TOutputImage>::VerifyPreconditions() ITKv5_CONST
 {
@@ -155,7 +155,7 @@ FocusNetImageFilter<TInputImage, TOutputImage>::VerifyPreconditions() ITKv5_CONS
   }
 }
 
-template <typename TInputImage, typename TOutputImage>
+template<typename TInputImage, typename TOutputImage>
 auto
 FocusNetImageFilter<TInputImage, TOutputImage>::WholeSlices(const RegionType & requested) const -> RegionType
 {
@@ -168,7 +168,7 @@ FocusNetImageFilter<TInputImage, TOutputImage>::WholeSlices(const RegionType & r
   return whole;
 }
 
-template <typename TInputImage, typename TOutputImage>
+template<typename TInputImage, typename TOutputImage>
 void
 FocusNetImageFilter<TInputImage, TOutputImage>::EnlargeOutputRequestedRegion(DataObject * output)
 {
@@ -180,7 +180,7 @@ FocusNetImageFilter<TInputImage, TOutputImage>::EnlargeOutputRequestedRegion(Dat
   }
 }
 
-template <typename TInputImage, typename TOutputImage>
+template<typename TInputImage, typename TOutputImage>
 void
 FocusNetImageFilter<TInputImage, TOutputImage>::GenerateInputRequestedRegion()
 {
@@ -191,15 +191,14 @@ FocusNetImageFilter<TInputImage, TOutputImage>::GenerateInputRequestedRegion()
   }
 }
 
-template <typename TInputImage, typename TOutputImage>
+template<typename TInputImage, typename TOutputImage>
 const focusnet::InferenceEngine &
 FocusNetImageFilter<TInputImage, TOutputImage>::Engine()
 {
   const auto                       model = this->GetModel();
-  const focusnet::InferenceOptions options{ m_Device,
-                                            static_cast<int>(m_NumberOfTorchThreads),
-                                            static_cast<int>(m_BatchSize),
-                                            m_TestTimeAugmentation };
+  const focusnet::InferenceOptions options{
+    m_Device, static_cast<int>(m_NumberOfTorchThreads), static_cast<int>(m_BatchSize), m_TestTimeAugmentation
+  };
   if (!m_Engine || m_EngineModel != model.get() || !(m_Engine->Options() == options))
   {
     m_Engine.reset(); // free the old network before building the new one
@@ -209,7 +208,7 @@ FocusNetImageFilter<TInputImage, TOutputImage>::Engine()
   return *m_Engine;
 }
 
-template <typename TInputImage, typename TOutputImage>
+template<typename TInputImage, typename TOutputImage>
 void
 FocusNetImageFilter<TInputImage, TOutputImage>::GenerateData()
 {
@@ -252,15 +251,16 @@ FocusNetImageFilter<TInputImage, TOutputImage>::GenerateData()
     {
       ++columnAxis;
     }
-    const auto      width = static_cast<int64_t>(region.GetSize(rowAxis));
-    const auto      height = static_cast<int64_t>(region.GetSize(columnAxis));
-    const int64_t   sliceCount = ImageDimension == 3 ? static_cast<int64_t>(region.GetSize(axis)) : 1;
-    const int64_t   batch = std::min<int64_t>(m_BatchSize, sliceCount);
-    const int64_t   pixels = width * height;
+    const auto         width = static_cast<int64_t>(region.GetSize(rowAxis));
+    const auto         height = static_cast<int64_t>(region.GetSize(columnAxis));
+    const int64_t      sliceCount = ImageDimension == 3 ? static_cast<int64_t>(region.GetSize(axis)) : 1;
+    const int64_t      batch = std::min<int64_t>(m_BatchSize, sliceCount);
+    const int64_t      pixels = width * height;
     std::vector<float> slices(static_cast<size_t>(batch * pixels * channels));
     std::vector<float> predictions(static_cast<size_t>(batch * pixels));
 
-    auto sliceRegion = [&](int64_t k) {
+    auto sliceRegion = [&](int64_t k)
+    {
       RegionType slice = region;
       if (ImageDimension == 3)
       {
@@ -286,7 +286,7 @@ FocusNetImageFilter<TInputImage, TOutputImage>::GenerateData()
       engine.Predict(slices.data(), n, height, width, channels, predictions.data());
       for (int64_t s = 0; s < n; ++s)
       {
-        const float * p = predictions.data() + s * pixels;
+        const float *                        p = predictions.data() + s * pixels;
         ImageRegionIterator<OutputImageType> it(labels, sliceRegion(first + s));
         for (int64_t i = 0; !it.IsAtEnd(); ++it, ++i)
         {
@@ -314,7 +314,7 @@ FocusNetImageFilter<TInputImage, TOutputImage>::GenerateData()
   }
 }
 
-template <typename TInputImage, typename TOutputImage>
+template<typename TInputImage, typename TOutputImage>
 void
 FocusNetImageFilter<TInputImage, TOutputImage>::PrintSelf(std::ostream & os, Indent indent) const
 {

@@ -33,18 +33,21 @@ void
 RegisterImageIOFactories()
 {
   static std::once_flag once;
-  std::call_once(once, [] {
-    // GDCM prints warnings (private tags, missing spacing) straight to stderr; our errors are reported as such.
-    gdcm::Trace::WarningOff();
-    gdcm::Trace::DebugOff();
-    itk::GDCMImageIOFactory::RegisterOneFactory();
-    itk::NrrdImageIOFactory::RegisterOneFactory();
-    itk::NiftiImageIOFactory::RegisterOneFactory();
-    itk::MetaImageIOFactory::RegisterOneFactory();
-    itk::TIFFImageIOFactory::RegisterOneFactory();
-    itk::PNGImageIOFactory::RegisterOneFactory();
-    itk::JPEGImageIOFactory::RegisterOneFactory();
-  });
+  std::call_once(once,
+                 []
+                 {
+                   // GDCM prints warnings (private tags, missing spacing) straight to stderr; our errors are reported
+                   // as such.
+                   gdcm::Trace::WarningOff();
+                   gdcm::Trace::DebugOff();
+                   itk::GDCMImageIOFactory::RegisterOneFactory();
+                   itk::NrrdImageIOFactory::RegisterOneFactory();
+                   itk::NiftiImageIOFactory::RegisterOneFactory();
+                   itk::MetaImageIOFactory::RegisterOneFactory();
+                   itk::TIFFImageIOFactory::RegisterOneFactory();
+                   itk::PNGImageIOFactory::RegisterOneFactory();
+                   itk::JPEGImageIOFactory::RegisterOneFactory();
+                 });
 }
 
 namespace
@@ -138,11 +141,12 @@ InspectImageSource(const std::string & path, const std::string & seriesUid)
     const DicomSeries * chosen = nullptr;
     if (!seriesUid.empty())
     {
-      auto match = std::find_if(series.begin(), series.end(), [&](const DicomSeries & s) { return s.uid == seriesUid; });
+      auto match =
+        std::find_if(series.begin(), series.end(), [&](const DicomSeries & s) { return s.uid == seriesUid; });
       if (match == series.end())
       {
-        throw Error(path + ": no DICOM series with SeriesInstanceUID " + seriesUid + "; the folder holds:" +
-                    Describe(series));
+        throw Error(path + ": no DICOM series with SeriesInstanceUID " + seriesUid +
+                    "; the folder holds:" + Describe(series));
       }
       chosen = &*match;
     }
@@ -194,7 +198,8 @@ void
 CheckOutputImageFileName(const std::string & fileName, unsigned int dimension, bool floatingPoint)
 {
   std::string extension = FullExtension(fileName);
-  std::transform(extension.begin(), extension.end(), extension.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(
+    extension.begin(), extension.end(), extension.begin(), [](unsigned char c) { return std::tolower(c); });
   static const std::array<const char *, 7> supported{ ".nrrd", ".nii", ".nii.gz", ".mha", ".tif", ".tiff", ".png" };
   if (std::find(supported.begin(), supported.end(), extension) == supported.end())
   {

@@ -41,7 +41,7 @@ CheckOutputFile(const std::string & fileName, const std::string & input, bool ov
   }
 }
 
-template <typename TImage>
+template<typename TImage>
 SegmentationResult
 Segment(const ImageSource &                  source,
         const std::string &                  output,
@@ -74,9 +74,8 @@ Segment(const ImageSource &                  source,
   if (options.progress)
   {
     FilterType * raw = filter.GetPointer();
-    filter->AddObserver(itk::ProgressEvent(), [&options, raw](const itk::EventObject &) {
-      options.progress(raw->GetProgress());
-    });
+    filter->AddObserver(itk::ProgressEvent(),
+                        [&options, raw](const itk::EventObject &) { options.progress(raw->GetProgress()); });
   }
   try
   {

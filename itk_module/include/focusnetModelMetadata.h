@@ -30,9 +30,9 @@ DropoutPlacementFromString(const std::string & name);
 /** The network and its hyper-parameters. */
 struct ArchitectureOptions
 {
-  std::string      name{ "focusnet" }; ///< "focusnet" or "unet"
-  int              inputChannels{ 1 }; ///< 1 (grayscale) or 3 (RGB)
-  double           width{ 1.0 };       ///< multiplier applied to every channel count
+  std::string      name{ "focusnet" };       ///< "focusnet" or "unet"
+  int              inputChannels{ 1 };       ///< 1 (grayscale) or 3 (RGB)
+  double           width{ 1.0 };             ///< multiplier applied to every channel count
   int              attentionStemWidth{ 24 }; ///< FocusNet a0 width before the multiplier (24 paper, 32 later code)
   DropoutPlacement dropoutPlacement{ DropoutPlacement::AttentionBottleneck };
   double           dropoutRate{ 0.2 };

@@ -40,8 +40,8 @@ WriteAtomically(const std::string & fileName, const std::function<void(const std
   const std::string extension = FullExtension(fileName);
   std::string       stem = target.filename().string();
   stem = stem.substr(0, stem.size() - extension.size());
-  const fs::path temporary = folder / ("." + stem + ".partial-" + std::to_string(::getpid()) + "-" +
-                                       std::to_string(counter++) + extension);
+  const fs::path temporary =
+    folder / ("." + stem + ".partial-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + extension);
   try
   {
     write(temporary.string());

@@ -159,9 +159,10 @@ InferenceEngine::Predict(const float * slices,
   {
     const int64_t n = std::min<int64_t>(m_Impl->options.batchSize, count - start);
     // from_blob wraps the caller's buffer without copying; the first operation that needs another layout copies.
-    torch::Tensor x = torch::from_blob(const_cast<float *>(slices) + start * sliceValues, { n, height, width, channels })
-                        .permute({ 0, 3, 1, 2 })
-                        .to(m_Impl->device);
+    torch::Tensor x =
+      torch::from_blob(const_cast<float *>(slices) + start * sliceValues, { n, height, width, channels })
+        .permute({ 0, 3, 1, 2 })
+        .to(m_Impl->device);
     x = Resize(Normalize(x, metadata.normalization), metadata.inputSize, metadata.inputSize);
     torch::Tensor p = Resize(m_Impl->Forward(x.contiguous()), height, width);
     p = p.to(torch::kCPU).contiguous();

@@ -29,7 +29,8 @@ constexpr size_t              PreambleBytes = Magic.size() + sizeof(std::uint32_
 std::uint32_t
 Crc32(const char * data, size_t size)
 {
-  static const auto table = [] {
+  static const auto table = []
+  {
     std::array<std::uint32_t, 256> t{};
     for (std::uint32_t i = 0; i < 256; ++i)
     {
@@ -89,7 +90,7 @@ Serialize(torch::nn::Module & network)
   return payload;
 }
 
-template <typename T>
+template<typename T>
 T
 ReadLittleEndian(const std::string & data, size_t offset)
 {
@@ -133,7 +134,8 @@ CopyState(torch::nn::Module & from, torch::nn::Module & to)
 
 Model::Model(std::unique_ptr<Impl> impl)
   : m_Impl(std::move(impl))
-{}
+{
+}
 Model::Model(Model &&) noexcept = default;
 Model &
 Model::operator=(Model &&) noexcept = default;
@@ -204,8 +206,8 @@ Model::Load(const std::string & fileName)
   const auto   payloadBytes = header.value("payload_bytes", std::uint64_t{ 0 });
   if (data.size() - payloadStart < payloadBytes)
   {
-    fail("truncated model file (" + std::to_string(data.size() - payloadStart) + " of " +
-         std::to_string(payloadBytes) + " weight bytes)");
+    fail("truncated model file (" + std::to_string(data.size() - payloadStart) + " of " + std::to_string(payloadBytes) +
+         " weight bytes)");
   }
   if (data.size() - payloadStart > payloadBytes)
   {
@@ -217,7 +219,7 @@ Model::Load(const std::string & fileName)
   }
 
   impl->network = nn::BuildNetwork(impl->metadata.architecture);
-  auto state = NamedState(*impl->network);
+  auto         state = NamedState(*impl->network);
   const json & table = header.at("tensors");
   if (table.size() != state.size())
   {
@@ -246,28 +248,30 @@ Model::Load(const std::string & fileName)
 void
 Model::Save(const std::string & fileName) const
 {
-  const Payload payload = Serialize(*m_Impl->network);
-  const json    header = { { "metadata", json::parse(ToJson(m_Impl->metadata)) },
-                           { "tensors", payload.table },
-                           { "payload_bytes", payload.bytes.size() },
-                           { "payload_crc32", Crc32(payload.bytes.data(), payload.bytes.size()) } };
+  const Payload     payload = Serialize(*m_Impl->network);
+  const json        header = { { "metadata", json::parse(ToJson(m_Impl->metadata)) },
+                               { "tensors", payload.table },
+                               { "payload_bytes", payload.bytes.size() },
+                               { "payload_crc32", Crc32(payload.bytes.data(), payload.bytes.size()) } };
   const std::string headerText = header.dump();
 
-  WriteAtomically(fileName, [&](const std::string & temporary) {
-    std::ofstream file(temporary, std::ios::binary | std::ios::trunc);
-    const auto    version = FileFormatVersion;
-    const auto    headerBytes = static_cast<std::uint64_t>(headerText.size());
-    file.write(Magic.data(), Magic.size());
-    file.write(reinterpret_cast<const char *>(&version), sizeof(version));
-    file.write(reinterpret_cast<const char *>(&headerBytes), sizeof(headerBytes));
-    file.write(headerText.data(), static_cast<std::streamsize>(headerText.size()));
-    file.write(payload.bytes.data(), static_cast<std::streamsize>(payload.bytes.size()));
-    file.close();
-    if (!file)
-    {
-      throw Error(fileName + ": cannot write model file");
-    }
-  });
+  WriteAtomically(fileName,
+                  [&](const std::string & temporary)
+                  {
+                    std::ofstream file(temporary, std::ios::binary | std::ios::trunc);
+                    const auto    version = FileFormatVersion;
+                    const auto    headerBytes = static_cast<std::uint64_t>(headerText.size());
+                    file.write(Magic.data(), Magic.size());
+                    file.write(reinterpret_cast<const char *>(&version), sizeof(version));
+                    file.write(reinterpret_cast<const char *>(&headerBytes), sizeof(headerBytes));
+                    file.write(headerText.data(), static_cast<std::streamsize>(headerText.size()));
+                    file.write(payload.bytes.data(), static_cast<std::streamsize>(payload.bytes.size()));
+                    file.close();
+                    if (!file)
+                    {
+                      throw Error(fileName + ": cannot write model file");
+                    }
+                  });
 }
 
 const ModelMetadata &

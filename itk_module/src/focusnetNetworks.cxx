@@ -45,10 +45,10 @@ ConvLayerImpl::ConvLayerImpl(int64_t in, int64_t out, int64_t kernel, int64_t st
 torch::Tensor
 ConvLayerImpl::forward(const torch::Tensor & x)
 {
-  torch::Tensor y =
-    padBottomRight > 0
-      ? conv(torch::nn::functional::pad(x, torch::nn::functional::PadFuncOptions({ 0, padBottomRight, 0, padBottomRight })))
-      : conv(x);
+  torch::Tensor y = padBottomRight > 0
+                      ? conv(torch::nn::functional::pad(
+                          x, torch::nn::functional::PadFuncOptions({ 0, padBottomRight, 0, padBottomRight })))
+                      : conv(x);
   lastOutputPositions = y.size(2) * y.size(3);
   return y;
 }
@@ -115,15 +115,15 @@ torch::Tensor
 UpsamplingImpl::forward(const torch::Tensor & x)
 {
   namespace F = torch::nn::functional;
-  torch::Tensor up = F::interpolate(
-    x, F::InterpolateFuncOptions().scale_factor(std::vector<double>{ 2.0, 2.0 }).mode(torch::kNearest));
+  torch::Tensor up =
+    F::interpolate(x, F::InterpolateFuncOptions().scale_factor(std::vector<double>{ 2.0, 2.0 }).mode(torch::kNearest));
   return torch::relu(conv(up));
 }
 
 FocusNetImpl::FocusNetImpl(const ArchitectureOptions & architecture)
   : options(architecture)
 {
-  auto c = [&](int64_t channels) { return ScaledChannels(channels, options.width); };
+  auto          c = [&](int64_t channels) { return ScaledChannels(channels, options.width); };
   const int64_t in = options.inputChannels;
 
   // Attention branch: a small encoder-decoder whose decoder outputs gate the main branch.
@@ -136,7 +136,8 @@ FocusNetImpl::FocusNetImpl(const ArchitectureOptions & architecture)
   attentionBlock3 = register_module("attention_block3", ResidualBlock(c(64), c(128)));
   attentionDown3 = register_module("attention_down3", DownsamplingBlock(c(128), c(128)));
   attentionBlock4 = register_module("attention_block4", ResidualBlock(c(128), c(256)));
-  auto makeDecoder = [&](const std::string & name, int64_t deeper, int64_t skip, int64_t out) {
+  auto makeDecoder = [&](const std::string & name, int64_t deeper, int64_t skip, int64_t out)
+  {
     DecoderLevel level;
     level.up = register_module(name + "_up", Upsampling(deeper, out));
     level.block = register_module(name + "_block", ResidualBlock(out + skip, out));
@@ -149,7 +150,8 @@ FocusNetImpl::FocusNetImpl(const ArchitectureOptions & architecture)
   // Main branch: ResNet + SE encoder gated at three resolutions, U-Net-like decoder.
   mainStem = register_module("main_stem", ConvLayer(in, c(64), 7));
   mainStemNorm = register_module("main_stem_norm", MakeBatchNorm(c(64)));
-  auto makeEncoder = [&](const std::string & name, int64_t inChannels, int64_t out, bool gated) {
+  auto makeEncoder = [&](const std::string & name, int64_t inChannels, int64_t out, bool gated)
+  {
     EncoderLevel level;
     level.block = register_module(name + "_block", ResidualBlock(inChannels, out));
     level.excite1 = register_module(name + "_se1", SqueezeExcitation(out));
@@ -231,7 +233,8 @@ FocusNetImpl::forward(const torch::Tensor & x)
 UNetImpl::UNetImpl(const ArchitectureOptions & architecture)
 {
   auto c = [&](int64_t channels) { return ScaledChannels(channels, architecture.width); };
-  auto doubleConv = [&](int64_t in, int64_t out) {
+  auto doubleConv = [&](int64_t in, int64_t out)
+  {
     torch::nn::Sequential block;
     block->push_back(ConvLayer(in, out, 3));
     block->push_back(MakeBatchNorm(out));

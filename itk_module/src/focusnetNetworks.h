@@ -35,8 +35,8 @@ struct ResidualBlockImpl : torch::nn::Module
   torch::Tensor
   forward(const torch::Tensor & x);
 
-  ConvLayer               conv1{ nullptr }, conv2{ nullptr }, shortcut{ nullptr };
-  torch::nn::BatchNorm2d  norm{ nullptr };
+  ConvLayer              conv1{ nullptr }, conv2{ nullptr }, shortcut{ nullptr };
+  torch::nn::BatchNorm2d norm{ nullptr };
 };
 TORCH_MODULE(ResidualBlock);
 
@@ -92,9 +92,9 @@ struct FocusNetImpl : SegmentationNetworkImpl
   /** One main-branch encoder level: R1 -> SE [-> x gate -> SE] -> R2. */
   struct EncoderLevel
   {
-    ResidualBlock      block{ nullptr };
-    SqueezeExcitation  excite1{ nullptr }, excite2{ nullptr };
-    DownsamplingBlock  down{ nullptr };
+    ResidualBlock     block{ nullptr };
+    SqueezeExcitation excite1{ nullptr }, excite2{ nullptr };
+    DownsamplingBlock down{ nullptr };
   };
   /** Up of the deeper tensor, concatenation with the skip, R1. */
   struct DecoderLevel
