@@ -4,7 +4,9 @@
  *=========================================================================*/
 // The focusnet command: segment, init, info. Thin: parse, call the libraries, report.
 
+#include "focusnetAtomicFile.h"
 #include "focusnetError.h"
+#include "focusnetEvaluation.h"
 #include "focusnetModel.h"
 #include "focusnetSegmentation.h"
 #include "focusnetTerminalProgress.h"
@@ -150,6 +152,7 @@ Run(int argc, char ** argv)
   segment->add_option("--threshold", options.threshold, "Probability threshold (default: the model's)")
     ->check(CLI::Range(0.0, 1.0));
   segment->add_option("--probabilities", options.probabilityFileName, "Also write the probability map here");
+  segment->add_option("--overlay", options.overlayFileName, "Also write a PNG of the (middle) slice with the outline");
   segment->add_option("--series-uid", options.seriesUid, "SeriesInstanceUID to read from a DICOM folder");
   segment->add_flag("--tta", options.inference.flipAugmentation, "Average over flipped copies (3x slower)");
   segment->add_flag("--overwrite", options.overwrite, "Replace existing output files");
@@ -173,6 +176,22 @@ Run(int argc, char ** argv)
   ArchitectureArguments infoArguments;
   info->add_option("MODEL_OR_ARCHITECTURE", infoSource, "A model file, or focusnet / unet")->required();
   infoArguments.AddTo(*info);
+
+  // evaluate
+  CLI::App *                 evaluate = app.add_subcommand("evaluate", "Compare a model's label maps with masks");
+  std::string                evaluateModel, images, masks, list, csv;
+  focusnet::InferenceOptions evaluateOptions;
+  evaluate->add_option("--model", evaluateModel, "Model file (default: $FOCUSNET_MODEL, else the installed model)");
+  evaluate->add_option("--images", images, "Folder of images");
+  evaluate->add_option("--masks", masks, "Folder of masks with the same names");
+  evaluate->add_option(
+    "--list", list, "Instead: a file of \"image,mask\" lines (e.g. a training run's validation.txt)");
+  evaluate->add_option("--csv", csv, "Also write per-image metrics here");
+  evaluate->add_option("--device", evaluateOptions.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
+  evaluate->add_option("--threads", evaluateOptions.threads, "LibTorch threads (0: all cores)")->capture_default_str();
+  evaluate->add_flag("--tta", evaluateOptions.flipAugmentation, "Average over flipped copies");
+  bool overwriteCsv = false;
+  evaluate->add_flag("--overwrite", overwriteCsv, "Replace an existing CSV file");
 
   CLI11_PARSE(app, argc, argv);
 
@@ -205,6 +224,29 @@ Run(int argc, char ** argv)
     model.Save(initOutput);
     std::cout << initOutput << ": untrained " << architecture << ", " << Grouped(model.ParameterCount())
               << " parameters\n";
+  }
+  else if (evaluate->parsed())
+  {
+    if (list.empty() && (images.empty() || masks.empty()))
+    {
+      throw Error("evaluate needs --images and --masks, or --list");
+    }
+    const auto pairs = list.empty() ? focusnet::FindImagePairs(images, masks) : focusnet::ReadImagePairList(list);
+    if (!csv.empty())
+    {
+      focusnet::CheckOutputFile(csv, overwriteCsv);
+    }
+    const std::string          modelPath = ResolveModelFile(evaluateModel);
+    const focusnet::Model      model = focusnet::Model::Load(modelPath);
+    focusnet::TerminalProgress progress("evaluating");
+    const auto                 report =
+      focusnet::Evaluate(model, pairs, evaluateOptions, [&progress](float fraction) { progress.Update(fraction); });
+    progress.Finish();
+    std::cout << "model: " << modelPath << "\n\n" << report.Markdown();
+    if (!csv.empty())
+    {
+      report.WriteCsv(csv);
+    }
   }
   else if (info->parsed())
   {

@@ -29,7 +29,7 @@ public:
   ~TerminalProgress() { Finish(); }
 
   void
-  Update(float fraction)
+  Update(float fraction, const std::string & details = {})
   {
     if (!m_Enabled)
     {
@@ -40,11 +40,13 @@ public:
     const double  seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - m_Start).count();
     const double  eta = fraction > 0.0F ? seconds * (1.0 - fraction) / fraction : 0.0;
     std::fprintf(stderr,
-                 "\r%s [%s%s] %3d%%  %.0fs elapsed, ETA %.0fs ",
+                 "\r%s [%s%s] %3d%%  %s%s%.0fs elapsed, ETA %.0fs ",
                  m_Label.c_str(),
                  std::string(filled, '#').c_str(),
                  std::string(width - filled, ' ').c_str(),
                  static_cast<int>(fraction * 100.0F + 0.5F),
+                 details.c_str(),
+                 details.empty() ? "" : ", ",
                  seconds,
                  eta);
     std::fflush(stderr);

@@ -88,7 +88,7 @@ protected:
     EXPECT_EQ(m_Directory.Files().size(), filesBefore);
   }
 
-  template<typename TImage>
+  template <typename TImage>
   static typename TImage::Pointer
   Read(const std::string & path)
   {

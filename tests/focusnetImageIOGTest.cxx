@@ -19,7 +19,7 @@ using focusnet::testing::ExpectErrorContaining;
 using focusnet::testing::ScratchDirectory;
 using focusnet::testing::SharedData;
 
-template<typename TImage>
+template <typename TImage>
 std::pair<double, double>
 Range(const TImage * image)
 {

@@ -96,7 +96,7 @@ RandomValues(size_t count, unsigned seed, float low = 0.0F, float high = 255.0F)
 }
 
 /** Runs f, expects a focusnet::Error whose message contains every one of the given fragments. */
-template<typename F>
+template <typename F>
 void
 ExpectErrorContaining(F && f, const std::vector<std::string> & fragments)
 {

@@ -22,7 +22,7 @@ namespace
 using focusnet::testing::RandomValues;
 using focusnet::testing::SmallModelMetadata;
 
-template<typename TImage>
+template <typename TImage>
 typename TImage::Pointer
 MakeImage(const typename TImage::SizeType & size, unsigned seed)
 {
@@ -69,7 +69,7 @@ MakeImage(const typename TImage::SizeType & size, unsigned seed)
   return image;
 }
 
-template<typename TA, typename TB>
+template <typename TA, typename TB>
 void
 ExpectSameGeometry(const TA * a, const TB * b)
 {
@@ -79,7 +79,7 @@ ExpectSameGeometry(const TA * a, const TB * b)
   EXPECT_EQ(a->GetDirection(), b->GetDirection());
 }
 
-template<typename TA, typename TB>
+template <typename TA, typename TB>
 double
 MaxDifference(const TA * a, const TB * b)
 {
@@ -105,7 +105,7 @@ protected:
     return channels == 1 ? gray : color;
   }
 
-  template<typename TImage>
+  template <typename TImage>
   static typename itk::FocusNetImageFilter<TImage>::Pointer
   MakeFilter(const TImage * input, int channels = 1)
   {

@@ -20,7 +20,7 @@ namespace focusnet
 {
 
 /** Reads what InspectImageSource found into TImage (DICOM series: HU for CT, from rescale slope/intercept). */
-template<typename TImage>
+template <typename TImage>
 typename TImage::Pointer
 ReadImageSource(const ImageSource & source)
 {
@@ -47,7 +47,7 @@ ReadImageSource(const ImageSource & source)
 }
 
 /** Writes an image by extension, atomically: on failure nothing is left under fileName. */
-template<typename TImage>
+template <typename TImage>
 void
 WriteImageAtomically(const TImage * image, const std::string & fileName)
 {

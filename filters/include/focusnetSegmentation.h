@@ -26,6 +26,7 @@ struct SegmentationOptions
   double                     threshold{ std::numeric_limits<double>::quiet_NaN() }; ///< NaN: the model's
   std::string                seriesUid;           ///< picks the series of a DICOM folder
   std::string                probabilityFileName; ///< also write the probability map (float) when set
+  std::string                overlayFileName;     ///< also write a PNG of the (middle) slice with the label outline
   bool                       overwrite{ false };  ///< replace existing output files
   std::function<void(float)> progress;            ///< called with 0..1 as slices finish
 };

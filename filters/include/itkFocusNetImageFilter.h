@@ -33,7 +33,7 @@ namespace itk
  *
  * \ingroup FocusNet
  */
-template<typename TInputImage, typename TOutputImage = Image<unsigned char, TInputImage::ImageDimension>>
+template <typename TInputImage, typename TOutputImage = Image<unsigned char, TInputImage::ImageDimension>>
 class ITK_TEMPLATE_EXPORT FocusNetImageFilter : public ImageToImageFilter<TInputImage, TOutputImage>
 {
 public:

@@ -18,7 +18,7 @@ namespace itk
 {
 namespace FocusNetDetail
 {
-template<typename TPixel>
+template <typename TPixel>
 constexpr unsigned int
 ComponentCount()
 {
@@ -33,7 +33,7 @@ ComponentCount()
 }
 
 /** Writes one pixel as `channels` floats: copied, replicated (gray -> RGB model) or as luminance (RGB -> gray). */
-template<typename TPixel>
+template <typename TPixel>
 inline void
 ToChannels(const TPixel & pixel, unsigned int channels, float * out)
 {
@@ -58,16 +58,40 @@ ToChannels(const TPixel & pixel, unsigned int channels, float * out)
     }
   }
 }
+/** Slice k (counted from the region's start) of a region along axis; axis == dimension: the whole region. */
+template <typename TRegion>
+TRegion
+SliceRegion(const TRegion & region, unsigned int axis, int64_t k)
+{
+  TRegion slice = region;
+  if (axis < TRegion::ImageDimension)
+  {
+    slice.SetIndex(axis, region.GetIndex(axis) + k);
+    slice.SetSize(axis, 1);
+  }
+  return slice;
+}
+
+/** Width and height of the slices across axis: the in-plane axes in ITK's order, so that a region iterator over
+ * a slice walks it row by row. */
+template <typename TRegion>
+std::pair<int64_t, int64_t>
+SliceShape(const TRegion & region, unsigned int axis)
+{
+  unsigned int rowAxis = axis == 0 ? 1 : 0;
+  unsigned int columnAxis = rowAxis + 1 == axis ? rowAxis + 2 : rowAxis + 1;
+  return { static_cast<int64_t>(region.GetSize(rowAxis)), static_cast<int64_t>(region.GetSize(columnAxis)) };
+}
 } // namespace FocusNetDetail
 
-template<typename TInputImage, typename TOutputImage>
+template <typename TInputImage, typename TOutputImage>
 FocusNetImageFilter<TInputImage, TOutputImage>::FocusNetImageFilter()
 {
   this->SetNumberOfRequiredOutputs(2);
   this->SetNthOutput(1, this->MakeOutput(1));
 }
 
-template<typename TInputImage, typename TOutputImage>
+template <typename TInputImage, typename TOutputImage>
 DataObject::Pointer
 FocusNetImageFilter<TInputImage, TOutputImage>::MakeOutput(DataObjectPointerArraySizeType idx)
 {
@@ -78,21 +102,21 @@ FocusNetImageFilter<TInputImage, TOutputImage>::MakeOutput(DataObjectPointerArra
   return OutputImageType::New().GetPointer();
 }
 
-template<typename TInputImage, typename TOutputImage>
+template <typename TInputImage, typename TOutputImage>
 auto
 FocusNetImageFilter<TInputImage, TOutputImage>::GetLabelOutput() -> OutputImageType *
 {
   return this->GetOutput();
 }
 
-template<typename TInputImage, typename TOutputImage>
+template <typename TInputImage, typename TOutputImage>
 auto
 FocusNetImageFilter<TInputImage, TOutputImage>::GetProbabilityOutput() -> ProbabilityImageType *
 {
   return itkDynamicCastInDebugMode<ProbabilityImageType *>(this->ProcessObject::GetOutput(1));
 }
 
-template<typename TInputImage, typename TOutputImage>
+template <typename TInputImage, typename TOutputImage>
 void
 FocusNetImageFilter<TInputImage, TOutputImage>::SetModelFileName(const std::string & fileName)
 {
@@ -108,7 +132,7 @@ FocusNetImageFilter<TInputImage, TOutputImage>::SetModelFileName(const std::stri
   this->Modified();
 }
 
-template<typename TInputImage, typename TOutputImage>
+template <typename TInputImage, typename TOutputImage>
 void
 FocusNetImageFilter<TInputImage, TOutputImage>::SetModel(std::shared_ptr<const focusnet::Model> model)
 {
@@ -121,7 +145,7 @@ FocusNetImageFilter<TInputImage, TOutputImage>::SetModel(std::shared_ptr<const f
   this->Modified();
 }
 
-template<typename TInputImage, typename TOutputImage>
+template <typename TInputImage, typename TOutputImage>
 std::shared_ptr<const focusnet::Model>
 FocusNetImageFilter<TInputImage, TOutputImage>::GetModel()
 {
@@ -140,7 +164,7 @@ FocusNetImageFilter<TInputImage, TOutputImage>::GetModel()
   return m_Model;
 }
 
-template<typename TInputImage, typename TOutputImage>
+template <typename TInputImage, typename TOutputImage>
 void
 FocusNetImageFilter<TInputImage, TOutputImage>::VerifyPreconditions() ITKv5_CONST
 {
@@ -155,7 +179,7 @@ FocusNetImageFilter<TInputImage, TOutputImage>::VerifyPreconditions() ITKv5_CONS
   }
 }
 
-template<typename TInputImage, typename TOutputImage>
+template <typename TInputImage, typename TOutputImage>
 auto
 FocusNetImageFilter<TInputImage, TOutputImage>::WholeSlices(const RegionType & requested) const -> RegionType
 {
@@ -168,7 +192,7 @@ FocusNetImageFilter<TInputImage, TOutputImage>::WholeSlices(const RegionType & r
   return whole;
 }
 
-template<typename TInputImage, typename TOutputImage>
+template <typename TInputImage, typename TOutputImage>
 void
 FocusNetImageFilter<TInputImage, TOutputImage>::EnlargeOutputRequestedRegion(DataObject * output)
 {
@@ -180,7 +204,7 @@ FocusNetImageFilter<TInputImage, TOutputImage>::EnlargeOutputRequestedRegion(Dat
   }
 }
 
-template<typename TInputImage, typename TOutputImage>
+template <typename TInputImage, typename TOutputImage>
 void
 FocusNetImageFilter<TInputImage, TOutputImage>::GenerateInputRequestedRegion()
 {
@@ -191,7 +215,7 @@ FocusNetImageFilter<TInputImage, TOutputImage>::GenerateInputRequestedRegion()
   }
 }
 
-template<typename TInputImage, typename TOutputImage>
+template <typename TInputImage, typename TOutputImage>
 const focusnet::InferenceEngine &
 FocusNetImageFilter<TInputImage, TOutputImage>::Engine()
 {
@@ -208,7 +232,7 @@ FocusNetImageFilter<TInputImage, TOutputImage>::Engine()
   return *m_Engine;
 }
 
-template<typename TInputImage, typename TOutputImage>
+template <typename TInputImage, typename TOutputImage>
 void
 FocusNetImageFilter<TInputImage, TOutputImage>::GenerateData()
 {
@@ -238,21 +262,8 @@ FocusNetImageFilter<TInputImage, TOutputImage>::GenerateData()
     const double threshold = std::isnan(m_Threshold) ? metadata.threshold : m_Threshold;
     const auto   labelValue = static_cast<OutputPixelType>(metadata.label.value);
 
-    // Slices along the slice axis; a 2D image is one slice. In-plane axes keep ITK's order, so a slice
-    // iterator walks the buffer row by row (height x width).
     const unsigned int axis = ImageDimension == 3 ? m_SliceAxis : ImageDimension;
-    unsigned int       rowAxis = 0;
-    while (rowAxis == axis)
-    {
-      ++rowAxis;
-    }
-    unsigned int columnAxis = rowAxis + 1;
-    while (columnAxis == axis)
-    {
-      ++columnAxis;
-    }
-    const auto         width = static_cast<int64_t>(region.GetSize(rowAxis));
-    const auto         height = static_cast<int64_t>(region.GetSize(columnAxis));
+    const auto [width, height] = FocusNetDetail::SliceShape(region, axis);
     const int64_t      sliceCount = ImageDimension == 3 ? static_cast<int64_t>(region.GetSize(axis)) : 1;
     const int64_t      batch = std::min<int64_t>(m_BatchSize, sliceCount);
     const int64_t      pixels = width * height;
@@ -314,7 +325,7 @@ FocusNetImageFilter<TInputImage, TOutputImage>::GenerateData()
   }
 }
 
-template<typename TInputImage, typename TOutputImage>
+template <typename TInputImage, typename TOutputImage>
 void
 FocusNetImageFilter<TInputImage, TOutputImage>::PrintSelf(std::ostream & os, Indent indent) const
 {

@@ -4,6 +4,7 @@
  *=========================================================================*/
 #include "focusnetSegmentation.h"
 
+#include "focusnetAtomicFile.h"
 #include "focusnetError.h"
 #include "focusnetImageIO.hxx"
 #include "focusnetModel.h"
@@ -11,6 +12,8 @@
 #include "itkImageRegionConstIterator.h"
 #include "itkRGBPixel.h"
 
+#include <algorithm>
+#include <array>
 #include <filesystem>
 
 namespace focusnet
@@ -19,29 +22,80 @@ namespace
 {
 namespace fs = std::filesystem;
 
+/** A picture of one slice (the middle one of a volume) with the outline of the label in the label's colour:
+ * gray images are windowed to their 1st..99th percentile, RGB images shown as they are. */
+template <typename TImage, typename TLabelImage>
 void
-CheckOutputFile(const std::string & fileName, const std::string & input, bool overwrite)
+WriteOverlay(const TImage *                      image,
+             const TLabelImage *                 labels,
+             unsigned int                        axis,
+             const std::array<std::uint8_t, 3> & colour,
+             const std::string &                 fileName)
 {
-  std::error_code error;
-  const fs::path  folder = fs::path(fileName).has_parent_path() ? fs::path(fileName).parent_path() : fs::path(".");
-  if (!fs::is_directory(folder, error))
+  using RGB = itk::RGBPixel<unsigned char>;
+  using PictureType = itk::Image<RGB, 2>;
+  const auto region = image->GetLargestPossibleRegion();
+  const auto slice = itk::FocusNetDetail::SliceRegion(
+    region, axis, axis < TImage::ImageDimension ? static_cast<int64_t>(region.GetSize(axis) / 2) : 0);
+  const auto [width, height] = itk::FocusNetDetail::SliceShape(region, axis);
+
+  std::vector<float>        values;
+  std::vector<std::uint8_t> inside;
+  for (itk::ImageRegionConstIterator<TLabelImage> it(labels, slice); !it.IsAtEnd(); ++it)
   {
-    throw Error(fileName + ": the output folder " + folder.string() + " does not exist");
+    inside.push_back(it.Get() != 0);
   }
-  if (fs::exists(fileName, error))
+  for (itk::ImageRegionConstIterator<TImage> it(image, slice); !it.IsAtEnd(); ++it)
   {
-    if (fs::equivalent(fileName, input, error))
+    if constexpr (itk::FocusNetDetail::ComponentCount<typename TImage::PixelType>() == 1)
     {
-      throw Error(fileName + ": the output would replace the input");
+      values.push_back(static_cast<float>(it.Get()));
     }
-    if (!overwrite)
+    else
     {
-      throw Error(fileName + ": exists; pass --overwrite to replace it");
+      for (unsigned c = 0; c < 3; ++c)
+      {
+        values.push_back(static_cast<float>(it.Get()[c]));
+      }
     }
   }
+  float      low = 0.0F, high = 255.0F;
+  const bool gray = values.size() == inside.size();
+  if (gray)
+  {
+    std::vector<float> sorted = values;
+    std::sort(sorted.begin(), sorted.end());
+    low = sorted[sorted.size() / 100];
+    high = std::max(low + 1e-3F, sorted[sorted.size() - 1 - sorted.size() / 100]);
+  }
+
+  auto picture = PictureType::New();
+  picture->SetRegions(
+    itk::Size<2>{ { static_cast<itk::SizeValueType>(width), static_cast<itk::SizeValueType>(height) } });
+  picture->Allocate();
+  RGB * out = picture->GetBufferPointer();
+  auto  at = [&](int64_t y, int64_t x) { return y >= 0 && y < height && x >= 0 && x < width && inside[y * width + x]; };
+  for (int64_t y = 0; y < height; ++y)
+  {
+    for (int64_t x = 0; x < width; ++x)
+    {
+      const int64_t i = y * width + x;
+      RGB &         pixel = out[i];
+      for (unsigned c = 0; c < 3; ++c)
+      {
+        const float v = gray ? values[i] : values[3 * i + c];
+        pixel[c] = static_cast<unsigned char>(std::clamp((v - low) / (high - low), 0.0F, 1.0F) * 255.0F + 0.5F);
+      }
+      if (at(y, x) && !(at(y - 1, x) && at(y + 1, x) && at(y, x - 1) && at(y, x + 1)))
+      {
+        pixel.Set(colour[0], colour[1], colour[2]);
+      }
+    }
+  }
+  WriteImageAtomically(picture.GetPointer(), fileName);
 }
 
-template<typename TImage>
+template <typename TImage>
 SegmentationResult
 Segment(const ImageSource &                  source,
         const std::string &                  output,
@@ -86,6 +140,11 @@ Segment(const ImageSource &                  source,
     throw Error(source.path + ": segmentation failed: " + e.GetDescription());
   }
 
+  if (!options.overlayFileName.empty())
+  {
+    const unsigned int axis = dimension == 3 ? filter->GetSliceAxis() : dimension;
+    WriteOverlay(image.GetPointer(), filter->GetOutput(), axis, model->Metadata().label.color, options.overlayFileName);
+  }
   if (!options.probabilityFileName.empty())
   {
     WriteImageAtomically(filter->GetProbabilityOutput(), options.probabilityFileName);
@@ -97,9 +156,12 @@ Segment(const ImageSource &                  source,
   catch (...)
   {
     std::error_code ignored;
-    if (!options.probabilityFileName.empty())
+    for (const std::string & written : { options.probabilityFileName, options.overlayFileName })
     {
-      fs::remove(options.probabilityFileName, ignored);
+      if (!written.empty())
+      {
+        fs::remove(written, ignored);
+      }
     }
     throw;
   }
@@ -136,11 +198,19 @@ SegmentImageFile(const std::string &                  input,
   }
   const ImageSource source = InspectImageSource(input, options.seriesUid);
   CheckOutputImageFileName(output, source.dimension, false);
-  CheckOutputFile(output, input, options.overwrite);
+  CheckOutputFile(output, options.overwrite, input);
+  if (!options.overlayFileName.empty())
+  {
+    if (FullExtension(options.overlayFileName) != ".png")
+    {
+      throw Error(options.overlayFileName + ": the overlay picture is written as PNG; name it .png");
+    }
+    CheckOutputFile(options.overlayFileName, options.overwrite, input);
+  }
   if (!options.probabilityFileName.empty())
   {
     CheckOutputImageFileName(options.probabilityFileName, source.dimension, true);
-    CheckOutputFile(options.probabilityFileName, input, options.overwrite);
+    CheckOutputFile(options.probabilityFileName, options.overwrite, input);
   }
 
   using RGB = itk::RGBPixel<unsigned char>;

@@ -18,6 +18,11 @@ namespace focusnet
 void
 WriteAtomically(const std::string & fileName, const std::function<void(const std::string & temporaryPath)> & write);
 
+/** Throws focusnet::Error naming fileName when it cannot be an output: its folder does not exist, it is the
+ * input file itself, or it exists and overwrite is false (nothing the user has is replaced by surprise). */
+void
+CheckOutputFile(const std::string & fileName, bool overwrite, const std::string & input = {});
+
 /** The extension of a file name including compound ones: "a/b.nii.gz" -> ".nii.gz", "c.nrrd" -> ".nrrd". */
 std::string
 FullExtension(const std::string & fileName);

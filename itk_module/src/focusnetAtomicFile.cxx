@@ -28,6 +28,29 @@ FullExtension(const std::string & fileName)
 }
 
 void
+CheckOutputFile(const std::string & fileName, bool overwrite, const std::string & input)
+{
+  std::error_code error;
+  const fs::path  target(fileName);
+  const fs::path  folder = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  if (!fs::is_directory(folder, error))
+  {
+    throw Error(fileName + ": the output folder " + folder.string() + " does not exist");
+  }
+  if (fs::exists(target, error))
+  {
+    if (!input.empty() && fs::equivalent(target, input, error))
+    {
+      throw Error(fileName + ": the output would replace the input");
+    }
+    if (!overwrite)
+    {
+      throw Error(fileName + ": exists; pass --overwrite to replace it");
+    }
+  }
+}
+
+void
 WriteAtomically(const std::string & fileName, const std::function<void(const std::string &)> & write)
 {
   static std::atomic<unsigned> counter{ 0 };

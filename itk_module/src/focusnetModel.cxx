@@ -90,7 +90,7 @@ Serialize(torch::nn::Module & network)
   return payload;
 }
 
-template<typename T>
+template <typename T>
 T
 ReadLittleEndian(const std::string & data, size_t offset)
 {

@@ -5,7 +5,8 @@
 #ifndef focusnetTensorOps_h
 #define focusnetTensorOps_h
 
-// Internal: the preprocessing shared by inference and training, so both see identical network inputs.
+// Internal: tensor operations shared by inference and training (so both see identical network inputs), and
+// the loss.
 
 #include "focusnetModelMetadata.h"
 
@@ -25,6 +26,10 @@ Resize(const torch::Tensor & images, int64_t height, int64_t width);
 /** Parses "auto", "cpu", "cuda", "cuda:N"; throws focusnet::Error for anything else or an absent GPU. */
 torch::Device
 ParseDevice(const std::string & device);
+
+/** The paper's loss: 1 - Dice, Dice per image = (2 sum(y p) + s) / (sum y + sum p + s), averaged over the batch. */
+torch::Tensor
+DiceLoss(const torch::Tensor & probabilities, const torch::Tensor & truth, double smoothing = 1.0);
 
 } // namespace focusnet
 

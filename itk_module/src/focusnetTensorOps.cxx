@@ -1,0 +1,97 @@
+/*=========================================================================
+ *  FocusNet for ITK and 3D Slicer
+ *  Licensed under the Apache License, Version 2.0
+ *=========================================================================*/
+#include "focusnetTensorOps.h"
+
+#include "focusnetError.h"
+#include "focusnetInferenceEngine.h"
+
+namespace focusnet
+{
+
+torch::Tensor
+Normalize(const torch::Tensor & images, const Normalization & normalization)
+{
+  if (normalization.kind == Normalization::Kind::Window)
+  {
+    const double low = normalization.windowCenter - normalization.windowWidth / 2.0;
+    return (images.clamp(low, low + normalization.windowWidth) - low) / normalization.windowWidth;
+  }
+  const auto    channels = static_cast<int64_t>(normalization.mean.size());
+  auto          options = torch::TensorOptions().dtype(torch::kFloat64);
+  torch::Tensor mean = torch::tensor(normalization.mean, options).to(images.options()).view({ 1, channels, 1, 1 });
+  torch::Tensor sd =
+    torch::tensor(normalization.standardDeviation, options).to(images.options()).view({ 1, channels, 1, 1 });
+  return (images - mean) / sd;
+}
+
+torch::Tensor
+Resize(const torch::Tensor & images, int64_t height, int64_t width)
+{
+  if (images.size(2) == height && images.size(3) == width)
+  {
+    return images;
+  }
+  namespace F = torch::nn::functional;
+  const bool shrinking = height < images.size(2) || width < images.size(3);
+  return F::interpolate(images,
+                        F::InterpolateFuncOptions()
+                          .size(std::vector<int64_t>{ height, width })
+                          .mode(torch::kBilinear)
+                          .align_corners(false)
+                          .antialias(shrinking));
+}
+
+torch::Device
+ParseDevice(const std::string & device)
+{
+  if (device == "auto")
+  {
+    return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+  }
+  if (device == "cpu")
+  {
+    return torch::Device(torch::kCPU);
+  }
+  if (device.rfind("cuda", 0) == 0)
+  {
+    torch::Device parsed(torch::kCPU);
+    try
+    {
+      parsed = torch::Device(device);
+    }
+    catch (const c10::Error &)
+    {
+      throw Error("invalid device '" + device + "' (expected auto, cpu, cuda or cuda:N)");
+    }
+    if (!torch::cuda::is_available())
+    {
+      throw Error("device '" + device + "' requested but this LibTorch build sees no CUDA device");
+    }
+    if (parsed.has_index() && parsed.index() >= static_cast<int>(torch::cuda::device_count()))
+    {
+      throw Error("device '" + device + "' requested but only " + std::to_string(torch::cuda::device_count()) +
+                  " CUDA device(s) are present");
+    }
+    return parsed;
+  }
+  throw Error("invalid device '" + device + "' (expected auto, cpu, cuda or cuda:N)");
+}
+
+bool
+CudaAvailable()
+{
+  return torch::cuda::is_available();
+}
+
+torch::Tensor
+DiceLoss(const torch::Tensor & probabilities, const torch::Tensor & truth, double smoothing)
+{
+  const torch::Tensor p = probabilities.flatten(1);
+  const torch::Tensor y = truth.flatten(1);
+  const torch::Tensor dice = (2.0 * (p * y).sum(1) + smoothing) / (p.sum(1) + y.sum(1) + smoothing);
+  return 1.0 - dice.mean();
+}
+
+} // namespace focusnet

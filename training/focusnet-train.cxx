@@ -1,0 +1,191 @@
+/*=========================================================================
+ *  FocusNet for ITK and 3D Slicer
+ *  Licensed under the Apache License, Version 2.0
+ *=========================================================================*/
+// focusnet-train: trains FocusNet or the U-Net baseline with the paper's protocol. Thin: parse, call Train().
+
+#include "focusnetError.h"
+#include "focusnetTerminalProgress.h"
+#include "focusnetTrainer.h"
+#include "focusnetVersion.h"
+
+#include "itkObject.h"
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <iostream>
+
+namespace
+{
+using namespace focusnet;
+
+std::vector<ImagePair>
+Pairs(const std::string & images, const std::string & masks, const std::string & list)
+{
+  if (!list.empty())
+  {
+    return ReadImagePairList(list);
+  }
+  return FindImagePairs(images, masks);
+}
+
+int
+Run(int argc, char ** argv)
+{
+  CLI::App app{ "Train FocusNet (or the U-Net baseline) on 2D image/mask pairs with the FocusNet paper's protocol "
+                "(version " +
+                  std::string(Version) + ")",
+                "focusnet-train" };
+  app.set_version_flag("--version", std::string(Version));
+  TrainingOptions options;
+  std::string     images, masks, list, validationImages, validationMasks, validationList;
+  std::string     dropout = "bottleneck";
+  bool            authorsCode = false, noFlipLeftRight = false, noFlipUpDown = false;
+  int             stemWidth = 24;
+
+  auto * data = app.add_option_group("data");
+  data->add_option("--images", images, "Folder of images (TIFF, PNG, JPEG, DICOM; gray or RGB)");
+  data->add_option("--masks", masks, "Folder of masks with the same names (0/255 or 0/1)");
+  data->add_option("--list", list, "Instead: a file of \"image,mask\" lines");
+  data->add_option("--val-images", validationImages, "Validation images (default: a seeded split)");
+  data->add_option("--val-masks", validationMasks, "Validation masks");
+  data->add_option("--val-list", validationList, "Instead: a validation list file");
+  data->add_option("--val-fraction", options.validationFraction, "Fraction split off for validation")
+    ->check(CLI::Range(0.01, 0.99))
+    ->capture_default_str();
+  app.add_option("-o,--output", options.outputDirectory, "Output folder: model.fnm, checkpoint.pt, log.csv, ...")
+    ->required();
+
+  ModelMetadata & m = options.model;
+  app.add_option("--architecture", m.architecture.name, "focusnet or unet")
+    ->check(CLI::IsMember({ "focusnet", "unet" }))
+    ->capture_default_str();
+  app.add_option("--width", m.architecture.width, "Width multiplier")->capture_default_str();
+  app.add_option("--stem-width", stemWidth, "FocusNet a0 width: 24 (paper) or 32")->capture_default_str();
+  app.add_option("--size", m.inputSize, "Network input size (images are resized to it)")->capture_default_str();
+  app.add_option("--in-channels", m.architecture.inputChannels, "1 (gray) or 3 (RGB): must match the images")
+    ->check(CLI::IsMember({ 1, 3 }))
+    ->capture_default_str();
+  app.add_option("--dropout", dropout, "Dropout placement: none, bottleneck or throughout")
+    ->check(CLI::IsMember({ "none", "bottleneck", "throughout" }))
+    ->capture_default_str();
+  app.add_option("--dropout-rate", m.architecture.dropoutRate, "Dropout rate")->capture_default_str();
+  app.add_option("--init", options.initModel, "Start from this model file (its architecture and normalisation)");
+  app.add_option("--label-name", m.label.name, "Name of the segmented structure")->capture_default_str();
+  app.add_option("--label-code", m.label.type.value, "Its SNOMED CT code (e.g. 39607008 for Lung)")
+    ->capture_default_str();
+  app.add_option("--label-meaning", m.label.type.meaning, "Its code meaning")->capture_default_str();
+
+  app.add_option("--epochs", options.epochs, "Most epochs")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--batch-size", options.batchSize, "Batch size")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--epoch-size", options.epochSize, "Augmented samples per epoch (0: the training images)")
+    ->check(CLI::NonNegativeNumber)
+    ->capture_default_str();
+  app.add_option("--optimizer", options.optimizer, "adam or sgd (Nesterov)")
+    ->check(CLI::IsMember({ "adam", "sgd" }))
+    ->capture_default_str();
+  app.add_option("--lr", options.learningRate, "Initial learning rate")->capture_default_str();
+  app.add_option("--momentum", options.momentum, "SGD momentum")->capture_default_str();
+  app.add_option("--plateau-factor", options.plateau.factor, "Learning rate factor on a plateau")
+    ->capture_default_str();
+  app.add_option("--plateau-patience", options.plateau.patience, "Epochs without improvement before reducing")
+    ->capture_default_str();
+  app.add_option("--plateau-threshold", options.plateau.threshold, "Improvement that counts (validation loss)")
+    ->capture_default_str();
+  app
+    .add_option("--early-stopping", options.plateau.stopPatience, "Stop after N epochs without improvement (0: never)")
+    ->capture_default_str();
+  app.add_flag("--authors-code",
+               authorsCode,
+               "The authors' ISBI code instead of the paper: SGD 1e-3 Nesterov 0.9, factor 0.1, early stopping 10");
+  app.add_option("--zoom", options.zoom, "Random zoom range")->capture_default_str();
+  app.add_flag("--no-flip-lr", noFlipLeftRight, "No random left-right flips");
+  app.add_flag("--no-flip-ud", noFlipUpDown, "No random up-down flips");
+  app.add_option("--channel-shift", options.channelShift, "RGB random channel shift (standard deviations)")
+    ->capture_default_str();
+  app.add_option("--device", options.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
+  app.add_option("--threads", options.threads, "LibTorch threads (0: all cores)")->capture_default_str();
+  app.add_option("--seed", options.seed, "Seed of the split, initialisation and augmentation")->capture_default_str();
+  app.add_flag("--resume", options.resume, "Continue the run in the output folder from its last checkpoint");
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (list.empty() && (images.empty() || masks.empty()))
+  {
+    throw Error("give --images and --masks, or --list");
+  }
+  options.training = Pairs(images, masks, list);
+  if (!validationList.empty() || !validationImages.empty())
+  {
+    options.validation = Pairs(validationImages, validationMasks, validationList);
+  }
+  options.dataDescription = list.empty() ? images + " + " + masks : list;
+  m.architecture.attentionStemWidth = stemWidth;
+  m.architecture.dropoutPlacement = DropoutPlacementFromString(dropout);
+  m.normalization.mean.assign(static_cast<size_t>(m.architecture.inputChannels), 0.0);
+  m.normalization.standardDeviation.assign(static_cast<size_t>(m.architecture.inputChannels), 1.0);
+  options.flipLeftRight = !noFlipLeftRight;
+  options.flipUpDown = !noFlipUpDown;
+  if (authorsCode)
+  {
+    options.optimizer = "sgd";
+    options.plateau.factor = 0.1;
+    options.plateau.stopPatience = 10;
+  }
+
+  std::unique_ptr<TerminalProgress> bar;
+  TrainingCallbacks                 callbacks;
+  callbacks.progress = [&](int epoch, float fraction, double loss, double imagesPerSecond)
+  {
+    if (!bar)
+    {
+      bar = std::make_unique<TerminalProgress>("epoch " + std::to_string(epoch) + "/" + std::to_string(options.epochs));
+    }
+    char details[64];
+    std::snprintf(details, sizeof(details), "loss %.4f, %.1f img/s", loss, imagesPerSecond);
+    bar->Update(fraction, details);
+  };
+  callbacks.epochDone = [&](const EpochRecord & r, bool best)
+  {
+    bar.reset();
+    std::printf("epoch %3d  loss %.4f  val_loss %.4f  DI %.4f  JI %.4f  AC %.4f  SE %.4f  SP %.4f  lr %.2g  %.0f s "
+                "(%.1f img/s)%s\n",
+                r.epoch,
+                r.trainLoss,
+                r.validationLoss,
+                r.dice,
+                r.jaccard,
+                r.accuracy,
+                r.sensitivity,
+                r.specificity,
+                r.learningRate,
+                r.seconds,
+                r.imagesPerSecond,
+                best ? "  best" : "");
+    std::fflush(stdout);
+  };
+  const auto          records = Train(options, callbacks);
+  const TrainingFiles files(options.outputDirectory);
+  std::cout << "model: " << files.model << "\nlog: " << files.log << "\nlearning curve: " << files.learningCurve << "\n"
+            << records.size() << " epoch(s) recorded\n";
+  return EXIT_SUCCESS;
+}
+} // namespace
+
+int
+main(int argc, char ** argv)
+{
+  itk::Object::GlobalWarningDisplayOff();
+  try
+  {
+    return Run(argc, argv);
+  }
+  catch (const std::exception & e)
+  {
+    std::string message = e.what();
+    std::replace(message.begin(), message.end(), '\n', ' ');
+    std::cerr << "focusnet-train: error: " << message << std::endl;
+    return EXIT_FAILURE;
+  }
+}
