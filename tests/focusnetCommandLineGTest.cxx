@@ -5,10 +5,12 @@
 // The focusnet command as a user runs it, on the real files in ../shared/data.
 
 #include "focusnetImageIO.hxx"
+#include "focusnetMetrics.h"
 #include "focusnetModel.h"
 #include "focusnetTestUtilities.h"
 
 #include "itkImageRegionConstIterator.h"
+#include "itkRGBPixel.h"
 
 #include <cstdlib>
 #include <fstream>
@@ -206,9 +208,76 @@ TEST_F(FocusNetCommandLine, InitWritesAModelThatInfoAndSegmentUse)
   EXPECT_NE(Focusnet("init resnet '" + (m_Directory / "x.fnm") + "'").exitCode, 0);
 }
 
+TEST_F(FocusNetCommandLine, OverlayPictureShowsTheOutline)
+{
+  const Outcome outcome = Segment(SharedData("kaggle_lung_ct_2d/images/ID_0000_Z_0142.tif"),
+                                  m_Directory / "lung.nrrd",
+                                  "--threshold 0.5 --overlay '" + (m_Directory / "lung.png") + "'");
+  ASSERT_EQ(outcome.exitCode, 0) << outcome.err;
+  using PictureType = itk::Image<itk::RGBPixel<unsigned char>, 2>;
+  const auto picture = Read<PictureType>(m_Directory / "lung.png");
+  EXPECT_EQ(picture->GetLargestPossibleRegion().GetSize(), (itk::Size<2>{ { 512, 512 } }));
+  const auto labels = Read<itk::Image<unsigned char, 2>>(m_Directory / "lung.nrrd");
+  // Outline pixels carry the label colour, and only where the label map changes within one pixel.
+  const auto colour = ModelMetadata().label.color;
+  size_t     outline = 0;
+  for (itk::ImageRegionConstIterator<PictureType> it(picture, picture->GetLargestPossibleRegion()); !it.IsAtEnd(); ++it)
+  {
+    const auto & p = it.Get();
+    if (p[0] == colour[0] && p[1] == colour[1] && p[2] == colour[2] && p[0] != p[1])
+    {
+      ++outline;
+      const auto index = it.GetIndex();
+      bool       changes = false;
+      for (int dy = -1; dy <= 1; ++dy)
+      {
+        for (int dx = -1; dx <= 1; ++dx)
+        {
+          const itk::Index<2> n{ { index[0] + dx, index[1] + dy } };
+          const bool inside = labels->GetLargestPossibleRegion().IsInside(n);
+          if ((inside ? labels->GetPixel(n) : 0) != labels->GetPixel(index)) // beyond the border is background
+          {
+            changes = true;
+          }
+        }
+      }
+      ASSERT_TRUE(changes) << index;
+    }
+  }
+  EXPECT_GT(outline, 0U);
+  ExpectCleanFailure(Segment(SharedData("kaggle_lung_ct_2d/images/ID_0000_Z_0142.tif"), m_Directory / "b.nrrd",
+                             "--overlay '" + (m_Directory / "b.jpg") + "'"),
+                     "b.jpg",
+                     2);
+}
+
+TEST_F(FocusNetCommandLine, DefaultModelSegmentsTheBundledLungSlice)
+{
+  // The shipped model on the bundled slice, compared with the slice's manual mask.
+  const std::string model = std::string(FOCUSNET_SOURCE_DIR) + "/test_data/models/focusnet-lung.fnm";
+  const std::string input = std::string(FOCUSNET_SOURCE_DIR) + "/test_data/Input/lung_ct_ID_0000_Z_0142.tif";
+  const Outcome     outcome =
+    Focusnet("segment '" + input + "' '" + (m_Directory / "lung.nrrd") + "' --threads 2 --model '" + model + "'");
+  ASSERT_EQ(outcome.exitCode, 0) << outcome.err;
+  const auto labels = Read<itk::Image<unsigned char, 2>>(m_Directory / "lung.nrrd");
+  const auto truth =
+    Read<itk::Image<unsigned char, 2>>(std::string(FOCUSNET_SOURCE_DIR) + "/test_data/Input/lung_ct_ID_0000_Z_0142_mask.tif");
+  std::vector<std::uint8_t> a, b;
+  for (itk::ImageRegionConstIterator<itk::Image<unsigned char, 2>> it(labels, labels->GetLargestPossibleRegion()); !it.IsAtEnd(); ++it)
+  {
+    a.push_back(it.Get());
+  }
+  for (itk::ImageRegionConstIterator<itk::Image<unsigned char, 2>> it(truth, truth->GetLargestPossibleRegion()); !it.IsAtEnd(); ++it)
+  {
+    b.push_back(it.Get());
+  }
+  ASSERT_EQ(a.size(), b.size());
+  EXPECT_GT(ConfusionCounts::Count(b.data(), a.data(), a.size()).Dice(), 0.95);
+}
+
 TEST_F(FocusNetCommandLine, HelpForEverySubcommand)
 {
-  for (const char * command : { "--help", "segment --help", "init --help", "info --help" })
+  for (const char * command : { "--help", "segment --help", "init --help", "info --help", "evaluate --help" })
   {
     const Outcome outcome = Focusnet(command);
     EXPECT_EQ(outcome.exitCode, 0) << command;

@@ -74,7 +74,22 @@ WriteOverlay(const TImage *                      image,
     itk::Size<2>{ { static_cast<itk::SizeValueType>(width), static_cast<itk::SizeValueType>(height) } });
   picture->Allocate();
   RGB * out = picture->GetBufferPointer();
-  auto  at = [&](int64_t y, int64_t x) { return y >= 0 && y < height && x >= 0 && x < width && inside[y * width + x]; };
+  // The outline is two pixels wide: the label's edge pixels and the background pixels touching them.
+  auto onEdge = [&](int64_t y, int64_t x) {
+    for (int64_t dy = -1; dy <= 1; ++dy)
+    {
+      for (int64_t dx = -1; dx <= 1; ++dx)
+      {
+        const int64_t ny = y + dy, nx = x + dx;
+        const bool    neighbour = ny >= 0 && ny < height && nx >= 0 && nx < width && inside[ny * width + nx];
+        if (neighbour != static_cast<bool>(inside[y * width + x]))
+        {
+          return true;
+        }
+      }
+    }
+    return false;
+  };
   for (int64_t y = 0; y < height; ++y)
   {
     for (int64_t x = 0; x < width; ++x)
@@ -86,7 +101,7 @@ WriteOverlay(const TImage *                      image,
         const float v = gray ? values[i] : values[3 * i + c];
         pixel[c] = static_cast<unsigned char>(std::clamp((v - low) / (high - low), 0.0F, 1.0F) * 255.0F + 0.5F);
       }
-      if (at(y, x) && !(at(y - 1, x) && at(y + 1, x) && at(y, x - 1) && at(y, x + 1)))
+      if (onEdge(y, x))
       {
         pixel.Set(colour[0], colour[1], colour[2]);
       }
