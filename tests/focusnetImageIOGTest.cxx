@@ -5,11 +5,13 @@
 // Reading the real files in ../shared/data: TIFF int16, JPEG, DICOM series (JPEG 2000), MR, RGB ultrasound.
 
 #include "focusnetImageIO.hxx"
+#include "focusnetImagePairs.h"
 #include "focusnetTestUtilities.h"
 
 #include "itkMinimumMaximumImageCalculator.h"
 #include "itkRGBPixel.h"
 
+#include <algorithm>
 #include <fstream>
 
 namespace
@@ -125,6 +127,30 @@ TEST(FocusNetImageIO, OutputFormatsAreCheckedByExtension)
   ExpectErrorContaining([] { CheckOutputImageFileName("a.png", 2, true); }, { "a.png" });
   ExpectErrorContaining([] { CheckOutputImageFileName("a.jpg", 2, false); }, { "a.jpg", "'.jpg'" });
   ExpectErrorContaining([] { CheckOutputImageFileName("labels", 2, false); }, { "labels" });
+}
+
+TEST(FocusNetImageIO, SingleDicomSliceWithAMaskFromAListFile)
+{
+  // Training and evaluation take 2D pairs; a single DICOM file is a volume one slice thick.
+  ScratchDirectory directory;
+  using MaskType = itk::Image<unsigned char, 2>;
+  auto mask = MaskType::New();
+  mask->SetRegions(itk::Size<2>{ { 128, 128 } });
+  mask->Allocate(true);
+  mask->SetPixel({ { 3, 4 } }, 255);
+  WriteImageAtomically(mask.GetPointer(), directory / "mask.nrrd");
+  std::ofstream(directory / "list.txt") << "# image,mask\n" << SharedData("dicom_samples/single/CT_small.dcm") << ",mask.nrrd\n";
+
+  const auto pairs = ReadImagePairList(directory / "list.txt");
+  ASSERT_EQ(pairs.size(), 1U);
+  EXPECT_EQ(pairs[0].name, "CT_small");
+  const ImageSlice slice = ReadImagePair(pairs[0]);
+  EXPECT_EQ(slice.width, 128);
+  EXPECT_EQ(slice.height, 128);
+  EXPECT_EQ(slice.channels, 1);
+  EXPECT_EQ(slice.mask[4 * 128 + 3], 1); // 255 becomes 1
+  EXPECT_EQ(std::count(slice.mask.begin(), slice.mask.end(), 1), 1);
+  EXPECT_LT(*std::min_element(slice.pixels.begin(), slice.pixels.end()), 0.0F); // CT values, signed
 }
 
 TEST(FocusNetImageIO, WriteRoundTripKeepsGeometry)

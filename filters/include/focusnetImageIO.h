@@ -5,6 +5,7 @@
 #ifndef focusnetImageIO_h
 #define focusnetImageIO_h
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,7 @@ struct ImageSource
   std::vector<std::string> files; ///< one file, or a DICOM series in slice order
   unsigned int             dimension{ 0 };
   unsigned int             components{ 0 };
+  std::vector<std::size_t> size; ///< pixels along each dimension
   bool                     dicom{ false };
 };
 

@@ -182,6 +182,10 @@ InspectImageSource(const std::string & path, const std::string & seriesUid)
     source.dimension = 3; // a series of 2D files
   }
   source.components = io->GetNumberOfComponents();
+  for (unsigned int d = 0; d < source.dimension; ++d)
+  {
+    source.size.push_back(d < io->GetNumberOfDimensions() ? io->GetDimensions(d) : source.files.size());
+  }
   if (source.dimension < 2 || source.dimension > 3)
   {
     throw Error(path + ": " + std::to_string(source.dimension) + "D images are not supported (2D or 3D only)");

@@ -45,7 +45,8 @@ typename TImage::Pointer
 Read2D(const std::string & fileName)
 {
   const ImageSource source = InspectImageSource(fileName);
-  if (source.dimension != 2)
+  // A single DICOM slice is a 3D image one slice thick: its first slice is the 2D image.
+  if (source.dimension != 2 && !(source.dimension == 3 && source.size[2] == 1))
   {
     throw Error(fileName + ": training and evaluation take 2D images, this one is " + std::to_string(source.dimension) +
                 "D");
