@@ -119,7 +119,7 @@ WriteLearningCurve(const std::vector<EpochRecord> & records, const std::string &
   svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << width << "\" height=\"" << height
       << "\" font-family=\"sans-serif\" font-size=\"12\">\n"
       << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-      << "<text x=\"" << left << "\" y=\"24\" font-size=\"14\">FocusNet training: loss and validation Dice</text>\n"
+      << "<text x=\"" << left << "\" y=\"16\" font-size=\"14\">Training: Dice loss and validation Dice</text>\n"
       << "<rect x=\"" << left << "\" y=\"" << top << "\" width=\"" << plotWidth << "\" height=\"" << plotHeight
       << "\" fill=\"none\" stroke=\"#888\"/>\n";
   for (int i = 0; i <= 4; ++i)
@@ -140,9 +140,9 @@ WriteLearningCurve(const std::vector<EpochRecord> & records, const std::string &
   svg << polyline("#1f77b4", [&](const EpochRecord & r) { return r.trainLoss / maxLoss; })
       << polyline("#ff7f0e", [&](const EpochRecord & r) { return r.validationLoss / maxLoss; })
       << polyline("#2ca02c", [](const EpochRecord & r) { return r.dice; });
-  svg << "<text x=\"" << left + 10 << "\" y=\"" << top + 16 << "\" fill=\"#1f77b4\">training loss</text>"
-      << "<text x=\"" << left + 110 << "\" y=\"" << top + 16 << "\" fill=\"#ff7f0e\">validation loss</text>"
-      << "<text x=\"" << left + 225 << "\" y=\"" << top + 16 << "\" fill=\"#2ca02c\">validation Dice</text>\n"
+  svg << "<text x=\"" << left + 10 << "\" y=\"" << top - 8 << "\" fill=\"#1f77b4\">training loss</text>"
+      << "<text x=\"" << left + 110 << "\" y=\"" << top - 8 << "\" fill=\"#ff7f0e\">validation loss</text>"
+      << "<text x=\"" << left + 225 << "\" y=\"" << top - 8 << "\" fill=\"#2ca02c\">validation Dice</text>\n"
       << "</svg>\n";
   WriteText(fileName, svg.str());
 }
