@@ -5,14 +5,13 @@
 // The focusnet command: segment, init, info. Thin: parse, call the libraries, report.
 
 #include "focusnetAtomicFile.h"
+#include "focusnetCommandLineMain.h"
 #include "focusnetError.h"
 #include "focusnetEvaluation.h"
 #include "focusnetModel.h"
 #include "focusnetSegmentation.h"
 #include "focusnetTerminalProgress.h"
 #include "focusnetVersion.h"
-
-#include "itkObject.h"
 
 #include <CLI/CLI.hpp>
 
@@ -266,21 +265,5 @@ Run(int argc, char ** argv)
 int
 main(int argc, char ** argv)
 {
-  // Problems are reported as errors; ITK's warnings (e.g. "No Series were found") would only repeat them.
-  itk::Object::GlobalWarningDisplayOff();
-  try
-  {
-    return Run(argc, argv);
-  }
-  catch (const std::exception & e)
-  {
-    // One line: the core's messages already name the file and the problem.
-    std::string message = e.what();
-    for (char & c : message)
-    {
-      c = c == '\n' ? ' ' : c;
-    }
-    std::cerr << "focusnet: error: " << message << std::endl;
-    return EXIT_FAILURE;
-  }
+  return focusnet::RunCommandLine("focusnet", Run, argc, argv);
 }

@@ -234,7 +234,7 @@ TEST_F(FocusNetCommandLine, OverlayPictureShowsTheOutline)
         for (int dx = -1; dx <= 1; ++dx)
         {
           const itk::Index<2> n{ { index[0] + dx, index[1] + dy } };
-          const bool inside = labels->GetLargestPossibleRegion().IsInside(n);
+          const bool          inside = labels->GetLargestPossibleRegion().IsInside(n);
           if ((inside ? labels->GetPixel(n) : 0) != labels->GetPixel(index)) // beyond the border is background
           {
             changes = true;
@@ -245,7 +245,8 @@ TEST_F(FocusNetCommandLine, OverlayPictureShowsTheOutline)
     }
   }
   EXPECT_GT(outline, 0U);
-  ExpectCleanFailure(Segment(SharedData("kaggle_lung_ct_2d/images/ID_0000_Z_0142.tif"), m_Directory / "b.nrrd",
+  ExpectCleanFailure(Segment(SharedData("kaggle_lung_ct_2d/images/ID_0000_Z_0142.tif"),
+                             m_Directory / "b.nrrd",
                              "--overlay '" + (m_Directory / "b.jpg") + "'"),
                      "b.jpg",
                      2);
@@ -259,15 +260,19 @@ TEST_F(FocusNetCommandLine, DefaultModelSegmentsTheBundledLungSlice)
   const Outcome     outcome =
     Focusnet("segment '" + input + "' '" + (m_Directory / "lung.nrrd") + "' --threads 2 --model '" + model + "'");
   ASSERT_EQ(outcome.exitCode, 0) << outcome.err;
-  const auto labels = Read<itk::Image<unsigned char, 2>>(m_Directory / "lung.nrrd");
-  const auto truth =
-    Read<itk::Image<unsigned char, 2>>(std::string(FOCUSNET_SOURCE_DIR) + "/test_data/Input/lung_ct_ID_0000_Z_0142_mask.tif");
+  const auto                labels = Read<itk::Image<unsigned char, 2>>(m_Directory / "lung.nrrd");
+  const auto                truth = Read<itk::Image<unsigned char, 2>>(std::string(FOCUSNET_SOURCE_DIR) +
+                                                        "/test_data/Input/lung_ct_ID_0000_Z_0142_mask.tif");
   std::vector<std::uint8_t> a, b;
-  for (itk::ImageRegionConstIterator<itk::Image<unsigned char, 2>> it(labels, labels->GetLargestPossibleRegion()); !it.IsAtEnd(); ++it)
+  for (itk::ImageRegionConstIterator<itk::Image<unsigned char, 2>> it(labels, labels->GetLargestPossibleRegion());
+       !it.IsAtEnd();
+       ++it)
   {
     a.push_back(it.Get());
   }
-  for (itk::ImageRegionConstIterator<itk::Image<unsigned char, 2>> it(truth, truth->GetLargestPossibleRegion()); !it.IsAtEnd(); ++it)
+  for (itk::ImageRegionConstIterator<itk::Image<unsigned char, 2>> it(truth, truth->GetLargestPossibleRegion());
+       !it.IsAtEnd();
+       ++it)
   {
     b.push_back(it.Get());
   }

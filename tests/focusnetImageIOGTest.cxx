@@ -139,7 +139,8 @@ TEST(FocusNetImageIO, SingleDicomSliceWithAMaskFromAListFile)
   mask->Allocate(true);
   mask->SetPixel({ { 3, 4 } }, 255);
   WriteImageAtomically(mask.GetPointer(), directory / "mask.nrrd");
-  std::ofstream(directory / "list.txt") << "# image,mask\n" << SharedData("dicom_samples/single/CT_small.dcm") << ",mask.nrrd\n";
+  std::ofstream(directory / "list.txt") << "# image,mask\n"
+                                        << SharedData("dicom_samples/single/CT_small.dcm") << ",mask.nrrd\n";
 
   const auto pairs = ReadImagePairList(directory / "list.txt");
   ASSERT_EQ(pairs.size(), 1U);

@@ -4,12 +4,11 @@
  *=========================================================================*/
 // focusnet-train: trains FocusNet or the U-Net baseline with the paper's protocol. Thin: parse, call Train().
 
+#include "focusnetCommandLineMain.h"
 #include "focusnetError.h"
 #include "focusnetTerminalProgress.h"
 #include "focusnetTrainer.h"
 #include "focusnetVersion.h"
-
-#include "itkObject.h"
 
 #include <CLI/CLI.hpp>
 
@@ -176,16 +175,5 @@ Run(int argc, char ** argv)
 int
 main(int argc, char ** argv)
 {
-  itk::Object::GlobalWarningDisplayOff();
-  try
-  {
-    return Run(argc, argv);
-  }
-  catch (const std::exception & e)
-  {
-    std::string message = e.what();
-    std::replace(message.begin(), message.end(), '\n', ' ');
-    std::cerr << "focusnet-train: error: " << message << std::endl;
-    return EXIT_FAILURE;
-  }
+  return focusnet::RunCommandLine("focusnet-train", Run, argc, argv);
 }

@@ -75,7 +75,8 @@ WriteOverlay(const TImage *                      image,
   picture->Allocate();
   RGB * out = picture->GetBufferPointer();
   // The outline is two pixels wide: the label's edge pixels and the background pixels touching them.
-  auto onEdge = [&](int64_t y, int64_t x) {
+  auto onEdge = [&](int64_t y, int64_t x)
+  {
     for (int64_t dy = -1; dy <= 1; ++dy)
     {
       for (int64_t dx = -1; dx <= 1; ++dx)
