@@ -42,9 +42,9 @@ RegularFiles(const std::string & folder)
 
 template <typename TImage>
 typename TImage::Pointer
-Read2D(const std::string & fileName)
+Read2D(const ImageSource & source)
 {
-  const ImageSource source = InspectImageSource(fileName);
+  const std::string & fileName = source.path;
   // A single DICOM slice is a 3D image one slice thick: its first slice is the 2D image.
   if (source.dimension != 2 && !(source.dimension == 3 && source.size[2] == 1))
   {
@@ -128,10 +128,11 @@ ReadImagePair(const ImagePair & pair)
     slice.spacing[0] = image->GetSpacing()[0];
     slice.spacing[1] = image->GetSpacing()[1];
   };
-  const unsigned components = InspectImageSource(pair.image).components;
+  const ImageSource source = InspectImageSource(pair.image);
+  const unsigned    components = source.components;
   if (components == 1)
   {
-    const auto image = Read2D<itk::Image<float, 2>>(pair.image);
+    const auto image = Read2D<itk::Image<float, 2>>(source);
     keepGeometry(image);
     slice.channels = 1;
     slice.pixels.assign(image->GetBufferPointer(), image->GetBufferPointer() + size[0] * size[1]);
@@ -139,7 +140,7 @@ ReadImagePair(const ImagePair & pair)
   else
   {
     using RgbType = itk::Image<itk::RGBPixel<std::uint8_t>, 2>;
-    const auto image = Read2D<RgbType>(pair.image);
+    const auto image = Read2D<RgbType>(source);
     keepGeometry(image);
     slice.channels = 3;
     slice.pixels.reserve(size[0] * size[1] * 3);
@@ -154,7 +155,7 @@ ReadImagePair(const ImagePair & pair)
   slice.width = static_cast<std::int64_t>(size[0]);
   slice.height = static_cast<std::int64_t>(size[1]);
 
-  const auto mask = Read2D<MaskType>(pair.mask);
+  const auto mask = Read2D<MaskType>(InspectImageSource(pair.mask));
   if (mask->GetLargestPossibleRegion().GetSize() != size)
   {
     throw Error(pair.mask + ": mask size differs from its image " + pair.image);
