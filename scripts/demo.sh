@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-dependencies.sh
-bash scripts/build.sh -DCMAKE_INSTALL_PREFIX="$PWD/install"
+bash scripts/build.sh -DCMAKE_INSTALL_PREFIX="$PWD/install" -DFOCUSNET_BUILD_TESTING=OFF
 cmake --install "${BUILD_DIR:-build}" > /dev/null
 
 mkdir -p demo-output
