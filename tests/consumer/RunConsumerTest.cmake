@@ -15,6 +15,8 @@ function(run)
 endfunction()
 
 run(${CMAKE_COMMAND} --install "${BUILD_DIR}" --prefix "${WORK_DIR}/prefix")
+# The installed command runs from the prefix and finds the installed default model.
+run("${WORK_DIR}/prefix/bin/focusnet" info "${WORK_DIR}/prefix/share/focusnet/models/focusnet-lung.fnm")
 run(${CMAKE_COMMAND} -S "${SOURCE_DIR}" -B "${WORK_DIR}/build" -G "${GENERATOR}"
   -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix -DCMAKE_CXX_COMPILER_LAUNCHER=${LAUNCHER})
 run(${CMAKE_COMMAND} --build "${WORK_DIR}/build")
