@@ -16,7 +16,6 @@
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <numeric>
 #include <random>
 #include <thread>
@@ -241,16 +240,12 @@ Validate(nn::SegmentationNetworkImpl & network,
 void
 WritePairList(const std::string & fileName, const std::vector<ImagePair> & pairs)
 {
-  WriteAtomically(fileName,
-                  [&](const std::string & temporary)
-                  {
-                    std::ofstream file(temporary);
-                    file << "# image,mask\n";
-                    for (const ImagePair & p : pairs)
-                    {
-                      file << fs::absolute(p.image).string() << ',' << fs::absolute(p.mask).string() << '\n';
-                    }
-                  });
+  std::string text = "# image,mask\n";
+  for (const ImagePair & p : pairs)
+  {
+    text += fs::absolute(p.image).string() + ',' + fs::absolute(p.mask).string() + '\n';
+  }
+  WriteTextAtomically(fileName, text);
 }
 
 json

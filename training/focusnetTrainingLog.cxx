@@ -20,21 +20,6 @@ namespace
 {
 constexpr const char * LogHeader = "epoch,train_loss,val_loss,DI,JI,AC,SE,SP,lr,seconds,images_per_second";
 
-void
-WriteText(const std::string & fileName, const std::string & text)
-{
-  WriteAtomically(fileName,
-                  [&](const std::string & temporary)
-                  {
-                    std::ofstream file(temporary, std::ios::trunc);
-                    file << text;
-                    file.close();
-                    if (!file)
-                    {
-                      throw Error(fileName + ": cannot write");
-                    }
-                  });
-}
 } // namespace
 
 TrainingFiles::TrainingFiles(const std::string & directory)
@@ -58,7 +43,7 @@ WriteTrainingLog(const std::vector<EpochRecord> & records, const std::string & f
          << r.accuracy << ',' << r.sensitivity << ',' << r.specificity << ',' << r.learningRate << ',' << r.seconds
          << ',' << r.imagesPerSecond << '\n';
   }
-  WriteText(fileName, text.str());
+  WriteTextAtomically(fileName, text.str());
 }
 
 std::vector<EpochRecord>
@@ -144,7 +129,7 @@ WriteLearningCurve(const std::vector<EpochRecord> & records, const std::string &
       << "<text x=\"" << left + 110 << "\" y=\"" << top - 8 << "\" fill=\"#ff7f0e\">validation loss</text>"
       << "<text x=\"" << left + 225 << "\" y=\"" << top - 8 << "\" fill=\"#2ca02c\">validation Dice</text>\n"
       << "</svg>\n";
-  WriteText(fileName, svg.str());
+  WriteTextAtomically(fileName, svg.str());
 }
 
 } // namespace focusnet

@@ -9,7 +9,6 @@
 #include "focusnetModel.h"
 
 #include <cmath>
-#include <fstream>
 #include <iomanip>
 #include <sstream>
 
@@ -132,32 +131,24 @@ EvaluationReport::Markdown() const
 void
 EvaluationReport::WriteCsv(const std::string & fileName) const
 {
-  WriteAtomically(fileName,
-                  [&](const std::string & temporary)
-                  {
-                    std::ofstream file(temporary);
-                    file << std::setprecision(6) << "name,TP,FP,TN,FN,DI,JI,AC,SE,SP,HD95\n";
-                    auto line = [&](const std::string & name, const ConfusionCounts & c, double hd95)
-                    {
-                      file << name << ',' << c.truePositives << ',' << c.falsePositives << ',' << c.trueNegatives << ','
-                           << c.falseNegatives;
-                      for (const NamedMetric & m : Metrics)
-                      {
-                        file << ',' << (c.*m.metric)();
-                      }
-                      file << ',' << hd95 << '\n';
-                    };
-                    for (const ImageEvaluation & e : images)
-                    {
-                      line(e.name, e.counts, e.hausdorff95);
-                    }
-                    line("(pooled)", pooled, std::nan(""));
-                    file.close();
-                    if (!file)
-                    {
-                      throw Error(fileName + ": cannot write");
-                    }
-                  });
+  std::ostringstream csv;
+  csv << std::setprecision(6) << "name,TP,FP,TN,FN,DI,JI,AC,SE,SP,HD95\n";
+  auto line = [&](const std::string & name, const ConfusionCounts & c, double hd95)
+  {
+    csv << name << ',' << c.truePositives << ',' << c.falsePositives << ',' << c.trueNegatives << ','
+        << c.falseNegatives;
+    for (const NamedMetric & m : Metrics)
+    {
+      csv << ',' << (c.*m.metric)();
+    }
+    csv << ',' << hd95 << '\n';
+  };
+  for (const ImageEvaluation & e : images)
+  {
+    line(e.name, e.counts, e.hausdorff95);
+  }
+  line("(pooled)", pooled, std::nan(""));
+  WriteTextAtomically(fileName, csv.str());
 }
 
 } // namespace focusnet

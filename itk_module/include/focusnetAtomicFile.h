@@ -18,6 +18,10 @@ namespace focusnet
 void
 WriteAtomically(const std::string & fileName, const std::function<void(const std::string & temporaryPath)> & write);
 
+/** Writes text to fileName with WriteAtomically; throws focusnet::Error naming the file when it cannot. */
+void
+WriteTextAtomically(const std::string & fileName, const std::string & text);
+
 /** Throws focusnet::Error naming fileName when it cannot be an output: its folder does not exist, it is the
  * input file itself, or it exists and overwrite is false (nothing the user has is replaced by surprise). */
 void

@@ -7,6 +7,7 @@
 #include "focusnetError.h"
 
 #include <atomic>
+#include <fstream>
 #include <filesystem>
 #include <system_error>
 #include <unistd.h>
@@ -76,6 +77,22 @@ WriteAtomically(const std::string & fileName, const std::function<void(const std
     fs::remove(temporary, ignored);
     throw;
   }
+}
+
+void
+WriteTextAtomically(const std::string & fileName, const std::string & text)
+{
+  WriteAtomically(fileName,
+                  [&](const std::string & temporary)
+                  {
+                    std::ofstream file(temporary, std::ios::trunc);
+                    file << text;
+                    file.close();
+                    if (!file)
+                    {
+                      throw Error(fileName + ": cannot write");
+                    }
+                  });
 }
 
 } // namespace focusnet
