@@ -2,10 +2,12 @@
  *  FocusNet for ITK and 3D Slicer
  *  Licensed under the Apache License, Version 2.0
  *=========================================================================*/
-// The focusnet command: segment, init, info. Thin: parse, call the libraries, report.
+// The focusnet command: segment, batch, dicom list, evaluate, init, info. Thin: parse, call the libraries, report.
 
 #include "focusnetAtomicFile.h"
+#include "focusnetBatch.h"
 #include "focusnetCommandLineMain.h"
+#include "focusnetDicom.h"
 #include "focusnetError.h"
 #include "focusnetEvaluation.h"
 #include "focusnetModel.h"
@@ -137,7 +139,8 @@ Run(int argc, char ** argv)
   bool                          quiet = false;
   segment->add_option("INPUT", input, "Image file (TIFF, PNG, JPEG, NRRD, NIfTI, MHA, DICOM) or DICOM folder")
     ->required();
-  segment->add_option("OUTPUT", output, "Label map (.nrrd, .nii, .nii.gz, .mha, .tif, .png)")->required();
+  segment->add_option("OUTPUT", output, "Label map (.nrrd, .nii, .nii.gz, .mha, .tif, .png), or DICOM SEG (.dcm)")
+    ->required();
   segment->add_option("--model", modelFile, "Model file (default: $FOCUSNET_MODEL, else the installed model)");
   segment->add_option("--device", options.inference.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
   segment->add_option("--batch-size", options.inference.batchSize, "Slices per forward pass")
@@ -153,9 +156,47 @@ Run(int argc, char ** argv)
   segment->add_option("--probabilities", options.probabilityFileName, "Also write the probability map here");
   segment->add_option("--overlay", options.overlayFileName, "Also write a PNG of the (middle) slice with the outline");
   segment->add_option("--series-uid", options.seriesUid, "SeriesInstanceUID to read from a DICOM folder");
+  segment->add_option("--dicom-seg", options.dicomSegmentationFileName, "Also write a DICOM SEG here (DICOM input)");
+  bool keepEmptyFrames = false;
+  segment->add_flag("--keep-empty-frames", keepEmptyFrames, "Keep DICOM SEG frames without label pixels");
   segment->add_flag("--tta", options.inference.flipAugmentation, "Average over flipped copies (3x slower)");
   segment->add_flag("--overwrite", options.overwrite, "Replace existing output files");
   segment->add_flag("-q,--quiet", quiet, "Print nothing on success");
+
+  // batch
+  CLI::App * batch = app.add_subcommand("batch", "Segment every DICOM series below a folder (resumable, shardable)");
+  focusnet::BatchOptions batchOptions;
+  std::string            batchModel, shard = "0/1";
+  bool                   batchQuiet = false;
+  batch->add_option("INPUT_ROOT", batchOptions.inputRoot, "Folder tree of DICOM studies")->required();
+  batch->add_option("OUTPUT_ROOT", batchOptions.outputRoot, "Where <study>/<series>/ output folders go")->required();
+  batch->add_option("--model", batchModel, "Model file (default: $FOCUSNET_MODEL, else the installed model)");
+  batch->add_option("--modality", batchOptions.modalities, "Only series of these modalities (e.g. CT)")->delimiter(',');
+  batch->add_option("--formats", batchOptions.formats, "Outputs: one of nrrd, nii, nii.gz, mha, and/or seg")
+    ->delimiter(',')
+    ->capture_default_str();
+  batch->add_option("--shard", shard, "Take part I of N (0 <= I < N) for job arrays, e.g. $SLURM_ARRAY_TASK_ID/4")
+    ->capture_default_str();
+  batch->add_option("--jobs", batchOptions.jobs, "Series segmented at once")
+    ->check(CLI::PositiveNumber)
+    ->capture_default_str();
+  batch->add_option("--device", batchOptions.segmentation.inference.device, "auto, cpu, cuda or cuda:N")
+    ->capture_default_str();
+  batch->add_option("--threads", batchOptions.segmentation.inference.threads, "LibTorch threads (0: all cores)")
+    ->check(CLI::NonNegativeNumber)
+    ->capture_default_str();
+  batch->add_option("--batch-size", batchOptions.segmentation.inference.batchSize, "Slices per forward pass")
+    ->check(CLI::PositiveNumber)
+    ->capture_default_str();
+  batch->add_flag("--retry-failed", batchOptions.retryFailed, "Segment again the series an earlier run failed on");
+  batch->add_flag("-q,--quiet", batchQuiet, "Print only the final counts");
+
+  // dicom list
+  CLI::App *  dicom = app.add_subcommand("dicom", "DICOM tools");
+  CLI::App *  dicomList = dicom->add_subcommand("list", "List the DICOM series below a folder, with their geometry");
+  std::string dicomRoot;
+  dicom->require_subcommand(1);
+  dicomList->add_option("DIR", dicomRoot, "Folder to search recursively")->required();
 
   // init
   CLI::App *            init = app.add_subcommand("init", "Write an untrained model file (start of a training run)");
@@ -196,7 +237,9 @@ Run(int argc, char ** argv)
 
   if (segment->parsed())
   {
-    const std::string          modelPath = ResolveModelFile(modelFile);
+    options.dicomSegmentation.skipEmptyFrames = !keepEmptyFrames;
+    const std::string modelPath = ResolveModelFile(modelFile);
+    options.dicomSegmentation.modelName = std::filesystem::path(modelPath).filename().string();
     const auto                 model = std::make_shared<const focusnet::Model>(focusnet::Model::Load(modelPath));
     focusnet::TerminalProgress progress("segmenting");
     if (!quiet)
@@ -216,6 +259,65 @@ Run(int argc, char ** argv)
                 << result.slices << " slice(s), " << std::setprecision(2) << seconds << " s (" << std::setprecision(1)
                 << 1000.0 * seconds / static_cast<double>(result.slices) << " ms/slice)\n";
     }
+  }
+  else if (batch->parsed())
+  {
+    batchOptions.shard = focusnet::ParseShard(shard);
+    batchOptions.modelFileName = ResolveModelFile(batchModel);
+    const auto model = std::make_shared<const focusnet::Model>(focusnet::Model::Load(batchOptions.modelFileName));
+    focusnet::TerminalProgress progress("series");
+    if (!batchQuiet)
+    {
+      batchOptions.progress = [&progress](std::size_t done, std::size_t total, const std::string & last)
+      {
+        progress.Update(static_cast<float>(done) / static_cast<float>(std::max<std::size_t>(total, 1)),
+                        std::to_string(done) + "/" + std::to_string(total) + " " + last.substr(0, 40));
+      };
+    }
+    const focusnet::BatchReport report = focusnet::RunBatch(batchOptions, model);
+    progress.Finish();
+    if (!batchQuiet)
+    {
+      for (const focusnet::BatchItem & item : report.items)
+      {
+        if (item.status == "failed" || item.status == "partial")
+        {
+          std::cerr << item.status << ": " << (item.seriesUid.empty() ? item.source : item.seriesUid) << ": "
+                    << item.reason << '\n';
+        }
+      }
+    }
+    const std::size_t segmented = report.Count("ok") + report.Count("partial");
+    std::cout << report.items.size() << " series: " << report.Count("ok") << " ok, " << report.Count("partial")
+              << " partial, " << report.Count("skipped") << " skipped, " << report.Count("failed") << " failed; "
+              << report.otherFiles << " other files ignored; " << std::fixed << std::setprecision(1) << report.seconds
+              << " s";
+    if (segmented > 0)
+    {
+      std::cout << " (" << 60.0 * static_cast<double>(segmented) / report.seconds << " series/min)";
+    }
+    std::cout << "\nsummary: " << report.summaryFileName << '\n';
+  }
+  else if (dicomList->parsed())
+  {
+    const focusnet::DicomScan scan = focusnet::ScanDicomTree(dicomRoot);
+    std::cout << "series_uid\tmodality\tdescription\tinstances\tsize\tspacing_mm\ttransfer_syntax\tfolder\tstatus\n";
+    for (const focusnet::DicomSeriesInfo & s : scan.series)
+    {
+      std::ostringstream spacing;
+      spacing << std::setprecision(4) << s.spacing[0] << "x" << s.spacing[1] << "x" << s.spacing[2];
+      std::cout << (s.seriesUid.empty() ? "(none)" : s.seriesUid) << '\t' << s.modality << '\t' << s.description << '\t'
+                << s.instances.size() << '\t' << s.size[0] << "x" << s.size[1] << "x" << s.size[2] << '\t'
+                << spacing.str() << '\t' << focusnet::TransferSyntaxName(s.transferSyntaxUid) << '\t'
+                << std::filesystem::path(s.instances.front().path).parent_path().string() << '\t'
+                << (s.problem.empty() ? "ok" : "inconsistent: " + s.problem) << '\n';
+    }
+    for (const focusnet::UnreadableFile & file : scan.unreadable)
+    {
+      std::cerr << file.path << ": " << file.reason << '\n';
+    }
+    std::cerr << scan.series.size() << " series, " << scan.unreadable.size() << " unreadable DICOM files, "
+              << scan.otherFiles << " other files skipped\n";
   }
   else if (init->parsed())
   {

@@ -280,9 +280,84 @@ TEST_F(FocusNetCommandLine, DefaultModelSegmentsTheBundledLungSlice)
   EXPECT_GT(ConfusionCounts::Count(b.data(), a.data(), a.size()).Dice(), 0.95);
 }
 
+TEST_F(FocusNetCommandLine, DicomListPrintsOneLinePerSeriesWithItsGeometry)
+{
+  const Outcome outcome = Focusnet("dicom list '" + SharedData("dicom_samples") + "'");
+  ASSERT_EQ(outcome.exitCode, 0) << outcome.err;
+  std::istringstream       lines(outcome.out);
+  std::vector<std::string> rows;
+  for (std::string line; std::getline(lines, line);)
+  {
+    rows.push_back(line);
+  }
+  ASSERT_EQ(rows.size(), 9U) << outcome.out; // a header and 8 series
+  EXPECT_EQ(rows.front().rfind("series_uid\tmodality\tdescription\tinstances\tsize\tspacing_mm", 0), 0U);
+  const auto row = [&](const std::string & fragment)
+  {
+    const auto found = std::find_if(
+      rows.begin(), rows.end(), [&](const std::string & r) { return r.find(fragment) != std::string::npos; });
+    return found == rows.end() ? std::string() : *found;
+  };
+  EXPECT_NE(row("ct_series_uids_restored").find("\tCT\tCT Body 3.0\t20\t512x512x20\t0.9766x0.9766x2\tJPEG 2000"),
+            std::string::npos)
+    << outcome.out;
+  EXPECT_NE(row("mr_series_babymri").find("\t6\t256x256x6\t1x1x9\t"), std::string::npos) << outcome.out;
+  EXPECT_EQ(row("ct_series_totalsegmentator").rfind("(none)\tCT", 0), 0U) << outcome.out;
+  EXPECT_NE(outcome.err.find("8 series, 0 unreadable DICOM files, 1 other files skipped"), std::string::npos)
+    << outcome.err;
+}
+
+TEST_F(FocusNetCommandLine, BatchSegmentsEverySeriesAndSkipsThemOnTheSecondRun)
+{
+  std::filesystem::create_directories(m_Directory / "in/mr");
+  for (const auto & file : std::filesystem::directory_iterator(SharedData("dicom_samples/mr_series_babymri")))
+  {
+    std::filesystem::copy_file(file.path(), std::filesystem::path(m_Directory / "in/mr") / file.path().filename());
+  }
+  std::filesystem::copy_file(SharedData("dicom_samples/single/CT_small.dcm"), m_Directory / "in/ct.dcm");
+  const std::string command = "batch '" + (m_Directory / "in") + "' '" + (m_Directory / "out") + "' --model '" +
+                              ModelFile() + "' --threads 2 --jobs 2 --modality ct,MR";
+  const Outcome first = Focusnet(command);
+  ASSERT_EQ(first.exitCode, 0) << first.err;
+  EXPECT_NE(first.out.find("2 series: 2 ok, 0 partial, 0 skipped, 0 failed"), std::string::npos) << first.out;
+  EXPECT_NE(first.out.find("series/min"), std::string::npos) << first.out;
+  const std::string summary = Slurp(m_Directory / "out/summary.csv");
+  EXPECT_EQ(std::count(summary.begin(), summary.end(), '\n'), 3) << summary;
+
+  const Outcome second = Focusnet(command);
+  ASSERT_EQ(second.exitCode, 0) << second.err;
+  EXPECT_NE(second.out.find("2 series: 0 ok, 0 partial, 2 skipped, 0 failed"), std::string::npos) << second.out;
+
+  // Only MR: the CT series is listed as not selected.
+  const Outcome mr = Focusnet(command.substr(0, command.find("--modality")) + "--modality MR");
+  EXPECT_NE(mr.out.find("2 series: 0 ok, 0 partial, 2 skipped"), std::string::npos) << mr.out;
+  EXPECT_NE(Slurp(m_Directory / "out/summary.csv").find("modality CT not selected"), std::string::npos);
+
+  ExpectCleanFailure(Focusnet("batch '" + (m_Directory / "in") + "' '" + (m_Directory / "out2") + "' --model '" +
+                              ModelFile() + "' --shard 3/3"),
+                     "--shard '3/3'",
+                     2); // in/ and out/ only
+}
+
+TEST_F(FocusNetCommandLine, DicomSegOfAnAnonymisedSeriesIsRefusedCleanly)
+{
+  ExpectCleanFailure(Segment(SharedData("dicom_samples/ct_series_totalsegmentator"), m_Directory / "seg.dcm"),
+                     "seg.dcm: cannot write a DICOM Segmentation");
+  ExpectCleanFailure(Segment(std::string(FOCUSNET_SOURCE_DIR) + "/test_data/Input/lung_ct_ID_0000_Z_0142.tif",
+                             m_Directory / "label.nrrd",
+                             "--dicom-seg '" + (m_Directory / "seg.dcm") + "'"),
+                     "seg.dcm: a DICOM Segmentation needs a DICOM input");
+}
+
 TEST_F(FocusNetCommandLine, HelpForEverySubcommand)
 {
-  for (const char * command : { "--help", "segment --help", "init --help", "info --help", "evaluate --help" })
+  for (const char * command : { "--help",
+                                "segment --help",
+                                "batch --help",
+                                "dicom list --help",
+                                "init --help",
+                                "info --help",
+                                "evaluate --help" })
   {
     const Outcome outcome = Focusnet(command);
     EXPECT_EQ(outcome.exitCode, 0) << command;

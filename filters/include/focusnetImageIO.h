@@ -45,6 +45,11 @@ struct ImageSource
 ImageSource
 InspectImageSource(const std::string & path, const std::string & seriesUid = {});
 
+/** Examines the given files as one image: a single image file, or the files of a DICOM series in slice order.
+ * path names the image in messages. Throws focusnet::Error. */
+ImageSource
+InspectImageFiles(const std::string & path, const std::vector<std::string> & files);
+
 /** The extensions FocusNet writes images as: .nrrd .nii .nii.gz .mha .tif .tiff, and .png for 2D label maps.
  * Throws focusnet::Error for another extension, and for .png with a 3D or floating-point image. */
 void

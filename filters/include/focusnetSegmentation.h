@@ -5,6 +5,7 @@
 #ifndef focusnetSegmentation_h
 #define focusnetSegmentation_h
 
+#include "focusnetDicom.h"
 #include "focusnetImageIO.h"
 #include "focusnetInferenceEngine.h"
 
@@ -27,8 +28,10 @@ struct SegmentationOptions
   std::string                seriesUid;           ///< picks the series of a DICOM folder
   std::string                probabilityFileName; ///< also write the probability map (float) when set
   std::string                overlayFileName;     ///< also write a PNG of the (middle) slice with the label outline
-  bool                       overwrite{ false };  ///< replace existing output files
-  std::function<void(float)> progress;            ///< called with 0..1 as slices finish
+  std::string                dicomSegmentationFileName; ///< also write a DICOM SEG (DICOM input only) when set
+  DicomSegmentationOptions   dicomSegmentation;
+  bool                       overwrite{ false }; ///< replace existing output files
+  std::function<void(float)> progress;           ///< called with 0..1 as slices finish
 };
 
 struct SegmentationResult
@@ -40,13 +43,23 @@ struct SegmentationResult
 };
 
 /** The whole file-to-file job: read the image (file or DICOM series), run itk::FocusNetImageFilter, write the
- * label map (and probabilities) with the input's geometry, atomically. Output names are checked before any
- * work; an existing output is an error unless options.overwrite. Throws focusnet::Error. */
+ * label map (and probabilities, overlay, DICOM SEG) with the input's geometry, atomically. An output ending in
+ * .dcm is written as a DICOM Segmentation instead of a label map. Output names (and, for DICOM SEG, the source's
+ * UIDs) are checked before any work; an existing output is an error unless options.overwrite. When one output
+ * fails, the others of this call are removed. Throws focusnet::Error. */
 SegmentationResult
 SegmentImageFile(const std::string &                  input,
                  const std::string &                  output,
                  const std::shared_ptr<const Model> & model,
                  const SegmentationOptions &          options);
+
+/** SegmentImageFile for an image already examined (InspectImageSource, ToImageSource). output may be empty when
+ * options.dicomSegmentationFileName is set. */
+SegmentationResult
+SegmentImageSource(const ImageSource &                  source,
+                   const std::string &                  output,
+                   const std::shared_ptr<const Model> & model,
+                   const SegmentationOptions &          options);
 
 } // namespace focusnet
 

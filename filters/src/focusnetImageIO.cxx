@@ -122,57 +122,66 @@ ImageSource
 InspectImageSource(const std::string & path, const std::string & seriesUid)
 {
   RegisterImageIOFactories();
-  ImageSource source;
-  source.path = path;
   std::error_code error;
   if (!fs::exists(path, error))
   {
     throw Error(path + ": no such file or directory");
   }
 
-  itk::ImageIOBase::Pointer io;
-  if (fs::is_directory(path, error))
+  if (!fs::is_directory(path, error))
   {
-    const std::vector<DicomSeries> series = FindDicomSeries(path);
-    if (series.empty())
+    return InspectImageFiles(path, { path });
+  }
+  const std::vector<DicomSeries> series = FindDicomSeries(path);
+  if (series.empty())
+  {
+    throw Error(path + ": the folder holds no DICOM series");
+  }
+  const DicomSeries * chosen = &series.front();
+  if (!seriesUid.empty())
+  {
+    auto match = std::find_if(series.begin(), series.end(), [&](const DicomSeries & s) { return s.uid == seriesUid; });
+    if (match == series.end())
     {
-      throw Error(path + ": the folder holds no DICOM series");
+      throw Error(path + ": no DICOM series with SeriesInstanceUID " + seriesUid +
+                  "; the folder holds:" + Describe(series));
     }
-    const DicomSeries * chosen = nullptr;
-    if (!seriesUid.empty())
-    {
-      auto match =
-        std::find_if(series.begin(), series.end(), [&](const DicomSeries & s) { return s.uid == seriesUid; });
-      if (match == series.end())
-      {
-        throw Error(path + ": no DICOM series with SeriesInstanceUID " + seriesUid +
-                    "; the folder holds:" + Describe(series));
-      }
-      chosen = &*match;
-    }
-    else if (series.size() > 1)
-    {
-      throw Error(path + ": the folder holds " + std::to_string(series.size()) +
-                  " DICOM series; choose one with --series-uid:" + Describe(series));
-    }
-    else
-    {
-      chosen = &series.front();
-    }
-    source.files = chosen->files;
+    chosen = &*match;
+  }
+  else if (series.size() > 1)
+  {
+    throw Error(path + ": the folder holds " + std::to_string(series.size()) +
+                " DICOM series; choose one with --series-uid:" + Describe(series));
+  }
+  return InspectImageFiles(path, chosen->files);
+}
+
+ImageSource
+InspectImageFiles(const std::string & path, const std::vector<std::string> & files)
+{
+  RegisterImageIOFactories();
+  if (files.empty())
+  {
+    throw Error(path + ": no image files");
+  }
+  ImageSource source;
+  source.path = path;
+  source.files = files;
+  itk::ImageIOBase::Pointer io;
+  if (files.size() > 1)
+  {
     source.dicom = true;
-    io = ReadHeader(source.files.front(), itk::GDCMImageIO::New().GetPointer());
+    io = ReadHeader(files.front(), itk::GDCMImageIO::New().GetPointer());
   }
   else
   {
-    io = itk::ImageIOFactory::CreateImageIO(path.c_str(), itk::IOFileModeEnum::ReadMode);
+    io = itk::ImageIOFactory::CreateImageIO(files.front().c_str(), itk::IOFileModeEnum::ReadMode);
     if (!io)
     {
-      throw Error(path + ": is not an image FocusNet can read, or is damaged (supported: TIFF, PNG, JPEG, NRRD, NIfTI, "
-                         "MetaImage, DICOM)");
+      throw Error(files.front() + ": is not an image FocusNet can read, or is damaged (supported: TIFF, PNG, JPEG, "
+                                  "NRRD, NIfTI, MetaImage, DICOM)");
     }
-    ReadHeader(path, io);
-    source.files = { path };
+    ReadHeader(files.front(), io);
     source.dicom = dynamic_cast<itk::GDCMImageIO *>(io.GetPointer()) != nullptr;
   }
 

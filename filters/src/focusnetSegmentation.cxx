@@ -156,28 +156,45 @@ Segment(const ImageSource &                  source,
     throw Error(source.path + ": segmentation failed: " + e.GetDescription());
   }
 
-  if (!options.overlayFileName.empty())
-  {
-    const unsigned int axis = dimension == 3 ? filter->GetSliceAxis() : dimension;
-    WriteOverlay(image.GetPointer(), filter->GetOutput(), axis, model->Metadata().label.color, options.overlayFileName);
-  }
-  if (!options.probabilityFileName.empty())
-  {
-    WriteImageAtomically(filter->GetProbabilityOutput(), options.probabilityFileName);
-  }
+  // Every output is written atomically; when one fails, those already written by this call are removed.
+  std::vector<std::string> written;
   try
   {
-    WriteImageAtomically(filter->GetOutput(), output);
+    if (!options.overlayFileName.empty())
+    {
+      const unsigned int axis = dimension == 3 ? filter->GetSliceAxis() : dimension;
+      WriteOverlay(
+        image.GetPointer(), filter->GetOutput(), axis, model->Metadata().label.color, options.overlayFileName);
+      written.push_back(options.overlayFileName);
+    }
+    if (!options.probabilityFileName.empty())
+    {
+      WriteImageAtomically(filter->GetProbabilityOutput(), options.probabilityFileName);
+      written.push_back(options.probabilityFileName);
+    }
+    if (!options.dicomSegmentationFileName.empty())
+    {
+      const auto  size = filter->GetOutput()->GetLargestPossibleRegion().GetSize();
+      LabelVolume labels;
+      labels.data = filter->GetOutput()->GetBufferPointer();
+      labels.columns = size[0];
+      labels.rows = size[1];
+      labels.frames = dimension == 3 ? size[dimension - 1] : 1;
+      WriteDicomSegmentation(
+        labels, source.files, model->Metadata(), options.dicomSegmentationFileName, options.dicomSegmentation);
+      written.push_back(options.dicomSegmentationFileName);
+    }
+    if (!output.empty())
+    {
+      WriteImageAtomically(filter->GetOutput(), output);
+    }
   }
   catch (...)
   {
     std::error_code ignored;
-    for (const std::string & written : { options.probabilityFileName, options.overlayFileName })
+    for (const std::string & file : written)
     {
-      if (!written.empty())
-      {
-        fs::remove(written, ignored);
-      }
+      fs::remove(file, ignored);
     }
     throw;
   }
@@ -208,13 +225,43 @@ SegmentImageFile(const std::string &                  input,
                  const std::shared_ptr<const Model> & model,
                  const SegmentationOptions &          options)
 {
+  const ImageSource source = InspectImageSource(input, options.seriesUid);
+  std::string       extension = FullExtension(output);
+  std::transform(
+    extension.begin(), extension.end(), extension.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (extension == ".dcm")
+  {
+    if (!options.dicomSegmentationFileName.empty())
+    {
+      throw Error(output + ": the output is already a DICOM Segmentation; do not name another one");
+    }
+    SegmentationOptions dicomOnly = options;
+    dicomOnly.dicomSegmentationFileName = output;
+    return SegmentImageSource(source, {}, model, dicomOnly);
+  }
+  return SegmentImageSource(source, output, model, options);
+}
+
+SegmentationResult
+SegmentImageSource(const ImageSource &                  source,
+                   const std::string &                  output,
+                   const std::shared_ptr<const Model> & model,
+                   const SegmentationOptions &          options)
+{
   if (!model)
   {
     throw Error("no model given");
   }
-  const ImageSource source = InspectImageSource(input, options.seriesUid);
-  CheckOutputImageFileName(output, source.dimension, false);
-  CheckOutputFile(output, options.overwrite, input);
+  const std::string & input = source.path;
+  if (output.empty() && options.dicomSegmentationFileName.empty())
+  {
+    throw Error(input + ": no output file given");
+  }
+  if (!output.empty())
+  {
+    CheckOutputImageFileName(output, source.dimension, false);
+    CheckOutputFile(output, options.overwrite, input);
+  }
   if (!options.overlayFileName.empty())
   {
     if (FullExtension(options.overlayFileName) != ".png")
@@ -227,6 +274,24 @@ SegmentImageFile(const std::string &                  input,
   {
     CheckOutputImageFileName(options.probabilityFileName, source.dimension, true);
     CheckOutputFile(options.probabilityFileName, options.overwrite, input);
+  }
+  if (!options.dicomSegmentationFileName.empty())
+  {
+    if (!source.dicom)
+    {
+      throw Error(options.dicomSegmentationFileName + ": a DICOM Segmentation needs a DICOM input, and " + input +
+                  " is not DICOM");
+    }
+    CheckOutputFile(options.dicomSegmentationFileName, options.overwrite, input);
+    try
+    {
+      CheckDicomSegmentationSource(source.files);
+    }
+    catch (const Error & e)
+    {
+      throw Error(options.dicomSegmentationFileName + ": cannot write a DICOM Segmentation: " + e.what() +
+                  "; write a label map (.nrrd, .nii.gz) instead");
+    }
   }
 
   using RGB = itk::RGBPixel<unsigned char>;

@@ -1,0 +1,154 @@
+/*=========================================================================
+ *  FocusNet for ITK and 3D Slicer
+ *  Licensed under the Apache License, Version 2.0
+ *=========================================================================*/
+#ifndef focusnetDicom_h
+#define focusnetDicom_h
+
+// DICOM in and out with DCMTK: series discovery in a folder tree, and DICOM Segmentation objects.
+// DCMTK stays inside the library's .cxx files; these declarations use standard types only.
+
+#include "focusnetImageIO.h"
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace focusnet
+{
+
+struct ModelMetadata;
+
+/** The attributes of one DICOM image file that series discovery and DICOM SEG need. */
+struct DicomInstance
+{
+  std::string           path;
+  std::string           sopClassUid;
+  std::string           sopInstanceUid;
+  std::string           studyUid;
+  std::string           seriesUid;
+  std::string           frameOfReferenceUid;
+  std::string           modality;
+  std::string           seriesDescription;
+  std::string           transferSyntaxUid;
+  std::uint16_t         rows{ 0 };
+  std::uint16_t         columns{ 0 };
+  std::uint32_t         frames{ 1 };
+  std::uint16_t         samplesPerPixel{ 1 };
+  std::int64_t          instanceNumber{ 0 };
+  double                gantryTilt{ 0.0 };
+  bool                  hasPosition{ false };         ///< ImagePositionPatient present
+  bool                  hasOrientation{ false };      ///< ImageOrientationPatient present
+  std::array<double, 2> pixelSpacing{ { 1.0, 1.0 } }; ///< (row spacing, column spacing) in mm
+  std::array<double, 3> position{ { 0.0, 0.0, 0.0 } };
+  std::array<double, 6> orientation{ { 1.0, 0.0, 0.0, 0.0, 1.0, 0.0 } };
+};
+
+/** One series found by ScanDicomTree: its instances in slice order and whether their geometry is consistent. */
+struct DicomSeriesInfo
+{
+  std::string                key; ///< unique in a scan: StudyInstanceUID/SeriesInstanceUID, or a folder for blank UIDs
+  std::string                studyUid;
+  std::string                seriesUid; ///< empty when the files have none (anonymised)
+  std::string                modality;
+  std::string                description;
+  std::string                transferSyntaxUid;
+  std::vector<DicomInstance> instances;                    ///< sorted along the slice normal
+  std::array<std::size_t, 3> size{ { 0, 0, 0 } };          ///< columns, rows, slices (frames)
+  std::array<double, 3>      spacing{ { 1.0, 1.0, 1.0 } }; ///< mm; the slice spacing from positions
+  std::string                problem; ///< empty when the series can be read as one volume; else the reason
+};
+
+/** A file that looked like DICOM but could not be parsed. */
+struct UnreadableFile
+{
+  std::string path;
+  std::string reason;
+};
+
+struct DicomScan
+{
+  std::vector<DicomSeriesInfo> series; ///< ordered by key
+  std::vector<UnreadableFile>  unreadable;
+  std::size_t                  otherFiles{ 0 }; ///< files that are not DICOM images (skipped)
+};
+
+/** Finds every DICOM image series below root (recursively; a series may span sub-folders), reading headers only.
+ * Files that are not DICOM, and DICOM objects without pixels, are counted and skipped; damaged DICOM files are
+ * listed. progress is called with the number of files examined so far. Throws focusnet::Error when root is not
+ * a readable folder. */
+DicomScan
+ScanDicomTree(const std::string & root, const std::function<void(std::size_t)> & progress = {});
+
+/** An ImageSource that reads the series' files in slice order (see ReadImageSource). Throws focusnet::Error
+ * when the series has a geometry problem. */
+ImageSource
+ToImageSource(const DicomSeriesInfo & series);
+
+/** A short name for a transfer syntax UID ("JPEG 2000 (Lossless Only)"), or the UID when unknown. */
+std::string
+TransferSyntaxName(const std::string & uid);
+
+/** Throws focusnet::Error with the reason when a DICOM Segmentation cannot reference these source files:
+ * blank SOP Instance, Series or Study UIDs, no patient geometry, multi-frame sources. */
+void
+CheckDicomSegmentationSource(const std::vector<std::string> & sourceFiles);
+
+struct DicomSegmentationOptions
+{
+  bool        skipEmptyFrames{ true }; ///< leave out frames without label pixels (at least one frame is kept)
+  std::string seriesDescription{ "FocusNet segmentation" };
+  std::string modelName; ///< recorded in the segment description (e.g. the model file name)
+};
+
+/** A binary label volume: columns x rows x frames bytes, x fastest; non-zero is inside. */
+struct LabelVolume
+{
+  const std::uint8_t * data{ nullptr };
+  std::size_t          columns{ 0 };
+  std::size_t          rows{ 0 };
+  std::size_t          frames{ 0 };
+};
+
+/** Writes a binary DICOM Segmentation (DCMTK dcmseg) of labels, whose frame k lies on sourceFiles[k]: patient,
+ * study and frame of reference from the source, per-frame plane position and derivation references, the
+ * Referenced Series Sequence, and the segment's label, colour and codes from the model. Atomic: on failure
+ * nothing is left under fileName. Throws focusnet::Error naming the file and the problem. */
+void
+WriteDicomSegmentation(const LabelVolume &              labels,
+                       const std::vector<std::string> & sourceFiles,
+                       const ModelMetadata &            metadata,
+                       const std::string &              fileName,
+                       const DicomSegmentationOptions & options = {});
+
+/** A DICOM Segmentation read back: frame by frame, as stored. */
+struct DicomSegmentationFrame
+{
+  std::uint16_t             segmentNumber{ 0 };
+  std::array<double, 3>     position{ { 0.0, 0.0, 0.0 } };
+  std::string               sourceSopInstanceUid; ///< the instance the frame derives from
+  std::vector<std::uint8_t> pixels;               ///< rows x columns, 0 or 1
+};
+
+struct DicomSegmentationContents
+{
+  std::size_t                         rows{ 0 };
+  std::size_t                         columns{ 0 };
+  std::string                         frameOfReferenceUid;
+  std::string                         segmentLabel;
+  std::string                         algorithmType;
+  std::string                         algorithmName;
+  std::vector<std::string>            referencedSeriesUids;
+  std::vector<DicomSegmentationFrame> frames;
+};
+
+/** Reads a DICOM Segmentation with DCMTK. Throws focusnet::Error naming the file. */
+DicomSegmentationContents
+ReadDicomSegmentation(const std::string & fileName);
+
+} // namespace focusnet
+
+#endif

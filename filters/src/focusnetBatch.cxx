@@ -1,0 +1,469 @@
+/*=========================================================================
+ *  FocusNet for ITK and 3D Slicer
+ *  Licensed under the Apache License, Version 2.0
+ *=========================================================================*/
+#include "focusnetBatch.h"
+
+#include "focusnetAtomicFile.h"
+#include "focusnetDicom.h"
+#include "focusnetError.h"
+#include "focusnetModel.h"
+#include "focusnetVersion.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <optional>
+#include <sstream>
+#include <thread>
+
+namespace focusnet
+{
+namespace
+{
+namespace fs = std::filesystem;
+using Json = nlohmann::ordered_json;
+
+constexpr const char * SummaryName = "summary.json";
+constexpr const char * SegName = "seg.dcm";
+
+std::uint64_t
+Fnv1a(const std::string & text)
+{
+  std::uint64_t hash = 14695981039346656037ULL;
+  for (const unsigned char c : text)
+  {
+    hash = (hash ^ c) * 1099511628211ULL;
+  }
+  return hash;
+}
+
+std::string
+Hex(std::uint64_t value, int digits)
+{
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(value));
+  return std::string(text + 16 - digits);
+}
+
+std::string
+Upper(std::string text)
+{
+  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::toupper(c); });
+  return text;
+}
+
+/** <study>/<series> below the output root; blank UIDs get a name from the series' key. */
+std::string
+SeriesFolder(const DicomSeriesInfo & series)
+{
+  const std::string study = series.studyUid.empty() ? "no-study-uid" : series.studyUid;
+  const std::string name = series.seriesUid.empty() ? "no-series-uid-" + Hex(Fnv1a(series.key), 8) : series.seriesUid;
+  return study + "/" + name;
+}
+
+std::string
+CsvField(const std::string & text)
+{
+  if (text.find_first_of(",\"\n") == std::string::npos)
+  {
+    return text;
+  }
+  std::string quoted = "\"";
+  for (const char c : text)
+  {
+    quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+  }
+  return quoted + "\"";
+}
+
+std::string
+Fixed(double value, int decimals)
+{
+  std::ostringstream text;
+  text.setf(std::ios::fixed);
+  text.precision(decimals);
+  text << value;
+  return text.str();
+}
+
+BatchItem
+Describe(const DicomSeriesInfo & series)
+{
+  BatchItem item;
+  item.studyUid = series.studyUid;
+  item.seriesUid = series.seriesUid;
+  item.modality = series.modality;
+  item.description = series.description;
+  item.source = fs::path(series.instances.front().path).parent_path().string();
+  item.files = series.instances.size();
+  item.slices = series.size[2];
+  return item;
+}
+
+/** The outputs an earlier run recorded as complete, or nothing: "status" and the files listed must exist. */
+std::optional<Json>
+CompletedSummary(const fs::path & folder)
+{
+  std::ifstream in(folder / SummaryName);
+  if (!in)
+  {
+    return std::nullopt;
+  }
+  try
+  {
+    Json summary = Json::parse(in);
+    for (const auto & [kind, name] : summary.at("outputs").items())
+    {
+      if (!fs::exists(folder / name.get<std::string>()))
+      {
+        return std::nullopt;
+      }
+    }
+    summary.at("status").get<std::string>();
+    return summary;
+  }
+  catch (const std::exception &)
+  {
+    return std::nullopt; // a summary we cannot read does not count as done
+  }
+}
+
+class BatchRun
+{
+public:
+  BatchRun(const BatchOptions & options, const std::shared_ptr<const Model> & model)
+    : m_Options(options)
+    , m_Model(model)
+  {
+    for (const std::string & format : options.formats)
+    {
+      if (format == "seg")
+      {
+        m_WriteSeg = true;
+      }
+      else if (format == "nrrd" || format == "nii" || format == "nii.gz" || format == "mha")
+      {
+        if (!m_LabelFormat.empty())
+        {
+          throw Error("choose one label map format, not " + m_LabelFormat + " and " + format);
+        }
+        m_LabelFormat = format;
+      }
+      else
+      {
+        throw Error("unknown output format '" + format + "' (use nrrd, nii, nii.gz, mha and/or seg)");
+      }
+    }
+    if (m_LabelFormat.empty() && !m_WriteSeg)
+    {
+      throw Error("no output format given");
+    }
+    m_ModelJson = { { "file", options.modelFileName },
+                    { "architecture", model->Metadata().architecture.name },
+                    { "weights_crc32", Hex(model->WeightsChecksum(), 8) } };
+  }
+
+  BatchItem
+  Process(const DicomSeriesInfo & series) const
+  {
+    const auto start = std::chrono::steady_clock::now();
+    BatchItem  item = Describe(series);
+    if (!series.problem.empty())
+    {
+      item.status = "skipped";
+      item.reason = "inconsistent geometry: " + series.problem;
+      return item;
+    }
+    item.outputFolder = SeriesFolder(series);
+    const fs::path folder = fs::path(m_Options.outputRoot) / item.outputFolder;
+    if (const auto done = CompletedSummary(folder))
+    {
+      const std::string status = (*done)["status"].get<std::string>();
+      if (status != "failed" || !m_Options.retryFailed)
+      {
+        const bool sameModel = done->contains("model") && (*done)["model"].value("weights_crc32", "") ==
+                                                            m_ModelJson["weights_crc32"].get<std::string>();
+        item.status = "skipped";
+        item.reason = "done in an earlier run (" + status + ")" +
+                      (sameModel ? "" : " with another model; remove the folder to segment it again");
+        return item;
+      }
+    }
+
+    Json outputs = Json::object();
+    try
+    {
+      std::error_code error;
+      fs::create_directories(folder, error);
+      if (!fs::is_directory(folder))
+      {
+        throw Error(folder.string() + ": cannot create the output folder");
+      }
+      // A run killed while writing leaves hidden ".NAME.partial-PID-N" files (see WriteAtomically): clear them.
+      for (const auto & entry : fs::directory_iterator(folder, error))
+      {
+        const std::string name = entry.path().filename().string();
+        if (name.front() == '.' && name.find(".partial-") != std::string::npos)
+        {
+          fs::remove(entry.path(), error);
+        }
+      }
+      SegmentationOptions options = m_Options.segmentation;
+      // Files of an interrupted attempt (no summary yet) are this run's own: replace them.
+      options.overwrite = true;
+      options.seriesUid.clear();
+      options.probabilityFileName.clear();
+      options.overlayFileName.clear();
+      options.progress = nullptr;
+      std::string segRefusal;
+      if (m_WriteSeg)
+      {
+        std::vector<std::string> files;
+        for (const DicomInstance & i : series.instances)
+        {
+          files.push_back(i.path);
+        }
+        try
+        {
+          CheckDicomSegmentationSource(files);
+          options.dicomSegmentationFileName = (folder / SegName).string();
+          options.dicomSegmentation.modelName = fs::path(m_Options.modelFileName).filename().string();
+          outputs["dicom_seg"] = SegName;
+        }
+        catch (const Error & e)
+        {
+          segRefusal = std::string("DICOM SEG refused: ") + e.what();
+        }
+      }
+      if (m_LabelFormat.empty() && options.dicomSegmentationFileName.empty())
+      {
+        throw Error(segRefusal);
+      }
+      const ImageSource source = ToImageSource(series);
+      const std::string label = m_LabelFormat.empty() ? std::string() : "label." + m_LabelFormat;
+      if (!label.empty())
+      {
+        outputs["label_map"] = label;
+      }
+      const SegmentationResult result =
+        SegmentImageSource(source, label.empty() ? std::string() : (folder / label).string(), m_Model, options);
+      item.labelVoxels = result.labelVoxels;
+      item.volumeMl = result.labelVolumeMm3 / 1000.0;
+      item.status = segRefusal.empty() ? "ok" : "partial";
+      item.reason = segRefusal;
+    }
+    catch (const std::exception & e)
+    {
+      item.status = "failed";
+      item.reason = e.what();
+    }
+    item.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    WriteSummary(folder, series, item, item.status == "failed" ? Json::object() : outputs);
+    return item;
+  }
+
+private:
+  void
+  WriteSummary(const fs::path & folder, const DicomSeriesInfo & series, BatchItem & item, const Json & outputs) const
+  {
+    Json summary = { { "status", item.status },
+                     { "reason", item.reason },
+                     { "study_uid", series.studyUid },
+                     { "series_uid", series.seriesUid },
+                     { "modality", series.modality },
+                     { "description", series.description },
+                     { "source_folder", item.source },
+                     { "source_files", series.instances.size() },
+                     { "size", series.size },
+                     { "spacing_mm", series.spacing },
+                     { "transfer_syntax", series.transferSyntaxUid },
+                     { "voxel_count", item.labelVoxels },
+                     { "volume_ml", item.volumeMl },
+                     { "seconds", item.seconds },
+                     { "outputs", outputs },
+                     { "model", m_ModelJson },
+                     { "focusnet_version", Version } };
+    try
+    {
+      if (fs::is_directory(folder))
+      {
+        WriteTextAtomically((folder / SummaryName).string(), summary.dump(2) + "\n");
+      }
+    }
+    catch (const Error & e)
+    {
+      item.status = "failed";
+      item.reason = e.what();
+    }
+  }
+
+  const BatchOptions &                 m_Options;
+  const std::shared_ptr<const Model> & m_Model;
+  std::string                          m_LabelFormat;
+  bool                                 m_WriteSeg{ false };
+  Json                                 m_ModelJson;
+};
+
+void
+WriteRunSummary(const std::string & fileName, const std::vector<BatchItem> & items)
+{
+  std::ostringstream csv;
+  csv << "status,reason,study_uid,series_uid,modality,description,source,output_folder,files,slices,voxel_count,"
+         "volume_ml,seconds\n";
+  for (const BatchItem & i : items)
+  {
+    csv << i.status << ',' << CsvField(i.reason) << ',' << i.studyUid << ',' << i.seriesUid << ','
+        << CsvField(i.modality) << ',' << CsvField(i.description) << ',' << CsvField(i.source) << ','
+        << CsvField(i.outputFolder) << ',' << i.files << ',' << i.slices << ',' << i.labelVoxels << ','
+        << Fixed(i.volumeMl, 3) << ',' << Fixed(i.seconds, 2) << '\n';
+  }
+  WriteTextAtomically(fileName, csv.str());
+}
+} // namespace
+
+Shard
+ParseShard(const std::string & text)
+{
+  Shard              shard;
+  std::istringstream in(text);
+  char               slash = 0;
+  long long          index = -1, count = -1;
+  if (!(in >> index >> slash >> count) || slash != '/' || !in.eof() || count < 1 || index < 0 || index >= count)
+  {
+    throw Error("--shard '" + text + "': expected I/N with 0 <= I < N, e.g. 0/4 for the first of 4 tasks");
+  }
+  shard.index = static_cast<unsigned int>(index);
+  shard.count = static_cast<unsigned int>(count);
+  return shard;
+}
+
+bool
+InShard(const std::string & seriesKey, const Shard & shard)
+{
+  return Fnv1a(seriesKey) % shard.count == shard.index;
+}
+
+std::size_t
+BatchReport::Count(const std::string & status) const
+{
+  return static_cast<std::size_t>(
+    std::count_if(items.begin(), items.end(), [&](const BatchItem & i) { return i.status == status; }));
+}
+
+BatchReport
+RunBatch(const BatchOptions & options, const std::shared_ptr<const Model> & model)
+{
+  const auto start = std::chrono::steady_clock::now();
+  if (!model)
+  {
+    throw Error("no model given");
+  }
+  if (options.shard.count < 1 || options.shard.index >= options.shard.count)
+  {
+    throw Error("bad shard " + std::to_string(options.shard.index) + "/" + std::to_string(options.shard.count));
+  }
+  std::error_code error;
+  fs::create_directories(options.outputRoot, error);
+  if (!fs::is_directory(options.outputRoot))
+  {
+    throw Error(options.outputRoot + ": cannot create the output folder");
+  }
+  if (fs::equivalent(options.inputRoot, options.outputRoot, error))
+  {
+    throw Error(options.outputRoot + ": the output folder must not be the input folder");
+  }
+  // Series run in parallel jobs, each with its share of the LibTorch threads.
+  BatchOptions perJob = options;
+  if (options.jobs > 1)
+  {
+    const int threads = options.segmentation.inference.threads > 0
+                          ? options.segmentation.inference.threads
+                          : static_cast<int>(std::thread::hardware_concurrency());
+    perJob.segmentation.inference.threads = std::max(1, threads / static_cast<int>(options.jobs));
+  }
+  const BatchRun run(perJob, model);
+
+  const DicomScan scan = ScanDicomTree(options.inputRoot);
+  BatchReport     report;
+  report.otherFiles = scan.otherFiles;
+  std::vector<const DicomSeriesInfo *> selected;
+  for (const DicomSeriesInfo & series : scan.series)
+  {
+    if (!InShard(series.key, options.shard))
+    {
+      continue;
+    }
+    const auto & wanted = options.modalities;
+    if (!wanted.empty() && std::none_of(wanted.begin(),
+                                        wanted.end(),
+                                        [&](const std::string & m) { return Upper(m) == Upper(series.modality); }))
+    {
+      BatchItem item = Describe(series);
+      item.status = "skipped";
+      item.reason = "modality " + (series.modality.empty() ? std::string("(none)") : series.modality) + " not selected";
+      report.items.push_back(item);
+      continue;
+    }
+    selected.push_back(&series);
+  }
+  for (const UnreadableFile & file : scan.unreadable)
+  {
+    if (InShard(file.path, options.shard))
+    {
+      BatchItem item;
+      item.status = "failed";
+      item.reason = file.reason;
+      item.source = file.path;
+      report.items.push_back(item);
+    }
+  }
+
+  std::vector<BatchItem>   results(selected.size());
+  std::atomic<std::size_t> next{ 0 };
+  std::size_t              finished = 0;
+  std::mutex               mutex;
+  const unsigned int       jobs = std::max(1U, std::min<unsigned int>(options.jobs, selected.size()));
+  auto                     work = [&]
+  {
+    for (std::size_t k = next++; k < selected.size(); k = next++)
+    {
+      results[k] = run.Process(*selected[k]);
+      std::lock_guard<std::mutex> lock(mutex);
+      ++finished;
+      if (options.progress)
+      {
+        const BatchItem & r = results[k];
+        options.progress(finished, selected.size(), r.seriesUid + " " + r.status);
+      }
+    }
+  };
+  std::vector<std::thread> workers;
+  for (unsigned int j = 1; j < jobs; ++j)
+  {
+    workers.emplace_back(work);
+  }
+  work();
+  for (std::thread & worker : workers)
+  {
+    worker.join();
+  }
+
+  report.items.insert(report.items.begin(), results.begin(), results.end());
+  report.summaryFileName = (fs::path(options.outputRoot) /
+                            (options.shard.count == 1 ? std::string("summary.csv")
+                                                      : "summary-shard-" + std::to_string(options.shard.index) +
+                                                          "-of-" + std::to_string(options.shard.count) + ".csv"))
+                             .string();
+  WriteRunSummary(report.summaryFileName, report.items);
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return report;
+}
+
+} // namespace focusnet

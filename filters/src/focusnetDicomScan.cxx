@@ -1,0 +1,398 @@
+/*=========================================================================
+ *  FocusNet for ITK and 3D Slicer
+ *  Licensed under the Apache License, Version 2.0
+ *=========================================================================*/
+#include "focusnetDicom.h"
+#include "focusnetDicomInternal.h"
+
+#include "focusnetError.h"
+
+#include "dcmtk/dcmdata/dcdeftag.h"
+#include "dcmtk/dcmdata/dcfilefo.h"
+#include "dcmtk/dcmdata/dcmetinf.h"
+#include "dcmtk/dcmdata/dcxfer.h"
+#include "dcmtk/oflog/oflog.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <sstream>
+
+namespace focusnet
+{
+namespace fs = std::filesystem;
+
+namespace
+{
+std::string
+GetString(DcmItem & item, const DcmTagKey & tag)
+{
+  OFString value;
+  if (item.findAndGetOFStringArray(tag, value).bad())
+  {
+    return {};
+  }
+  std::string text(value.c_str());
+  text.erase(text.find_last_not_of(std::string(" \0", 2)) + 1);
+  return text;
+}
+
+/** Reads n backslash-separated numbers; false when the attribute is absent or short. */
+template <std::size_t N>
+bool
+GetNumbers(DcmItem & item, const DcmTagKey & tag, std::array<double, N> & values)
+{
+  for (std::size_t i = 0; i < N; ++i)
+  {
+    Float64 v = 0.0;
+    if (item.findAndGetFloat64(tag, v, static_cast<unsigned long>(i)).bad() || !std::isfinite(v))
+    {
+      return false;
+    }
+    values[i] = v;
+  }
+  return true;
+}
+
+/** True when the file has the DICOM preamble ("DICM" at byte 128). */
+bool
+HasDicomPreamble(const fs::path & path)
+{
+  std::ifstream in(path, std::ios::binary);
+  char          magic[4] = {};
+  return in.seekg(128) && in.read(magic, 4) && std::string(magic, 4) == "DICM";
+}
+
+std::array<double, 3>
+Normal(const std::array<double, 6> & o)
+{
+  return { { o[1] * o[5] - o[2] * o[4], o[2] * o[3] - o[0] * o[5], o[0] * o[4] - o[1] * o[3] } };
+}
+
+double
+Dot(const std::array<double, 3> & a, const std::array<double, 3> & b)
+{
+  return a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
+}
+
+std::string
+Millimetres(double value)
+{
+  std::ostringstream text;
+  text.precision(4);
+  text << value << " mm";
+  return text.str();
+}
+
+/** Sorts the instances along the slice normal, sets size and spacing, and names the first geometry problem. */
+void
+Organise(DicomSeriesInfo & series)
+{
+  auto &                instances = series.instances;
+  const DicomInstance & first = instances.front();
+  series.studyUid = first.studyUid;
+  series.seriesUid = first.seriesUid;
+  series.modality = first.modality;
+  series.description = first.seriesDescription;
+  series.transferSyntaxUid = first.transferSyntaxUid;
+  series.size = { first.columns, first.rows, 0 };
+  series.spacing = { first.pixelSpacing[1], first.pixelSpacing[0], 1.0 };
+  for (const DicomInstance & i : instances)
+  {
+    series.size[2] += i.frames;
+  }
+
+  const auto problem = [&](const std::string & reason)
+  {
+    if (series.problem.empty())
+    {
+      series.problem = reason;
+    }
+  };
+  const bool geometry = std::all_of(
+    instances.begin(), instances.end(), [](const DicomInstance & i) { return i.hasPosition && i.hasOrientation; });
+  const std::array<double, 3> normal = Normal(first.orientation);
+  std::stable_sort(instances.begin(),
+                   instances.end(),
+                   [&](const DicomInstance & a, const DicomInstance & b)
+                   {
+                     if (geometry)
+                     {
+                       return Dot(a.position, normal) < Dot(b.position, normal);
+                     }
+                     return a.instanceNumber < b.instanceNumber;
+                   });
+  if (instances.size() == 1)
+  {
+    return;
+  }
+  for (const DicomInstance & i : instances)
+  {
+    if (i.frames > 1)
+    {
+      problem("mixes a multi-frame file with other files");
+    }
+    if (i.rows != first.rows || i.columns != first.columns)
+    {
+      problem("mixed image sizes (" + std::to_string(first.columns) + "x" + std::to_string(first.rows) + " and " +
+              std::to_string(i.columns) + "x" + std::to_string(i.rows) + ")");
+    }
+    if (i.samplesPerPixel != first.samplesPerPixel)
+    {
+      problem("mixed gray and colour images");
+    }
+    for (std::size_t k = 0; k < 6; ++k)
+    {
+      if (std::abs(i.orientation[k] - first.orientation[k]) > 1e-4)
+      {
+        problem("mixed orientations");
+      }
+    }
+    for (std::size_t k = 0; k < 2; ++k)
+    {
+      if (std::abs(i.pixelSpacing[k] - first.pixelSpacing[k]) > 1e-4 * first.pixelSpacing[k])
+      {
+        problem("mixed pixel spacings");
+      }
+    }
+    if (std::abs(i.gantryTilt) > 1e-3)
+    {
+      problem("gantry tilt of " + std::to_string(i.gantryTilt) + " degrees");
+    }
+  }
+  if (!geometry)
+  {
+    problem("no slice positions (ImagePositionPatient/ImageOrientationPatient missing)");
+    return;
+  }
+  if (!series.problem.empty())
+  {
+    return;
+  }
+
+  std::vector<double> gaps;
+  for (std::size_t k = 1; k < instances.size(); ++k)
+  {
+    gaps.push_back(Dot(instances[k].position, normal) - Dot(instances[k - 1].position, normal));
+  }
+  std::vector<double> sorted = gaps;
+  std::nth_element(sorted.begin(), sorted.begin() + sorted.size() / 2, sorted.end());
+  const double spacing = sorted[sorted.size() / 2];
+  if (spacing < 1e-3)
+  {
+    problem("duplicate slice positions");
+    return;
+  }
+  series.spacing[2] = spacing;
+  for (std::size_t k = 0; k < gaps.size(); ++k)
+  {
+    if (gaps[k] < 1e-3)
+    {
+      problem("duplicate slice positions at " + instances[k + 1].path);
+    }
+    else if (gaps[k] > 1.5 * spacing)
+    {
+      problem("missing slices: a gap of " + Millimetres(gaps[k]) + " after " + instances[k].path +
+              " where the spacing is " + Millimetres(spacing));
+    }
+    else if (std::abs(gaps[k] - spacing) > 0.1 * spacing)
+    {
+      problem("irregular slice spacing (" + Millimetres(gaps[k]) + " and " + Millimetres(spacing) + ")");
+    }
+  }
+  // Slices must stack along their normal; a sheared stack comes from a tilted gantry.
+  std::array<double, 3> step;
+  for (std::size_t k = 0; k < 3; ++k)
+  {
+    step[k] = instances.back().position[k] - instances.front().position[k];
+  }
+  const double length = std::sqrt(Dot(step, step));
+  const double along = Dot(step, normal);
+  if (length > 0 && along / length < std::cos(0.5 * M_PI / 180.0))
+  {
+    problem("slices are sheared (gantry tilt of " +
+            std::to_string(std::acos(std::clamp(along / length, -1.0, 1.0)) * 180.0 / M_PI) + " degrees)");
+  }
+}
+} // namespace
+
+void
+QuietDcmtk()
+{
+  // DCMTK logs parser warnings (odd lengths, private tags, stopping at PixelData) to stderr; the problems that
+  // matter reach the user as errors naming the file.
+  static std::once_flag once;
+  std::call_once(once, [] { OFLog::configure(OFLogger::FATAL_LOG_LEVEL); });
+}
+
+bool
+ReadDicomInstance(const std::string & path, DicomInstance & instance, std::string & error)
+{
+  QuietDcmtk();
+  DcmFileFormat     file;
+  const OFCondition status =
+    file.loadFileUntilTag(path.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect, DCM_PixelData);
+  if (status.bad())
+  {
+    error = status.text();
+    return false;
+  }
+  DcmDataset & data = *file.getDataset();
+  instance.path = path;
+  instance.sopClassUid = GetString(data, DCM_SOPClassUID);
+  instance.sopInstanceUid = GetString(data, DCM_SOPInstanceUID);
+  instance.studyUid = GetString(data, DCM_StudyInstanceUID);
+  instance.seriesUid = GetString(data, DCM_SeriesInstanceUID);
+  instance.frameOfReferenceUid = GetString(data, DCM_FrameOfReferenceUID);
+  instance.modality = GetString(data, DCM_Modality);
+  instance.seriesDescription = GetString(data, DCM_SeriesDescription);
+  OFString transferSyntax;
+  file.getMetaInfo()->findAndGetOFString(DCM_TransferSyntaxUID, transferSyntax);
+  instance.transferSyntaxUid = transferSyntax.c_str();
+  if (instance.transferSyntaxUid.empty())
+  {
+    instance.transferSyntaxUid = DcmXfer(data.getOriginalXfer()).getXferID();
+  }
+  Uint16 value = 0;
+  if (data.findAndGetUint16(DCM_Rows, value).good())
+  {
+    instance.rows = value;
+  }
+  if (data.findAndGetUint16(DCM_Columns, value).good())
+  {
+    instance.columns = value;
+  }
+  if (data.findAndGetUint16(DCM_SamplesPerPixel, value).good())
+  {
+    instance.samplesPerPixel = value;
+  }
+  Sint32 number = 0;
+  if (data.findAndGetSint32(DCM_NumberOfFrames, number).good() && number > 0)
+  {
+    instance.frames = static_cast<std::uint32_t>(number);
+  }
+  if (data.findAndGetSint32(DCM_InstanceNumber, number).good())
+  {
+    instance.instanceNumber = number;
+  }
+  Float64 tilt = 0.0;
+  if (data.findAndGetFloat64(DCM_GantryDetectorTilt, tilt).good() && std::isfinite(tilt))
+  {
+    instance.gantryTilt = tilt;
+  }
+  GetNumbers(data, DCM_PixelSpacing, instance.pixelSpacing);
+  instance.hasPosition = GetNumbers(data, DCM_ImagePositionPatient, instance.position);
+  instance.hasOrientation = GetNumbers(data, DCM_ImageOrientationPatient, instance.orientation);
+  return true;
+}
+
+DicomScan
+ScanDicomTree(const std::string & root, const std::function<void(std::size_t)> & progress)
+{
+  std::error_code error;
+  if (!fs::is_directory(root, error))
+  {
+    throw Error(root + ": not a folder");
+  }
+  std::vector<std::string> paths;
+  for (fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied, error), end;
+       !error && it != end;
+       it.increment(error))
+  {
+    if (it->is_regular_file(error))
+    {
+      paths.push_back(it->path().string());
+    }
+  }
+  if (error)
+  {
+    throw Error(root + ": cannot list the folder: " + error.message());
+  }
+  std::sort(paths.begin(), paths.end());
+
+  DicomScan                              scan;
+  std::map<std::string, DicomSeriesInfo> series;
+  std::map<std::string, std::string>     seenInstances;
+  for (std::size_t n = 0; n < paths.size(); ++n)
+  {
+    const std::string & path = paths[n];
+    if (progress)
+    {
+      progress(n);
+    }
+    DicomInstance instance;
+    std::string   reason;
+    const bool    preamble = HasDicomPreamble(path);
+    if (!ReadDicomInstance(path, instance, reason))
+    {
+      // Without the preamble a file that does not parse is simply not DICOM.
+      if (preamble)
+      {
+        scan.unreadable.push_back({ path, "not a readable DICOM file: " + reason });
+      }
+      else
+      {
+        ++scan.otherFiles;
+      }
+      continue;
+    }
+    if (instance.rows == 0 || instance.columns == 0)
+    {
+      ++scan.otherFiles; // not an image (DICOMDIR, structured report, ...), or not DICOM at all
+      continue;
+    }
+    if (!instance.sopInstanceUid.empty())
+    {
+      // The same instance twice (a copy in another folder) is read once.
+      if (!seenInstances.emplace(instance.sopInstanceUid, path).second)
+      {
+        continue;
+      }
+    }
+    // Anonymised files with blank UIDs are grouped by folder and frame of reference.
+    const std::string key = instance.seriesUid.empty()
+                              ? "no-uid:" + fs::path(path).parent_path().string() + ":" + instance.frameOfReferenceUid
+                              : instance.studyUid + "/" + instance.seriesUid;
+    DicomSeriesInfo & s = series[key];
+    s.key = key;
+    s.instances.push_back(std::move(instance));
+  }
+  if (progress)
+  {
+    progress(paths.size());
+  }
+  for (auto & [key, s] : series)
+  {
+    Organise(s);
+    scan.series.push_back(std::move(s));
+  }
+  return scan;
+}
+
+ImageSource
+ToImageSource(const DicomSeriesInfo & series)
+{
+  if (!series.problem.empty())
+  {
+    throw Error(series.instances.front().path + ": series " + series.seriesUid +
+                " cannot be read as one volume: " + series.problem);
+  }
+  std::vector<std::string> files;
+  for (const DicomInstance & i : series.instances)
+  {
+    files.push_back(i.path);
+  }
+  return InspectImageFiles(fs::path(files.front()).parent_path().string(), files);
+}
+
+std::string
+TransferSyntaxName(const std::string & uid)
+{
+  const DcmXfer xfer(uid.c_str());
+  return xfer.getXfer() == EXS_Unknown ? uid : std::string(xfer.getXferName());
+}
+
+} // namespace focusnet

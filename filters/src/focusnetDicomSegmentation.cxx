@@ -1,0 +1,372 @@
+/*=========================================================================
+ *  FocusNet for ITK and 3D Slicer
+ *  Licensed under the Apache License, Version 2.0
+ *=========================================================================*/
+#include "focusnetDicom.h"
+#include "focusnetDicomInternal.h"
+
+#include "focusnetAtomicFile.h"
+#include "focusnetError.h"
+#include "focusnetModelMetadata.h"
+#include "focusnetVersion.h"
+
+#include "dcmtk/dcmdata/dcdeftag.h"
+#include "dcmtk/dcmdata/dcfilefo.h"
+#include "dcmtk/dcmdata/dcuid.h"
+#include "dcmtk/dcmfg/fgderimg.h"
+#include "dcmtk/dcmfg/fgfracon.h"
+#include "dcmtk/dcmfg/fgpixmsr.h"
+#include "dcmtk/dcmfg/fgplanor.h"
+#include "dcmtk/dcmfg/fgplanpo.h"
+#include "dcmtk/dcmfg/fgseg.h"
+#include "dcmtk/dcmiod/cielabutil.h"
+#include "dcmtk/dcmiod/iodreferences.h"
+#include "dcmtk/dcmseg/segdoc.h"
+#include "dcmtk/dcmseg/segment.h"
+#include "dcmtk/dcmseg/segutils.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <memory>
+#include <sstream>
+
+namespace focusnet
+{
+namespace
+{
+namespace fs = std::filesystem;
+
+std::string
+Text(DcmItem & item, const DcmTagKey & tag)
+{
+  OFString value;
+  item.findAndGetOFStringArray(tag, value);
+  return value.c_str();
+}
+
+/** Throws focusnet::Error with DCMTK's reason when status is bad. */
+void
+Check(const OFCondition & status, const std::string & fileName, const std::string & what)
+{
+  if (status.bad())
+  {
+    throw Error(fileName + ": cannot " + what + ": " + status.text());
+  }
+}
+
+std::string
+Number(double value)
+{
+  std::ostringstream text;
+  text.precision(10);
+  text << value;
+  return text.str();
+}
+
+CodeSequenceMacro
+Code(const CodedConcept & concept)
+{
+  return CodeSequenceMacro(concept.value.c_str(), concept.scheme.c_str(), concept.meaning.c_str());
+}
+} // namespace
+
+void
+CheckDicomSegmentationSource(const std::vector<std::string> & sourceFiles)
+{
+  if (sourceFiles.empty())
+  {
+    throw Error("a DICOM Segmentation needs DICOM source images");
+  }
+  for (const std::string & file : sourceFiles)
+  {
+    DicomInstance instance;
+    std::string   error;
+    if (!ReadDicomInstance(file, instance, error))
+    {
+      throw Error(file + ": not a readable DICOM file: " + error);
+    }
+    std::vector<std::string> blank;
+    for (const auto & [name, value] :
+         { std::pair<const char *, const std::string &>{ "SOPInstanceUID", instance.sopInstanceUid },
+           { "SOPClassUID", instance.sopClassUid },
+           { "SeriesInstanceUID", instance.seriesUid },
+           { "StudyInstanceUID", instance.studyUid } })
+    {
+      if (value.empty())
+      {
+        blank.push_back(name);
+      }
+    }
+    if (!blank.empty())
+    {
+      std::string names;
+      for (const std::string & b : blank)
+      {
+        names += (names.empty() ? "" : ", ") + b;
+      }
+      throw Error(file + ": a DICOM Segmentation must reference its source images by UID, but " + names +
+                  (blank.size() > 1 ? " are" : " is") + " empty (anonymised source)");
+    }
+    if (instance.frames > 1)
+    {
+      throw Error(file + ": DICOM Segmentations of multi-frame sources are not supported");
+    }
+    if (instance.frameOfReferenceUid.empty() || !instance.hasPosition || !instance.hasOrientation)
+    {
+      throw Error(file + ": the source has no patient geometry (FrameOfReferenceUID, ImagePositionPatient, "
+                         "ImageOrientationPatient)");
+    }
+  }
+}
+
+void
+WriteDicomSegmentation(const LabelVolume &              labels,
+                       const std::vector<std::string> & sourceFiles,
+                       const ModelMetadata &            metadata,
+                       const std::string &              fileName,
+                       const DicomSegmentationOptions & options)
+{
+  if (labels.frames != sourceFiles.size())
+  {
+    throw Error(fileName + ": the label map has " + std::to_string(labels.frames) + " slices but the source has " +
+                std::to_string(sourceFiles.size()) + " images");
+  }
+  CheckDicomSegmentationSource(sourceFiles);
+  QuietDcmtk();
+
+  std::vector<std::unique_ptr<DcmFileFormat>> sources;
+  for (const std::string & file : sourceFiles)
+  {
+    auto source = std::make_unique<DcmFileFormat>();
+    Check(source->loadFileUntilTag(
+            file.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect, DCM_PixelData),
+          file,
+          "read the source image");
+    Uint16 rows = 0, columns = 0;
+    source->getDataset()->findAndGetUint16(DCM_Rows, rows);
+    source->getDataset()->findAndGetUint16(DCM_Columns, columns);
+    if (rows != labels.rows || columns != labels.columns)
+    {
+      throw Error(fileName + ": the label map's slices are " + std::to_string(labels.columns) + "x" +
+                  std::to_string(labels.rows) + " but " + file + " is " + std::to_string(columns) + "x" +
+                  std::to_string(rows));
+    }
+    sources.push_back(std::move(source));
+  }
+  DcmDataset & first = *sources.front()->getDataset();
+
+  const IODGeneralEquipmentModule::EquipmentInfo equipment("FocusNet", "FocusNet", "1", Version);
+  const ContentIdentificationMacro content("1", "FOCUSNET", ("FocusNet " + metadata.label.name).c_str(), "");
+  DcmSegmentation *                created = nullptr;
+  Check(DcmSegmentation::createBinarySegmentation(
+          created, static_cast<Uint16>(labels.rows), static_cast<Uint16>(labels.columns), equipment, content),
+        fileName,
+        "create a DICOM Segmentation");
+  std::unique_ptr<DcmSegmentation> segmentation(created);
+  Check(segmentation->importFromSourceImage(first),
+        fileName,
+        "take patient, study and frame of reference from " + sourceFiles.front());
+  segmentation->getSeries().setSeriesDescription(options.seriesDescription.c_str());
+  segmentation->getSeries().setSeriesNumber("9001");
+  const std::string lossy = Text(first, DCM_LossyImageCompression);
+  if (lossy == "01")
+  {
+    segmentation->setLossyImageCompressionFlag(Text(first, DCM_LossyImageCompressionRatio).c_str(),
+                                               Text(first, DCM_LossyImageCompressionMethod).c_str(),
+                                               OFFalse);
+  }
+
+  // The one segment: the model's label, codes and colour, made by this algorithm.
+  const SegmentLabel & label = metadata.label;
+  DcmSegment *         segmentCreated = nullptr;
+  Check(DcmSegment::create(segmentCreated,
+                           label.name.c_str(),
+                           Code(label.category),
+                           Code(label.type),
+                           DcmSegTypes::SAT_AUTOMATIC,
+                           (std::string("FocusNet ") + Version).c_str()),
+        fileName,
+        "describe the segment");
+  std::unique_ptr<DcmSegment> segment(segmentCreated);
+  double                      L = 0, a = 0, b = 0;
+  IODCIELabUtil::rgb2DicomLab(L, a, b, label.color[0] / 255.0, label.color[1] / 255.0, label.color[2] / 255.0);
+  segment->setRecommendedDisplayCIELabValue(
+    static_cast<Uint16>(std::lround(L)), static_cast<Uint16>(std::lround(a)), static_cast<Uint16>(std::lround(b)));
+  const std::string description = "FocusNet " + metadata.architecture.name +
+                                  (options.modelName.empty() ? std::string() : " model " + options.modelName);
+  segment->setSegmentDescription(description.substr(0, 64).c_str(), OFFalse);
+  Uint16 segmentNumber = 0;
+  Check(segmentation->addSegment(segment.get(), segmentNumber), fileName, "add the segment");
+  segment.release(); // owned by the segmentation now
+
+  // Shared geometry: pixel measures and orientation from the source.
+  FGPixelMeasures measures;
+  measures.setPixelSpacing(Text(first, DCM_PixelSpacing).c_str());
+  const std::string thickness = Text(first, DCM_SliceThickness);
+  measures.setSliceThickness(thickness.empty() ? "1" : thickness.c_str());
+  if (sources.size() > 1)
+  {
+    DicomInstance a0, a1;
+    std::string   ignored;
+    ReadDicomInstance(sourceFiles[0], a0, ignored);
+    ReadDicomInstance(sourceFiles[1], a1, ignored);
+    double distance = 0;
+    for (std::size_t k = 0; k < 3; ++k)
+    {
+      distance += (a1.position[k] - a0.position[k]) * (a1.position[k] - a0.position[k]);
+    }
+    measures.setSpacingBetweenSlices(Number(std::sqrt(distance)).c_str());
+  }
+  Check(segmentation->addForAllFrames(measures), fileName, "add the pixel measures");
+  OFString orientation[6];
+  for (unsigned long k = 0; k < 6; ++k)
+  {
+    first.findAndGetOFString(DCM_ImageOrientationPatient, orientation[k], k);
+  }
+  std::unique_ptr<FGPlaneOrientationPatient> plane(FGPlaneOrientationPatient::createMinimal(
+    orientation[0], orientation[1], orientation[2], orientation[3], orientation[4], orientation[5]));
+  Check(segmentation->addForAllFrames(*plane), fileName, "add the plane orientation");
+
+  // Frames are indexed by segment and position, as readers (Slicer's dcmqi, highdicom) expect.
+  char organisation[100];
+  dcmGenerateUniqueIdentifier(organisation, SITE_INSTANCE_UID_ROOT);
+  IODMultiframeDimensionModule & dimensions = segmentation->getDimensions();
+  Check(dimensions.addDimensionIndex(
+          DCM_ReferencedSegmentNumber, organisation, DCM_SegmentIdentificationSequence, "ReferencedSegmentNumber"),
+        fileName,
+        "add the segment dimension");
+  Check(dimensions.addDimensionIndex(
+          DCM_ImagePositionPatient, organisation, DCM_PlanePositionSequence, "ImagePositionPatient"),
+        fileName,
+        "add the position dimension");
+
+  const CodeSequenceMacro   derivation("113076", "DCM", "Segmentation");
+  const CodeSequenceMacro   purpose("121322", "DCM", "Source image for image processing operation");
+  const std::size_t         framePixels = labels.rows * labels.columns;
+  std::vector<std::uint8_t> pixels(framePixels);
+  IODReferences             references;
+  std::size_t               written = 0;
+  for (std::size_t k = 0; k < labels.frames; ++k)
+  {
+    DcmDataset &         source = *sources[k]->getDataset();
+    const std::uint8_t * frame = labels.data + k * framePixels;
+    references.add(new IODImageReference(Text(source, DCM_PatientID).c_str(),
+                                         Text(source, DCM_StudyInstanceUID).c_str(),
+                                         Text(source, DCM_SeriesInstanceUID).c_str(),
+                                         Text(source, DCM_SOPInstanceUID).c_str(),
+                                         Text(source, DCM_SOPClassUID).c_str()));
+    const bool empty = std::none_of(frame, frame + framePixels, [](std::uint8_t v) { return v != 0; });
+    const bool last = k + 1 == labels.frames;
+    if (empty && options.skipEmptyFrames && !(last && written == 0))
+    {
+      continue;
+    }
+    std::transform(frame, frame + framePixels, pixels.begin(), [](std::uint8_t v) { return v != 0 ? 1 : 0; });
+
+    OFString position[3];
+    for (unsigned long i = 0; i < 3; ++i)
+    {
+      source.findAndGetOFString(DCM_ImagePositionPatient, position[i], i);
+    }
+    std::unique_ptr<FGPlanePosPatient> planePosition(
+      FGPlanePosPatient::createMinimal(position[0], position[1], position[2]));
+    FGFrameContent frameContent;
+    frameContent.setDimensionIndexValues(segmentNumber, 0);
+    frameContent.setDimensionIndexValues(static_cast<Uint32>(k + 1), 1);
+    FGDerivationImage     derived;
+    DerivationImageItem * derivationItem = nullptr;
+    Check(derived.addDerivationImageItem(derivation, "", derivationItem), fileName, "add the derivation");
+    SourceImageItem * sourceItem = nullptr;
+    Check(derivationItem->addSourceImageItem(&source, purpose, sourceItem), fileName, "reference " + sourceFiles[k]);
+    OFVector<FGBase *> perFrame;
+    perFrame.push_back(planePosition.get());
+    perFrame.push_back(&frameContent);
+    perFrame.push_back(&derived);
+    Check(segmentation->addFrame(pixels.data(), segmentNumber, perFrame), fileName, "add frame " + std::to_string(k));
+    ++written;
+  }
+  segmentation->getCommonInstanceReference().addReferences(references, Text(first, DCM_StudyInstanceUID).c_str());
+
+  WriteAtomically(fileName,
+                  [&](const std::string & temporary)
+                  { Check(segmentation->saveFile(temporary.c_str()), fileName, "write the DICOM Segmentation"); });
+}
+
+DicomSegmentationContents
+ReadDicomSegmentation(const std::string & fileName)
+{
+  QuietDcmtk();
+  DcmSegmentation * loaded = nullptr;
+  Check(DcmSegmentation::loadFile(fileName.c_str(), loaded), fileName, "read the DICOM Segmentation");
+  std::unique_ptr<DcmSegmentation> segmentation(loaded);
+  DcmFileFormat                    file;
+  Check(file.loadFile(fileName.c_str()), fileName, "read the file");
+  DcmDataset & data = *file.getDataset();
+
+  DicomSegmentationContents contents;
+  Uint16                    rows = 0, columns = 0;
+  data.findAndGetUint16(DCM_Rows, rows);
+  data.findAndGetUint16(DCM_Columns, columns);
+  contents.rows = rows;
+  contents.columns = columns;
+  contents.frameOfReferenceUid = Text(data, DCM_FrameOfReferenceUID);
+  if (DcmSegment * segment = segmentation->getSegment(1))
+  {
+    OFString value;
+    segment->getSegmentLabel(value);
+    contents.segmentLabel = value.c_str();
+    segment->getSegmentAlgorithmName(value);
+    contents.algorithmName = value.c_str();
+    contents.algorithmType = DcmSegTypes::algoType2OFString(segment->getSegmentAlgorithmType()).c_str();
+  }
+  DcmItem * series = nullptr;
+  for (unsigned long i = 0;
+       data.findAndGetSequenceItem(DCM_ReferencedSeriesSequence, series, static_cast<int>(i)).good();
+       ++i)
+  {
+    contents.referencedSeriesUids.push_back(Text(*series, DCM_SeriesInstanceUID));
+  }
+
+  FGInterface & groups = segmentation->getFunctionalGroups();
+  for (std::size_t k = 0; k < segmentation->getNumberOfFrames(); ++k)
+  {
+    DicomSegmentationFrame frame;
+    const auto             number = static_cast<Uint32>(k);
+    if (auto * position = dynamic_cast<FGPlanePosPatient *>(groups.get(number, DcmFGTypes::EFG_PLANEPOSPATIENT)))
+    {
+      position->getImagePositionPatient(frame.position[0], frame.position[1], frame.position[2]);
+    }
+    if (auto * identification = dynamic_cast<FGSegmentation *>(groups.get(number, DcmFGTypes::EFG_SEGMENTATION)))
+    {
+      identification->getReferencedSegmentNumber(frame.segmentNumber);
+    }
+    if (auto * derived = dynamic_cast<FGDerivationImage *>(groups.get(number, DcmFGTypes::EFG_DERIVATIONIMAGE)))
+    {
+      for (DerivationImageItem * item : derived->getDerivationImageItems())
+      {
+        for (SourceImageItem * source : item->getSourceImageItems())
+        {
+          OFString uid;
+          source->getImageSOPInstanceReference().getReferencedSOPInstanceUID(uid);
+          frame.sourceSopInstanceUid = uid.c_str();
+        }
+      }
+    }
+    const DcmIODTypes::Frame * packed = segmentation->getFrame(k);
+    if (!packed)
+    {
+      throw Error(fileName + ": frame " + std::to_string(k + 1) + " has no pixel data");
+    }
+    std::unique_ptr<DcmIODTypes::Frame> unpacked(DcmSegUtils::unpackBinaryFrame(packed, rows, columns));
+    if (!unpacked)
+    {
+      throw Error(fileName + ": frame " + std::to_string(k + 1) + " cannot be unpacked");
+    }
+    frame.pixels.assign(unpacked->pixData, unpacked->pixData + static_cast<std::size_t>(rows) * columns);
+    contents.frames.push_back(std::move(frame));
+  }
+  return contents;
+}
+
+} // namespace focusnet

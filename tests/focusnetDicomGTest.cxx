@@ -1,0 +1,363 @@
+/*=========================================================================
+ *  FocusNet for ITK and 3D Slicer
+ *  Licensed under the Apache License, Version 2.0
+ *=========================================================================*/
+// DICOM in and out on the real samples: series discovery, DICOM SEG (dciodvfy, round trip) and batch runs.
+
+#include "focusnetBatch.h"
+#include "focusnetDicom.h"
+#include "focusnetImageIO.hxx"
+#include "focusnetModel.h"
+#include "focusnetSegmentation.h"
+#include "focusnetTestUtilities.h"
+
+#include "itkImage.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <set>
+
+namespace
+{
+namespace fs = std::filesystem;
+using namespace focusnet;
+using namespace focusnet::testing;
+using LabelImage = itk::Image<unsigned char, 3>;
+
+const std::string CtSeries = SharedData("dicom_samples/ct_series_uids_restored");
+const std::string AnonymisedCtSeries = SharedData("dicom_samples/ct_series_totalsegmentator");
+const std::string MrSeries = SharedData("dicom_samples/mr_series_babymri");
+
+std::shared_ptr<const Model>
+LungModel()
+{
+  static const auto model = std::make_shared<const Model>(
+    Model::Load(std::string(FOCUSNET_SOURCE_DIR) + "/test_data/models/focusnet-lung.fnm"));
+  return model;
+}
+
+std::vector<fs::path>
+SortedFiles(const std::string & folder)
+{
+  std::vector<fs::path> files;
+  for (const auto & entry : fs::directory_iterator(folder))
+  {
+    files.push_back(entry.path());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+/** Copies the files of folder into destination; with split, the second half goes into a sub-folder. */
+void
+CopySeries(const std::string & folder, const fs::path & destination, bool split = false)
+{
+  const auto files = SortedFiles(folder);
+  for (std::size_t k = 0; k < files.size(); ++k)
+  {
+    const fs::path target = split && k >= files.size() / 2 ? destination / "more" : destination;
+    fs::create_directories(target);
+    fs::copy_file(files[k], target / files[k].filename());
+  }
+}
+
+/** A damaged DICOM file (the first 1000 bytes of a real one) and a text file. */
+void
+AddBrokenAndForeignFiles(const fs::path & root)
+{
+  fs::create_directories(root / "broken");
+  std::ifstream     in(SortedFiles(MrSeries).front(), std::ios::binary);
+  std::vector<char> head(1000);
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  std::ofstream(root / "broken" / "damaged.dcm", std::ios::binary).write(head.data(), in.gcount());
+  std::ofstream(root / "notes.txt") << "not DICOM\n";
+}
+
+/** dciodvfy's findings of class "Error" for a DICOM file (empty: valid). */
+std::vector<std::string>
+DciodvfyErrors(const std::string & fileName)
+{
+  const std::string command = std::string("'") + FOCUSNET_DCIODVFY + "' '" + fileName + "' 2>&1";
+  FILE *            pipe = popen(command.c_str(), "r");
+  EXPECT_NE(pipe, nullptr);
+  std::vector<std::string> errors;
+  std::string              all;
+  char                     line[4096];
+  while (pipe && fgets(line, sizeof line, pipe))
+  {
+    all += line;
+    if (std::string(line).rfind("Error", 0) == 0)
+    {
+      errors.push_back(line);
+    }
+  }
+  const int status = pipe ? pclose(pipe) : -1;
+  EXPECT_NE(all.find("Segmentation"), std::string::npos) << "dciodvfy did not recognise a Segmentation:\n" << all;
+  EXPECT_NE(status, -1);
+  return errors;
+}
+
+std::map<std::string, std::string>
+SopInstanceUidsByFile(const std::string & folder)
+{
+  std::map<std::string, std::string> uids;
+  for (const DicomSeriesInfo & series : ScanDicomTree(folder).series)
+  {
+    for (const DicomInstance & instance : series.instances)
+    {
+      uids[instance.path] = instance.sopInstanceUid;
+    }
+  }
+  return uids;
+}
+
+/** The SEG holds exactly the label map: each frame on its slice (by position), equal pixels, and every slice
+ * without a frame is empty. Returns the number of frames. */
+std::size_t
+ExpectSegmentationEqualsLabelMap(const DicomSegmentationContents & seg,
+                                 const LabelImage *                labels,
+                                 const ImageSource &               source)
+{
+  const auto size = labels->GetLargestPossibleRegion().GetSize();
+  EXPECT_EQ(seg.columns, size[0]);
+  EXPECT_EQ(seg.rows, size[1]);
+  const auto                    sops = SopInstanceUidsByFile(fs::path(source.files.front()).parent_path().string());
+  std::set<itk::IndexValueType> covered;
+  for (const DicomSegmentationFrame & frame : seg.frames)
+  {
+    EXPECT_EQ(frame.segmentNumber, 1);
+    itk::IndexValueType slice = -1;
+    for (itk::IndexValueType k = 0; k < static_cast<itk::IndexValueType>(size[2]); ++k)
+    {
+      LabelImage::PointType point;
+      labels->TransformIndexToPhysicalPoint(LabelImage::IndexType{ { 0, 0, k } }, point);
+      if (std::abs(point[0] - frame.position[0]) < 1e-3 && std::abs(point[1] - frame.position[1]) < 1e-3 &&
+          std::abs(point[2] - frame.position[2]) < 1e-3)
+      {
+        slice = k;
+      }
+    }
+    EXPECT_GE(slice, 0) << "no slice of the label map at the frame's position";
+    if (slice < 0)
+    {
+      continue;
+    }
+    EXPECT_TRUE(covered.insert(slice).second) << "two frames on slice " << slice;
+    EXPECT_EQ(frame.sourceSopInstanceUid, sops.at(source.files[static_cast<std::size_t>(slice)]));
+    const unsigned char * expected = labels->GetBufferPointer() + slice * size[0] * size[1];
+    EXPECT_EQ(frame.pixels.size(), size[0] * size[1]);
+    EXPECT_TRUE(std::equal(frame.pixels.begin(), frame.pixels.end(), expected)) << "frame on slice " << slice;
+  }
+  for (itk::IndexValueType k = 0; k < static_cast<itk::IndexValueType>(size[2]); ++k)
+  {
+    if (covered.count(k) == 0)
+    {
+      const unsigned char * pixels = labels->GetBufferPointer() + k * size[0] * size[1];
+      EXPECT_TRUE(std::all_of(pixels, pixels + size[0] * size[1], [](unsigned char v) { return v == 0; }))
+        << "slice " << k << " has label pixels but no frame";
+    }
+  }
+  return seg.frames.size();
+}
+
+TEST(FocusNetDicomScan, FindsSeriesAcrossFoldersAndReportsDamagedFiles)
+{
+  ScratchDirectory directory;
+  CopySeries(CtSeries, directory.Path() / "study" / "ct", true);
+  CopySeries(MrSeries, directory.Path() / "study" / "mr");
+  AddBrokenAndForeignFiles(directory.Path());
+
+  const DicomScan scan = ScanDicomTree(directory.Path().string());
+  ASSERT_EQ(scan.series.size(), 2U);
+  ASSERT_EQ(scan.unreadable.size(), 1U);
+  EXPECT_NE(scan.unreadable.front().path.find("damaged.dcm"), std::string::npos);
+  EXPECT_EQ(scan.otherFiles, 1U);
+
+  const auto ct =
+    std::find_if(scan.series.begin(), scan.series.end(), [](const DicomSeriesInfo & s) { return s.modality == "CT"; });
+  ASSERT_NE(ct, scan.series.end());
+  EXPECT_EQ(ct->problem, "");
+  EXPECT_EQ(ct->instances.size(), 20U); // both sub-folders
+  EXPECT_EQ(ct->size, (std::array<std::size_t, 3>{ { 512, 512, 20 } }));
+  EXPECT_NEAR(ct->spacing[0], 0.9765625, 1e-6);
+  EXPECT_NEAR(ct->spacing[2], 2.0, 1e-6);
+  EXPECT_EQ(ct->transferSyntaxUid, "1.2.840.10008.1.2.4.90");
+  for (std::size_t k = 1; k < ct->instances.size(); ++k)
+  {
+    EXPECT_LT(ct->instances[k - 1].position[2], ct->instances[k].position[2]); // axial: sorted along z
+  }
+  // The series reads as one volume with the geometry of its files.
+  const auto image = ReadImageSource<itk::Image<float, 3>>(ToImageSource(*ct));
+  EXPECT_EQ(image->GetLargestPossibleRegion().GetSize()[2], 20U);
+  EXPECT_NEAR(image->GetOrigin()[2], ct->instances.front().position[2], 1e-4);
+}
+
+TEST(FocusNetDicomScan, FlagsASeriesWithAMissingSlice)
+{
+  ScratchDirectory directory;
+  CopySeries(MrSeries, directory.Path());
+  fs::remove(SortedFiles(directory.Path().string())[2]);
+  const DicomScan scan = ScanDicomTree(directory.Path().string());
+  ASSERT_EQ(scan.series.size(), 1U);
+  EXPECT_NE(scan.series.front().problem.find("missing slices"), std::string::npos) << scan.series.front().problem;
+  ExpectErrorContaining([&] { ToImageSource(scan.series.front()); }, { "missing slices" });
+}
+
+TEST(FocusNetDicomScan, ShardsCoverEverySeriesExactlyOnce)
+{
+  const DicomScan scan = ScanDicomTree(SharedData("dicom_samples"));
+  ASSERT_GE(scan.series.size(), 5U);
+  for (unsigned int count = 1; count <= 4; ++count)
+  {
+    for (const DicomSeriesInfo & series : scan.series)
+    {
+      unsigned int owners = 0;
+      for (unsigned int index = 0; index < count; ++index)
+      {
+        owners += InShard(series.key, Shard{ index, count });
+      }
+      EXPECT_EQ(owners, 1U) << series.key << " in " << count << " shards";
+    }
+  }
+  EXPECT_EQ(ParseShard("2/4").index, 2U);
+  EXPECT_EQ(ParseShard("2/4").count, 4U);
+  for (const char * bad : { "4/4", "-1/2", "1", "a/b", "1/0", "1/2/3" })
+  {
+    ExpectErrorContaining([&] { ParseShard(bad); }, { bad });
+  }
+}
+
+TEST(FocusNetDicomSegmentation, CtSegmentationIsValidAndHoldsTheLabelMap)
+{
+  ScratchDirectory    directory;
+  SegmentationOptions options;
+  options.inference.threads = 2;
+  options.dicomSegmentationFileName = directory / "ct-seg.dcm";
+  const SegmentationResult result = SegmentImageFile(CtSeries, directory / "ct.nrrd", LungModel(), options);
+  ASSERT_GT(result.labelVoxels, 1000U); // the real lung model finds lung in this chest CT
+
+  EXPECT_EQ(DciodvfyErrors(directory / "ct-seg.dcm"), std::vector<std::string>{});
+  const DicomSegmentationContents seg = ReadDicomSegmentation(directory / "ct-seg.dcm");
+  EXPECT_EQ(seg.segmentLabel, "Lung");
+  EXPECT_EQ(seg.algorithmType, "AUTOMATIC");
+  EXPECT_NE(seg.algorithmName.find("FocusNet"), std::string::npos);
+  const DicomSeriesInfo source = ScanDicomTree(CtSeries).series.front();
+  EXPECT_EQ(seg.frameOfReferenceUid, source.instances.front().frameOfReferenceUid);
+  EXPECT_EQ(seg.referencedSeriesUids, std::vector<std::string>{ source.seriesUid });
+
+  const auto        labels = ReadImageSource<LabelImage>(InspectImageSource(directory / "ct.nrrd"));
+  const std::size_t frames = ExpectSegmentationEqualsLabelMap(seg, labels, result.source);
+  EXPECT_GT(frames, 0U);
+  EXPECT_LE(frames, 20U);
+}
+
+TEST(FocusNetDicomSegmentation, ObliqueMrKeepsEveryFrameOnItsSlice)
+{
+  ScratchDirectory    directory;
+  SegmentationOptions options;
+  options.inference.threads = 2;
+  options.dicomSegmentationFileName = directory / "mr-seg.dcm";
+  options.dicomSegmentation.skipEmptyFrames = false;
+  const SegmentationResult result = SegmentImageFile(MrSeries, directory / "mr.nrrd", LungModel(), options);
+
+  EXPECT_EQ(DciodvfyErrors(directory / "mr-seg.dcm"), std::vector<std::string>{});
+  const DicomSegmentationContents seg = ReadDicomSegmentation(directory / "mr-seg.dcm");
+  const auto                      labels = ReadImageSource<LabelImage>(InspectImageSource(directory / "mr.nrrd"));
+  EXPECT_EQ(ExpectSegmentationEqualsLabelMap(seg, labels, result.source), 6U);
+}
+
+TEST(FocusNetDicomSegmentation, BlankUidsAreRefusedBeforeAnyWork)
+{
+  ScratchDirectory directory;
+  ExpectErrorContaining([&] { SegmentImageFile(AnonymisedCtSeries, directory / "seg.dcm", LungModel(), {}); },
+                        { "seg.dcm", "SOPInstanceUID", "SeriesInstanceUID", "anonymised", "label map" });
+  EXPECT_TRUE(directory.Files().empty());
+  // A label map is still made from the same series.
+  SegmentationOptions options;
+  options.inference.threads = 2;
+  EXPECT_GT(SegmentImageFile(AnonymisedCtSeries, directory / "label.nrrd", LungModel(), options).labelVoxels, 0U);
+}
+
+std::map<std::string, const BatchItem *>
+ByModality(const BatchReport & report)
+{
+  std::map<std::string, const BatchItem *> items;
+  for (const BatchItem & item : report.items)
+  {
+    items[item.seriesUid.empty() && item.modality.empty() ? "file"
+                                                          : item.modality + (item.seriesUid.empty() ? "-anon" : "")] =
+      &item;
+  }
+  return items;
+}
+
+TEST(FocusNetBatch, SegmentsATreeReportsProblemsSkipsDoneSeriesAndResumes)
+{
+  ScratchDirectory directory;
+  const fs::path   input = directory.Path() / "in";
+  CopySeries(CtSeries, input / "patient1" / "ct", true);
+  CopySeries(AnonymisedCtSeries, input / "patient2" / "ct");
+  CopySeries(MrSeries, input / "patient3" / "mr");
+  AddBrokenAndForeignFiles(input);
+
+  BatchOptions options;
+  options.inputRoot = input.string();
+  options.outputRoot = (directory.Path() / "out").string();
+  options.modelFileName = "focusnet-lung.fnm";
+  options.segmentation.inference.threads = 2;
+  std::size_t progressCalls = 0;
+  options.progress = [&](std::size_t, std::size_t, const std::string &) { ++progressCalls; };
+  const BatchReport first = RunBatch(options, LungModel());
+  EXPECT_EQ(progressCalls, 3U);
+  ASSERT_EQ(first.items.size(), 4U);
+  auto items = ByModality(first);
+  ASSERT_EQ(items.size(), 4U);
+  EXPECT_EQ(items["CT"]->status, "ok");
+  EXPECT_EQ(items["MR"]->status, "ok");
+  EXPECT_EQ(items["CT-anon"]->status, "partial");
+  EXPECT_NE(items["CT-anon"]->reason.find("anonymised"), std::string::npos) << items["CT-anon"]->reason;
+  EXPECT_EQ(items["file"]->status, "failed");
+  EXPECT_NE(items["file"]->reason.find("not a readable DICOM file"), std::string::npos);
+  EXPECT_NE(items["file"]->source.find("damaged.dcm"), std::string::npos);
+  EXPECT_NEAR(items["CT"]->volumeMl, items["CT-anon"]->volumeMl, 1e-9); // the same pixels, UIDs aside
+
+  const fs::path ct = fs::path(options.outputRoot) / items["CT"]->outputFolder;
+  for (const char * name : { "label.nrrd", "seg.dcm", "summary.json" })
+  {
+    EXPECT_TRUE(fs::exists(ct / name)) << name;
+  }
+  const fs::path anon = fs::path(options.outputRoot) / items["CT-anon"]->outputFolder;
+  EXPECT_TRUE(fs::exists(anon / "label.nrrd"));
+  EXPECT_FALSE(fs::exists(anon / "seg.dcm"));
+  std::ifstream csv(first.summaryFileName);
+  std::string   line;
+  std::size_t   lines = 0;
+  while (std::getline(csv, line))
+  {
+    ++lines;
+  }
+  EXPECT_EQ(lines, 5U); // header and four rows
+
+  // A second run skips every series and leaves their files alone.
+  const auto        written = fs::last_write_time(ct / "seg.dcm");
+  const BatchReport second = RunBatch(options, LungModel());
+  EXPECT_EQ(second.Count("skipped"), 3U);
+  EXPECT_EQ(second.Count("failed"), 1U); // the damaged file is reported again
+  EXPECT_EQ(fs::last_write_time(ct / "seg.dcm"), written);
+
+  // A series interrupted before its summary was written is segmented again; the rest stays skipped.
+  fs::remove(ct / "summary.json");
+  fs::remove(ct / "seg.dcm");
+  std::ofstream(ct / ".seg.partial-12345-0.dcm") << "a write cut short by kill -9";
+  const BatchReport third = RunBatch(options, LungModel());
+  items = ByModality(third);
+  EXPECT_EQ(items["CT"]->status, "ok");
+  EXPECT_EQ(third.Count("skipped"), 2U);
+  EXPECT_TRUE(fs::exists(ct / "seg.dcm"));
+  EXPECT_FALSE(fs::exists(ct / ".seg.partial-12345-0.dcm"));
+}
+
+} // namespace
