@@ -17,18 +17,6 @@ namespace focusnet
 void
 RegisterImageIOFactories();
 
-/** One DICOM series in a folder, its files sorted along the slice normal. */
-struct DicomSeries
-{
-  std::string              uid; ///< SeriesInstanceUID; empty when the files have none (anonymised)
-  std::string              description;
-  std::vector<std::string> files;
-};
-
-/** The DICOM series directly in a folder (GDCM). */
-std::vector<DicomSeries>
-FindDicomSeries(const std::string & directory);
-
 /** What an input is, before reading it: where its pixels come from and their shape. */
 struct ImageSource
 {
@@ -40,8 +28,9 @@ struct ImageSource
   bool                     dicom{ false };
 };
 
-/** Examines a file or a DICOM series folder. seriesUid picks a series when a folder holds several; when
- * the choice is ambiguous the error lists them. Throws focusnet::Error naming the path and the problem. */
+/** Examines a file or a DICOM series folder (searched recursively, see ScanDicomTree). seriesUid picks a series
+ * when a folder holds several; when the choice is ambiguous the error lists them. A series with inconsistent
+ * geometry is refused with the reason. Throws focusnet::Error naming the path and the problem. */
 ImageSource
 InspectImageSource(const std::string & path, const std::string & seriesUid = {});
 

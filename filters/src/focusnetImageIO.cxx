@@ -4,13 +4,14 @@
  *=========================================================================*/
 #include "focusnetImageIO.h"
 
+#include "focusnetDicom.h"
+
 #include "focusnetAtomicFile.h"
 #include "focusnetError.h"
 
 #include "gdcmTrace.h"
 #include "itkGDCMImageIO.h"
 #include "itkGDCMImageIOFactory.h"
-#include "itkGDCMSeriesFileNames.h"
 #include "itkImageIOFactory.h"
 #include "itkJPEGImageIOFactory.h"
 #include "itkMetaImageIOFactory.h"
@@ -53,13 +54,13 @@ RegisterImageIOFactories()
 namespace
 {
 std::string
-Describe(const std::vector<DicomSeries> & series)
+Describe(const std::vector<DicomSeriesInfo> & series)
 {
   std::ostringstream text;
-  for (const DicomSeries & s : series)
+  for (const DicomSeriesInfo & s : series)
   {
-    text << "\n  " << (s.uid.empty() ? std::string("(no SeriesInstanceUID)") : s.uid) << "  " << s.files.size()
-         << " files" << (s.description.empty() ? "" : "  \"" + s.description + "\"");
+    text << "\n  " << (s.seriesUid.empty() ? std::string("(no SeriesInstanceUID)") : s.seriesUid) << "  "
+         << s.instances.size() << " files" << (s.description.empty() ? "" : "  \"" + s.description + "\"");
   }
   return text.str();
 }
@@ -81,43 +82,6 @@ ReadHeader(const std::string & fileName, itk::ImageIOBase::Pointer io)
 }
 } // namespace
 
-std::vector<DicomSeries>
-FindDicomSeries(const std::string & directory)
-{
-  RegisterImageIOFactories();
-  auto names = itk::GDCMSeriesFileNames::New();
-  // Series are told apart by SeriesInstanceUID alone, so that the UIDs printed are the ones users pass back.
-  names->SetUseSeriesDetails(false);
-  names->SetDirectory(directory);
-  std::vector<DicomSeries> series;
-  for (const std::string & uid : names->GetSeriesUIDs())
-  {
-    DicomSeries s;
-    s.uid = uid;
-    s.files = names->GetFileNames(uid);
-    if (s.files.empty())
-    {
-      continue;
-    }
-    auto io = itk::GDCMImageIO::New();
-    try
-    {
-      ReadHeader(s.files.front(), io);
-      io->GetValueFromTag("0008|103e", s.description);
-      io->GetValueFromTag("0020|000e", s.uid);
-    }
-    catch (const Error &)
-    {
-      // An unreadable first file is reported when the series is read, not while listing.
-    }
-    // GDCM pads and sometimes invents UIDs for blank ones; report what the files hold.
-    s.uid.erase(s.uid.find_last_not_of(std::string(" \0", 2)) + 1);
-    s.description.erase(s.description.find_last_not_of(' ') + 1);
-    series.push_back(std::move(s));
-  }
-  return series;
-}
-
 ImageSource
 InspectImageSource(const std::string & path, const std::string & seriesUid)
 {
@@ -132,15 +96,21 @@ InspectImageSource(const std::string & path, const std::string & seriesUid)
   {
     return InspectImageFiles(path, { path });
   }
-  const std::vector<DicomSeries> series = FindDicomSeries(path);
+  const DicomScan scan = ScanDicomTree(path);
+  const auto &    series = scan.series;
   if (series.empty())
   {
-    throw Error(path + ": the folder holds no DICOM series");
+    throw Error(path + ": the folder holds no DICOM series" +
+                (scan.unreadable.empty() ? std::string()
+                                         : " (" + std::to_string(scan.unreadable.size()) +
+                                             " damaged DICOM files, the first: " + scan.unreadable.front().path + ": " +
+                                             scan.unreadable.front().reason + ")"));
   }
-  const DicomSeries * chosen = &series.front();
+  const DicomSeriesInfo * chosen = &series.front();
   if (!seriesUid.empty())
   {
-    auto match = std::find_if(series.begin(), series.end(), [&](const DicomSeries & s) { return s.uid == seriesUid; });
+    auto match =
+      std::find_if(series.begin(), series.end(), [&](const DicomSeriesInfo & s) { return s.seriesUid == seriesUid; });
     if (match == series.end())
     {
       throw Error(path + ": no DICOM series with SeriesInstanceUID " + seriesUid +
@@ -153,7 +123,9 @@ InspectImageSource(const std::string & path, const std::string & seriesUid)
     throw Error(path + ": the folder holds " + std::to_string(series.size()) +
                 " DICOM series; choose one with --series-uid:" + Describe(series));
   }
-  return InspectImageFiles(path, chosen->files);
+  ImageSource source = ToImageSource(*chosen);
+  source.path = path;
+  return source;
 }
 
 ImageSource
