@@ -124,6 +124,21 @@ PrintInfo(const focusnet::Model & model, const std::string & source)
             << "metadata:           " << focusnet::ToJson(m, 2) << '\n';
 }
 
+/** Draws the search through a folder tree (files examined of all) on a progress bar. */
+std::function<void(std::size_t, std::size_t)>
+SearchProgress(focusnet::TerminalProgress & bar)
+{
+  return [&bar](std::size_t done, std::size_t total)
+  {
+    bar.Update(static_cast<float>(done) / static_cast<float>(std::max<std::size_t>(total, 1)),
+               std::to_string(done) + "/" + std::to_string(total) + " files");
+    if (done == total)
+    {
+      bar.Finish();
+    }
+  };
+}
+
 int
 Run(int argc, char ** argv)
 {
@@ -265,9 +280,11 @@ Run(int argc, char ** argv)
     batchOptions.shard = focusnet::ParseShard(shard);
     batchOptions.modelFileName = ResolveModelFile(batchModel);
     const auto model = std::make_shared<const focusnet::Model>(focusnet::Model::Load(batchOptions.modelFileName));
+    focusnet::TerminalProgress scanning("searching");
     focusnet::TerminalProgress progress("series");
     if (!batchQuiet)
     {
+      batchOptions.scanProgress = SearchProgress(scanning);
       batchOptions.progress = [&progress](std::size_t done, std::size_t total, const std::string & last)
       {
         progress.Update(static_cast<float>(done) / static_cast<float>(std::max<std::size_t>(total, 1)),
@@ -300,7 +317,8 @@ Run(int argc, char ** argv)
   }
   else if (dicomList->parsed())
   {
-    const focusnet::DicomScan scan = focusnet::ScanDicomTree(dicomRoot);
+    focusnet::TerminalProgress scanning("searching");
+    const focusnet::DicomScan  scan = focusnet::ScanDicomTree(dicomRoot, SearchProgress(scanning));
     std::cout << "series_uid\tmodality\tdescription\tinstances\tsize\tspacing_mm\ttransfer_syntax\tfolder\tstatus\n";
     for (const focusnet::DicomSeriesInfo & s : scan.series)
     {

@@ -348,6 +348,16 @@ TEST(FocusNetBatch, SegmentsATreeReportsProblemsSkipsDoneSeriesAndResumes)
   EXPECT_EQ(second.Count("failed"), 1U); // the damaged file is reported again
   EXPECT_EQ(fs::last_write_time(ct / "seg.dcm"), written);
 
+  // The output may not lie inside the input.
+  BatchOptions nested = options;
+  nested.outputRoot = (input / "results").string();
+  ExpectErrorContaining([&] { RunBatch(nested, LungModel()); }, { "results", "inside the input folder" });
+  EXPECT_FALSE(fs::exists(nested.outputRoot));
+
+  // DICOM SEG objects among the studies are not series to segment.
+  fs::copy_file(ct / "seg.dcm", input / "patient1" / "seg.dcm");
+  EXPECT_EQ(RunBatch(options, LungModel()).Count("skipped"), 3U);
+
   // A series interrupted before its summary was written is segmented again; the rest stays skipped.
   fs::remove(ct / "summary.json");
   fs::remove(ct / "seg.dcm");

@@ -45,6 +45,8 @@ struct BatchOptions
   bool                     retryFailed{ false };
   std::string              modelFileName; ///< recorded in the summaries
   SegmentationOptions      segmentation;  ///< inference settings; output names are the batch's own
+  /** Called while the input is searched: (files examined, files in all). */
+  std::function<void(std::size_t, std::size_t)> scanProgress;
   /** Called as series finish: (series done, series in this shard, the one just finished). */
   std::function<void(std::size_t, std::size_t, const std::string &)> progress;
 };

@@ -77,11 +77,11 @@ struct DicomScan
 };
 
 /** Finds every DICOM image series below root (recursively; a series may span sub-folders), reading headers only.
- * Files that are not DICOM, and DICOM objects without pixels, are counted and skipped; damaged DICOM files are
- * listed. progress is called with the number of files examined so far. Throws focusnet::Error when root is not
- * a readable folder. */
+ * Files that are not DICOM, DICOM objects without pixels and DICOM Segmentations are counted and skipped;
+ * damaged DICOM files are listed. progress is called with (files examined, files in all). Throws
+ * focusnet::Error when root is not a readable folder. */
 DicomScan
-ScanDicomTree(const std::string & root, const std::function<void(std::size_t)> & progress = {});
+ScanDicomTree(const std::string & root, const std::function<void(std::size_t, std::size_t)> & progress = {});
 
 /** An ImageSource that reads the series' files in slice order (see ReadImageSource). Throws focusnet::Error
  * when the series has a geometry problem. */

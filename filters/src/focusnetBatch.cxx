@@ -274,7 +274,7 @@ private:
   WriteSummary(const fs::path & folder, const DicomSeriesInfo & series, BatchItem & item, const Json & outputs) const
   {
     Json summary = { { "status", item.status },
-                     { "reason", item.reason },
+                     { "errors", item.reason.empty() ? Json::array() : Json::array({ item.reason }) },
                      { "study_uid", series.studyUid },
                      { "series_uid", series.seriesUid },
                      { "modality", series.modality },
@@ -370,14 +370,22 @@ RunBatch(const BatchOptions & options, const std::shared_ptr<const Model> & mode
     throw Error("bad shard " + std::to_string(options.shard.index) + "/" + std::to_string(options.shard.count));
   }
   std::error_code error;
+  if (!fs::is_directory(options.inputRoot, error))
+  {
+    throw Error(options.inputRoot + ": not a folder");
+  }
+  // The output may not lie inside the input: a later run would find its own files among the studies.
+  const fs::path input = fs::weakly_canonical(options.inputRoot, error);
+  const fs::path output = fs::weakly_canonical(options.outputRoot, error);
+  const auto     mismatch = std::mismatch(input.begin(), input.end(), output.begin(), output.end());
+  if (mismatch.first == input.end())
+  {
+    throw Error(options.outputRoot + ": the output folder must not be inside the input folder " + options.inputRoot);
+  }
   fs::create_directories(options.outputRoot, error);
   if (!fs::is_directory(options.outputRoot))
   {
     throw Error(options.outputRoot + ": cannot create the output folder");
-  }
-  if (fs::equivalent(options.inputRoot, options.outputRoot, error))
-  {
-    throw Error(options.outputRoot + ": the output folder must not be the input folder");
   }
   // Series run in parallel jobs, each with its share of the LibTorch threads.
   BatchOptions perJob = options;
@@ -390,7 +398,7 @@ RunBatch(const BatchOptions & options, const std::shared_ptr<const Model> & mode
   }
   const BatchRun run(perJob, model);
 
-  const DicomScan scan = ScanDicomTree(options.inputRoot);
+  const DicomScan scan = ScanDicomTree(options.inputRoot, options.scanProgress);
   BatchReport     report;
   report.otherFiles = scan.otherFiles;
   std::vector<const DicomSeriesInfo *> selected;

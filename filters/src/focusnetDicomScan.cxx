@@ -9,6 +9,7 @@
 
 #include "dcmtk/dcmdata/dcdeftag.h"
 #include "dcmtk/dcmdata/dcfilefo.h"
+#include "dcmtk/dcmdata/dcuid.h"
 #include "dcmtk/dcmdata/dcmetinf.h"
 #include "dcmtk/dcmdata/dcxfer.h"
 #include "dcmtk/oflog/oflog.h"
@@ -290,7 +291,7 @@ ReadDicomInstance(const std::string & path, DicomInstance & instance, std::strin
 }
 
 DicomScan
-ScanDicomTree(const std::string & root, const std::function<void(std::size_t)> & progress)
+ScanDicomTree(const std::string & root, const std::function<void(std::size_t, std::size_t)> & progress)
 {
   std::error_code error;
   if (!fs::is_directory(root, error))
@@ -321,7 +322,7 @@ ScanDicomTree(const std::string & root, const std::function<void(std::size_t)> &
     const std::string & path = paths[n];
     if (progress)
     {
-      progress(n);
+      progress(n, paths.size());
     }
     DicomInstance instance;
     std::string   reason;
@@ -339,9 +340,9 @@ ScanDicomTree(const std::string & root, const std::function<void(std::size_t)> &
       }
       continue;
     }
-    if (instance.rows == 0 || instance.columns == 0)
+    if (instance.rows == 0 || instance.columns == 0 || instance.sopClassUid == UID_SegmentationStorage)
     {
-      ++scan.otherFiles; // not an image (DICOMDIR, structured report, ...), or not DICOM at all
+      ++scan.otherFiles; // not an image (DICOMDIR, structured report, segmentation...), or not DICOM at all
       continue;
     }
     if (!instance.sopInstanceUid.empty())
@@ -362,7 +363,7 @@ ScanDicomTree(const std::string & root, const std::function<void(std::size_t)> &
   }
   if (progress)
   {
-    progress(paths.size());
+    progress(paths.size(), paths.size());
   }
   for (auto & [key, s] : series)
   {
