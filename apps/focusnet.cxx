@@ -327,7 +327,7 @@ Run(int argc, char ** argv)
       std::cout << (s.seriesUid.empty() ? "(none)" : s.seriesUid) << '\t' << s.modality << '\t' << s.description << '\t'
                 << s.instances.size() << '\t' << s.size[0] << "x" << s.size[1] << "x" << s.size[2] << '\t'
                 << spacing.str() << '\t' << focusnet::TransferSyntaxName(s.transferSyntaxUid) << '\t'
-                << std::filesystem::path(s.instances.front().path).parent_path().string() << '\t'
+                << focusnet::SeriesFolder(s) << '\t'
                 << (s.problem.empty() ? "ok" : "inconsistent: " + s.problem) << '\n';
     }
     for (const focusnet::UnreadableFile & file : scan.unreadable)

@@ -100,18 +100,13 @@ DciodvfyErrors(const std::string & fileName)
   return errors;
 }
 
-std::map<std::string, std::string>
-SopInstanceUidsByFile(const std::string & folder)
+/** The one series of a folder, as ScanDicomTree finds it. */
+DicomSeriesInfo
+OnlySeries(const std::string & folder)
 {
-  std::map<std::string, std::string> uids;
-  for (const DicomSeriesInfo & series : ScanDicomTree(folder).series)
-  {
-    for (const DicomInstance & instance : series.instances)
-    {
-      uids[instance.path] = instance.sopInstanceUid;
-    }
-  }
-  return uids;
+  const auto series = ScanDicomTree(folder).series;
+  EXPECT_EQ(series.size(), 1U) << folder;
+  return series.front();
 }
 
 /** The SEG holds exactly the label map: each frame on its slice (by position), equal pixels, and every slice
@@ -119,12 +114,11 @@ SopInstanceUidsByFile(const std::string & folder)
 std::size_t
 ExpectSegmentationEqualsLabelMap(const DicomSegmentationContents & seg,
                                  const LabelImage *                labels,
-                                 const ImageSource &               source)
+                                 const DicomSeriesInfo &           source)
 {
   const auto size = labels->GetLargestPossibleRegion().GetSize();
   EXPECT_EQ(seg.columns, size[0]);
   EXPECT_EQ(seg.rows, size[1]);
-  const auto                    sops = SopInstanceUidsByFile(fs::path(source.files.front()).parent_path().string());
   std::set<itk::IndexValueType> covered;
   for (const DicomSegmentationFrame & frame : seg.frames)
   {
@@ -146,7 +140,7 @@ ExpectSegmentationEqualsLabelMap(const DicomSegmentationContents & seg,
       continue;
     }
     EXPECT_TRUE(covered.insert(slice).second) << "two frames on slice " << slice;
-    EXPECT_EQ(frame.sourceSopInstanceUid, sops.at(source.files[static_cast<std::size_t>(slice)]));
+    EXPECT_EQ(frame.sourceSopInstanceUid, source.instances.at(static_cast<std::size_t>(slice)).sopInstanceUid);
     const unsigned char * expected = labels->GetBufferPointer() + slice * size[0] * size[1];
     EXPECT_EQ(frame.pixels.size(), size[0] * size[1]);
     EXPECT_TRUE(std::equal(frame.pixels.begin(), frame.pixels.end(), expected)) << "frame on slice " << slice;
@@ -244,12 +238,12 @@ TEST(FocusNetDicomSegmentation, CtSegmentationIsValidAndHoldsTheLabelMap)
   EXPECT_EQ(seg.segmentLabel, "Lung");
   EXPECT_EQ(seg.algorithmType, "AUTOMATIC");
   EXPECT_NE(seg.algorithmName.find("FocusNet"), std::string::npos);
-  const DicomSeriesInfo source = ScanDicomTree(CtSeries).series.front();
+  const DicomSeriesInfo source = OnlySeries(CtSeries);
   EXPECT_EQ(seg.frameOfReferenceUid, source.instances.front().frameOfReferenceUid);
   EXPECT_EQ(seg.referencedSeriesUids, std::vector<std::string>{ source.seriesUid });
 
   const auto        labels = ReadImageSource<LabelImage>(InspectImageSource(directory / "ct.nrrd"));
-  const std::size_t frames = ExpectSegmentationEqualsLabelMap(seg, labels, result.source);
+  const std::size_t frames = ExpectSegmentationEqualsLabelMap(seg, labels, OnlySeries(CtSeries));
   EXPECT_GT(frames, 0U);
   EXPECT_LE(frames, 20U);
 }
@@ -266,7 +260,7 @@ TEST(FocusNetDicomSegmentation, ObliqueMrKeepsEveryFrameOnItsSlice)
   EXPECT_EQ(DciodvfyErrors(directory / "mr-seg.dcm"), std::vector<std::string>{});
   const DicomSegmentationContents seg = ReadDicomSegmentation(directory / "mr-seg.dcm");
   const auto                      labels = ReadImageSource<LabelImage>(InspectImageSource(directory / "mr.nrrd"));
-  EXPECT_EQ(ExpectSegmentationEqualsLabelMap(seg, labels, result.source), 6U);
+  EXPECT_EQ(ExpectSegmentationEqualsLabelMap(seg, labels, OnlySeries(MrSeries)), 6U);
 }
 
 TEST(FocusNetDicomSegmentation, BlankUidsAreRefusedBeforeAnyWork)
@@ -281,15 +275,14 @@ TEST(FocusNetDicomSegmentation, BlankUidsAreRefusedBeforeAnyWork)
   EXPECT_GT(SegmentImageFile(AnonymisedCtSeries, directory / "label.nrrd", LungModel(), options).labelVoxels, 0U);
 }
 
+/** The report's rows by the folder (or file) they come from, relative to the input root. */
 std::map<std::string, const BatchItem *>
-ByModality(const BatchReport & report)
+BySource(const BatchReport & report, const fs::path & root)
 {
   std::map<std::string, const BatchItem *> items;
   for (const BatchItem & item : report.items)
   {
-    items[item.seriesUid.empty() && item.modality.empty() ? "file"
-                                                          : item.modality + (item.seriesUid.empty() ? "-anon" : "")] =
-      &item;
+    items[fs::relative(item.source, root).generic_string()] = &item;
   }
   return items;
 }
@@ -301,6 +294,7 @@ TEST(FocusNetBatch, SegmentsATreeReportsProblemsSkipsDoneSeriesAndResumes)
   CopySeries(CtSeries, input / "patient1" / "ct", true);
   CopySeries(AnonymisedCtSeries, input / "patient2" / "ct");
   CopySeries(MrSeries, input / "patient3" / "mr");
+  CopySeries(SharedData("dicom_samples/single"), input / "singles"); // 5 series: 2 CT, 3 US (2 RGB, 1 multi-frame)
   AddBrokenAndForeignFiles(input);
 
   BatchOptions options;
@@ -311,25 +305,48 @@ TEST(FocusNetBatch, SegmentsATreeReportsProblemsSkipsDoneSeriesAndResumes)
   std::size_t progressCalls = 0;
   options.progress = [&](std::size_t, std::size_t, const std::string &) { ++progressCalls; };
   const BatchReport first = RunBatch(options, LungModel());
-  EXPECT_EQ(progressCalls, 3U);
-  ASSERT_EQ(first.items.size(), 4U);
-  auto items = ByModality(first);
-  ASSERT_EQ(items.size(), 4U);
-  EXPECT_EQ(items["CT"]->status, "ok");
-  EXPECT_EQ(items["MR"]->status, "ok");
-  EXPECT_EQ(items["CT-anon"]->status, "partial");
-  EXPECT_NE(items["CT-anon"]->reason.find("anonymised"), std::string::npos) << items["CT-anon"]->reason;
-  EXPECT_EQ(items["file"]->status, "failed");
-  EXPECT_NE(items["file"]->reason.find("not a readable DICOM file"), std::string::npos);
-  EXPECT_NE(items["file"]->source.find("damaged.dcm"), std::string::npos);
-  EXPECT_NEAR(items["CT"]->volumeMl, items["CT-anon"]->volumeMl, 1e-9); // the same pixels, UIDs aside
+  EXPECT_EQ(progressCalls, 8U);
+  ASSERT_EQ(first.items.size(), 9U);
+  EXPECT_EQ(first.Count("ok"), 4U);      // CT (in two folders), MR and the two single CT slices
+  EXPECT_EQ(first.Count("partial"), 4U); // blank UIDs, and three ultrasound files a SEG cannot place
+  EXPECT_EQ(first.Count("failed"), 1U);  // the damaged file
+  auto items = BySource(first, input);
+  ASSERT_EQ(items.count("patient1/ct"), 1U);
+  ASSERT_EQ(items.count("patient2/ct"), 1U);
+  ASSERT_EQ(items.count("broken/damaged.dcm"), 1U);
+  EXPECT_EQ(items["patient1/ct"]->status, "ok");
+  EXPECT_EQ(items["patient1/ct"]->files, 20U);
+  EXPECT_EQ(items["patient3/mr"]->status, "ok");
+  EXPECT_EQ(items["patient2/ct"]->status, "partial");
+  EXPECT_NE(items["patient2/ct"]->reason.find("anonymised"), std::string::npos) << items["patient2/ct"]->reason;
+  EXPECT_EQ(items["broken/damaged.dcm"]->status, "failed");
+  EXPECT_NE(items["broken/damaged.dcm"]->reason.find("not a readable DICOM file"), std::string::npos);
+  // The same pixels, UIDs aside.
+  EXPECT_NEAR(items["patient1/ct"]->volumeMl, items["patient2/ct"]->volumeMl, 1e-9);
+  EXPECT_GT(items["patient1/ct"]->volumeMl, 10.0);
 
-  const fs::path ct = fs::path(options.outputRoot) / items["CT"]->outputFolder;
+  const fs::path ct = fs::path(options.outputRoot) / items["patient1/ct"]->outputFolder;
   for (const char * name : { "label.nrrd", "seg.dcm", "summary.json" })
   {
     EXPECT_TRUE(fs::exists(ct / name)) << name;
   }
-  const fs::path anon = fs::path(options.outputRoot) / items["CT-anon"]->outputFolder;
+  // Every SEG of the batch is valid and holds its label map.
+  for (const BatchItem & item : first.items)
+  {
+    const fs::path folder = fs::path(options.outputRoot) / item.outputFolder;
+    if (item.status == "ok")
+    {
+      SCOPED_TRACE(item.source);
+      EXPECT_EQ(DciodvfyErrors((folder / "seg.dcm").string()), std::vector<std::string>{});
+      const auto series = ScanDicomTree(item.source).series;
+      const auto source = std::find_if(
+        series.begin(), series.end(), [&](const DicomSeriesInfo & s) { return s.seriesUid == item.seriesUid; });
+      ASSERT_NE(source, series.end());
+      const auto labels = ReadImageSource<LabelImage>(InspectImageSource((folder / "label.nrrd").string()));
+      ExpectSegmentationEqualsLabelMap(ReadDicomSegmentation((folder / "seg.dcm").string()), labels, *source);
+    }
+  }
+  const fs::path anon = fs::path(options.outputRoot) / items["patient2/ct"]->outputFolder;
   EXPECT_TRUE(fs::exists(anon / "label.nrrd"));
   EXPECT_FALSE(fs::exists(anon / "seg.dcm"));
   std::ifstream csv(first.summaryFileName);
@@ -339,12 +356,12 @@ TEST(FocusNetBatch, SegmentsATreeReportsProblemsSkipsDoneSeriesAndResumes)
   {
     ++lines;
   }
-  EXPECT_EQ(lines, 5U); // header and four rows
+  EXPECT_EQ(lines, 10U); // header and nine rows
 
   // A second run skips every series and leaves their files alone.
   const auto        written = fs::last_write_time(ct / "seg.dcm");
   const BatchReport second = RunBatch(options, LungModel());
-  EXPECT_EQ(second.Count("skipped"), 3U);
+  EXPECT_EQ(second.Count("skipped"), 8U);
   EXPECT_EQ(second.Count("failed"), 1U); // the damaged file is reported again
   EXPECT_EQ(fs::last_write_time(ct / "seg.dcm"), written);
 
@@ -356,16 +373,15 @@ TEST(FocusNetBatch, SegmentsATreeReportsProblemsSkipsDoneSeriesAndResumes)
 
   // DICOM SEG objects among the studies are not series to segment.
   fs::copy_file(ct / "seg.dcm", input / "patient1" / "seg.dcm");
-  EXPECT_EQ(RunBatch(options, LungModel()).Count("skipped"), 3U);
+  EXPECT_EQ(RunBatch(options, LungModel()).Count("skipped"), 8U);
 
   // A series interrupted before its summary was written is segmented again; the rest stays skipped.
   fs::remove(ct / "summary.json");
   fs::remove(ct / "seg.dcm");
   std::ofstream(ct / ".seg.partial-12345-0.dcm") << "a write cut short by kill -9";
   const BatchReport third = RunBatch(options, LungModel());
-  items = ByModality(third);
-  EXPECT_EQ(items["CT"]->status, "ok");
-  EXPECT_EQ(third.Count("skipped"), 2U);
+  EXPECT_EQ(BySource(third, input)["patient1/ct"]->status, "ok");
+  EXPECT_EQ(third.Count("skipped"), 7U);
   EXPECT_TRUE(fs::exists(ct / "seg.dcm"));
   EXPECT_FALSE(fs::exists(ct / ".seg.partial-12345-0.dcm"));
 }

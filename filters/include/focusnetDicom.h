@@ -83,6 +83,10 @@ struct DicomScan
 DicomScan
 ScanDicomTree(const std::string & root, const std::function<void(std::size_t, std::size_t)> & progress = {});
 
+/** The deepest folder holding all of the series' files. */
+std::string
+SeriesFolder(const DicomSeriesInfo & series);
+
 /** An ImageSource that reads the series' files in slice order (see ReadImageSource). Throws focusnet::Error
  * when the series has a geometry problem. */
 ImageSource

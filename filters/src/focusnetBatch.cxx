@@ -61,7 +61,7 @@ Upper(std::string text)
 
 /** <study>/<series> below the output root; blank UIDs get a name from the series' key. */
 std::string
-SeriesFolder(const DicomSeriesInfo & series)
+OutputFolder(const DicomSeriesInfo & series)
 {
   const std::string study = series.studyUid.empty() ? "no-study-uid" : series.studyUid;
   const std::string name = series.seriesUid.empty() ? "no-series-uid-" + Hex(Fnv1a(series.key), 8) : series.seriesUid;
@@ -101,7 +101,7 @@ Describe(const DicomSeriesInfo & series)
   item.seriesUid = series.seriesUid;
   item.modality = series.modality;
   item.description = series.description;
-  item.source = fs::path(series.instances.front().path).parent_path().string();
+  item.source = SeriesFolder(series);
   item.files = series.instances.size();
   item.slices = series.size[2];
   return item;
@@ -181,7 +181,7 @@ public:
       item.reason = "inconsistent geometry: " + series.problem;
       return item;
     }
-    item.outputFolder = SeriesFolder(series);
+    item.outputFolder = OutputFolder(series);
     const fs::path folder = fs::path(m_Options.outputRoot) / item.outputFolder;
     if (const auto done = CompletedSummary(folder))
     {

@@ -373,6 +373,23 @@ ScanDicomTree(const std::string & root, const std::function<void(std::size_t, st
   return scan;
 }
 
+std::string
+SeriesFolder(const DicomSeriesInfo & series)
+{
+  fs::path common = fs::path(series.instances.front().path).parent_path();
+  for (const DicomInstance & instance : series.instances)
+  {
+    const fs::path folder = fs::path(instance.path).parent_path();
+    fs::path       shared;
+    for (auto a = common.begin(), b = folder.begin(); a != common.end() && b != folder.end() && *a == *b; ++a, ++b)
+    {
+      shared /= *a;
+    }
+    common = shared;
+  }
+  return common.string();
+}
+
 ImageSource
 ToImageSource(const DicomSeriesInfo & series)
 {
@@ -386,7 +403,7 @@ ToImageSource(const DicomSeriesInfo & series)
   {
     files.push_back(i.path);
   }
-  return InspectImageFiles(fs::path(files.front()).parent_path().string(), files);
+  return InspectImageFiles(SeriesFolder(series), files);
 }
 
 std::string
