@@ -6,6 +6,7 @@
 
 #include "focusnetAtomicFile.h"
 #include "focusnetDicom.h"
+#include "focusnetDicomInternal.h"
 #include "focusnetError.h"
 #include "focusnetModel.h"
 #include "focusnetVersion.h"
@@ -225,21 +226,20 @@ public:
       std::string segRefusal;
       if (m_WriteSeg)
       {
-        std::vector<std::string> files;
-        for (const DicomInstance & i : series.instances)
+        // The scan read every header already: whether a SEG can reference them needs no more IO.
+        for (const DicomInstance & instance : series.instances)
         {
-          files.push_back(i.path);
+          if (const std::string refusal = SegmentationRefusal(instance); !refusal.empty())
+          {
+            segRefusal = "DICOM SEG refused: " + instance.path + ": " + refusal;
+            break;
+          }
         }
-        try
+        if (segRefusal.empty())
         {
-          CheckDicomSegmentationSource(files);
           options.dicomSegmentationFileName = (folder / SegName).string();
           options.dicomSegmentation.modelName = fs::path(m_Options.modelFileName).filename().string();
           outputs["dicom_seg"] = SegName;
-        }
-        catch (const Error & e)
-        {
-          segRefusal = std::string("DICOM SEG refused: ") + e.what();
         }
       }
       if (m_LabelFormat.empty() && options.dicomSegmentationFileName.empty())

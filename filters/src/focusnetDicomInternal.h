@@ -7,15 +7,29 @@
 
 #include "focusnetDicom.h"
 
+class DcmFileFormat;
+
 namespace focusnet
 {
 /** Turns DCMTK's own logging down to fatal errors (once per process). */
 void
 QuietDcmtk();
 
-/** Reads the header of one DICOM file (not its pixels) into instance; on failure false and DCMTK's reason. */
+/** Loads the header of one DICOM file (everything before its pixels); on failure false and DCMTK's reason. */
+bool
+LoadDicomHeader(const std::string & path, DcmFileFormat & file, std::string & error);
+
+/** The attributes of a loaded header that FocusNet uses. */
+void
+DescribeInstance(DcmFileFormat & file, const std::string & path, DicomInstance & instance);
+
+/** LoadDicomHeader and DescribeInstance. */
 bool
 ReadDicomInstance(const std::string & path, DicomInstance & instance, std::string & error);
+
+/** Why a DICOM Segmentation cannot reference this source instance, or empty when it can. */
+std::string
+SegmentationRefusal(const DicomInstance & instance);
 } // namespace focusnet
 
 #endif

@@ -230,10 +230,9 @@ QuietDcmtk()
 }
 
 bool
-ReadDicomInstance(const std::string & path, DicomInstance & instance, std::string & error)
+LoadDicomHeader(const std::string & path, DcmFileFormat & file, std::string & error)
 {
   QuietDcmtk();
-  DcmFileFormat     file;
   const OFCondition status =
     file.loadFileUntilTag(path.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect, DCM_PixelData);
   if (status.bad())
@@ -241,6 +240,24 @@ ReadDicomInstance(const std::string & path, DicomInstance & instance, std::strin
     error = status.text();
     return false;
   }
+  return true;
+}
+
+bool
+ReadDicomInstance(const std::string & path, DicomInstance & instance, std::string & error)
+{
+  DcmFileFormat file;
+  if (!LoadDicomHeader(path, file, error))
+  {
+    return false;
+  }
+  DescribeInstance(file, path, instance);
+  return true;
+}
+
+void
+DescribeInstance(DcmFileFormat & file, const std::string & path, DicomInstance & instance)
+{
   DcmDataset & data = *file.getDataset();
   instance.path = path;
   instance.sopClassUid = GetString(data, DCM_SOPClassUID);
@@ -287,7 +304,6 @@ ReadDicomInstance(const std::string & path, DicomInstance & instance, std::strin
   GetNumbers(data, DCM_PixelSpacing, instance.pixelSpacing);
   instance.hasPosition = GetNumbers(data, DCM_ImagePositionPatient, instance.position);
   instance.hasOrientation = GetNumbers(data, DCM_ImageOrientationPatient, instance.orientation);
-  return true;
 }
 
 DicomScan

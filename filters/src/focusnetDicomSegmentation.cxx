@@ -71,6 +71,39 @@ Code(const CodedConcept & concept)
 }
 } // namespace
 
+std::string
+SegmentationRefusal(const DicomInstance & instance)
+{
+  std::string blank;
+  std::size_t count = 0;
+  for (const auto & [name, value] :
+       { std::pair<const char *, const std::string &>{ "SOPInstanceUID", instance.sopInstanceUid },
+         { "SOPClassUID", instance.sopClassUid },
+         { "SeriesInstanceUID", instance.seriesUid },
+         { "StudyInstanceUID", instance.studyUid } })
+  {
+    if (value.empty())
+    {
+      blank += (blank.empty() ? "" : ", ") + std::string(name);
+      ++count;
+    }
+  }
+  if (count > 0)
+  {
+    return "a DICOM Segmentation must reference its source images by UID, but " + blank + (count > 1 ? " are" : " is") +
+           " empty (anonymised source)";
+  }
+  if (instance.frames > 1)
+  {
+    return "DICOM Segmentations of multi-frame sources are not supported";
+  }
+  if (instance.frameOfReferenceUid.empty() || !instance.hasPosition || !instance.hasOrientation)
+  {
+    return "the source has no patient geometry (FrameOfReferenceUID, ImagePositionPatient, ImageOrientationPatient)";
+  }
+  return {};
+}
+
 void
 CheckDicomSegmentationSource(const std::vector<std::string> & sourceFiles)
 {
@@ -86,36 +119,9 @@ CheckDicomSegmentationSource(const std::vector<std::string> & sourceFiles)
     {
       throw Error(file + ": not a readable DICOM file: " + error);
     }
-    std::vector<std::string> blank;
-    for (const auto & [name, value] :
-         { std::pair<const char *, const std::string &>{ "SOPInstanceUID", instance.sopInstanceUid },
-           { "SOPClassUID", instance.sopClassUid },
-           { "SeriesInstanceUID", instance.seriesUid },
-           { "StudyInstanceUID", instance.studyUid } })
+    if (const std::string refusal = SegmentationRefusal(instance); !refusal.empty())
     {
-      if (value.empty())
-      {
-        blank.push_back(name);
-      }
-    }
-    if (!blank.empty())
-    {
-      std::string names;
-      for (const std::string & b : blank)
-      {
-        names += (names.empty() ? "" : ", ") + b;
-      }
-      throw Error(file + ": a DICOM Segmentation must reference its source images by UID, but " + names +
-                  (blank.size() > 1 ? " are" : " is") + " empty (anonymised source)");
-    }
-    if (instance.frames > 1)
-    {
-      throw Error(file + ": DICOM Segmentations of multi-frame sources are not supported");
-    }
-    if (instance.frameOfReferenceUid.empty() || !instance.hasPosition || !instance.hasOrientation)
-    {
-      throw Error(file + ": the source has no patient geometry (FrameOfReferenceUID, ImagePositionPatient, "
-                         "ImageOrientationPatient)");
+      throw Error(file + ": " + refusal);
     }
   }
 }
@@ -132,25 +138,32 @@ WriteDicomSegmentation(const LabelVolume &              labels,
     throw Error(fileName + ": the label map has " + std::to_string(labels.frames) + " slices but the source has " +
                 std::to_string(sourceFiles.size()) + " images");
   }
-  CheckDicomSegmentationSource(sourceFiles);
-  QuietDcmtk();
-
-  std::vector<std::unique_ptr<DcmFileFormat>> sources;
-  for (const std::string & file : sourceFiles)
+  if (sourceFiles.empty())
   {
-    auto source = std::make_unique<DcmFileFormat>();
-    Check(source->loadFileUntilTag(
-            file.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect, DCM_PixelData),
-          file,
-          "read the source image");
-    Uint16 rows = 0, columns = 0;
-    source->getDataset()->findAndGetUint16(DCM_Rows, rows);
-    source->getDataset()->findAndGetUint16(DCM_Columns, columns);
-    if (rows != labels.rows || columns != labels.columns)
+    throw Error(fileName + ": a DICOM Segmentation needs DICOM source images");
+  }
+  // Each source header is read once: for the checks, the geometry and the references.
+  std::vector<std::unique_ptr<DcmFileFormat>> sources;
+  std::vector<DicomInstance>                  instances(sourceFiles.size());
+  for (std::size_t k = 0; k < sourceFiles.size(); ++k)
+  {
+    const std::string & file = sourceFiles[k];
+    auto                source = std::make_unique<DcmFileFormat>();
+    std::string         error;
+    if (!LoadDicomHeader(file, *source, error))
+    {
+      throw Error(file + ": not a readable DICOM file: " + error);
+    }
+    DescribeInstance(*source, file, instances[k]);
+    if (const std::string refusal = SegmentationRefusal(instances[k]); !refusal.empty())
+    {
+      throw Error(fileName + ": cannot write a DICOM Segmentation: " + file + ": " + refusal);
+    }
+    if (instances[k].rows != labels.rows || instances[k].columns != labels.columns)
     {
       throw Error(fileName + ": the label map's slices are " + std::to_string(labels.columns) + "x" +
-                  std::to_string(labels.rows) + " but " + file + " is " + std::to_string(columns) + "x" +
-                  std::to_string(rows));
+                  std::to_string(labels.rows) + " but " + file + " is " + std::to_string(instances[k].columns) + "x" +
+                  std::to_string(instances[k].rows));
     }
     sources.push_back(std::move(source));
   }
@@ -205,16 +218,13 @@ WriteDicomSegmentation(const LabelVolume &              labels,
   measures.setPixelSpacing(Text(first, DCM_PixelSpacing).c_str());
   const std::string thickness = Text(first, DCM_SliceThickness);
   measures.setSliceThickness(thickness.empty() ? "1" : thickness.c_str());
-  if (sources.size() > 1)
+  if (instances.size() > 1)
   {
-    DicomInstance a0, a1;
-    std::string   ignored;
-    ReadDicomInstance(sourceFiles[0], a0, ignored);
-    ReadDicomInstance(sourceFiles[1], a1, ignored);
     double distance = 0;
     for (std::size_t k = 0; k < 3; ++k)
     {
-      distance += (a1.position[k] - a0.position[k]) * (a1.position[k] - a0.position[k]);
+      const double step = instances[1].position[k] - instances[0].position[k];
+      distance += step * step;
     }
     measures.setSpacingBetweenSlices(Number(std::sqrt(distance)).c_str());
   }
