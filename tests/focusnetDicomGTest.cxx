@@ -13,12 +13,16 @@
 
 #include "itkImage.h"
 
+#include "dcmtk/dcmdata/dcdeftag.h"
+#include "dcmtk/dcmdata/dcfilefo.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdio>
 #include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 
 namespace
 {
@@ -198,6 +202,60 @@ TEST(FocusNetDicomScan, FlagsASeriesWithAMissingSlice)
   ASSERT_EQ(scan.series.size(), 1U);
   EXPECT_NE(scan.series.front().problem.find("missing slices"), std::string::npos) << scan.series.front().problem;
   ExpectErrorContaining([&] { ToImageSource(scan.series.front()); }, { "missing slices" });
+}
+
+/** Rewrites one attribute of a DICOM file in place (DCMTK), as a damaged or unusual archive would have it. */
+void
+SetAttribute(const fs::path & file, const DcmTagKey & tag, const std::string & value)
+{
+  DcmFileFormat dicom;
+  ASSERT_TRUE(dicom.loadFile(file.c_str()).good()) << file;
+  ASSERT_TRUE(dicom.getDataset()->putAndInsertString(tag, value.c_str()).good());
+  ASSERT_TRUE(dicom.saveFile(file.c_str(), dicom.getDataset()->getOriginalXfer()).good()) << file;
+}
+
+TEST(FocusNetDicomScan, FlagsEachKindOfInconsistentGeometry)
+{
+  struct Case
+  {
+    DcmTagKey   tag;
+    std::string value;
+    std::string reason;
+  };
+  const std::vector<Case> cases{
+    { DCM_GantryDetectorTilt, "15", "gantry tilt of 15 degrees" },
+    { DCM_ImageOrientationPatient, "1\\0\\0\\0\\0\\-1", "mixed orientations" },
+    { DCM_PixelSpacing, "2\\2", "mixed pixel spacings" },
+    { DCM_Rows, "128", "mixed image sizes" },
+  };
+  for (const Case & c : cases)
+  {
+    ScratchDirectory directory;
+    CopySeries(MrSeries, directory.Path());
+    SetAttribute(SortedFiles(directory.Path().string())[3], c.tag, c.value);
+    const DicomScan scan = ScanDicomTree(directory.Path().string());
+    ASSERT_EQ(scan.series.size(), 1U) << c.reason;
+    EXPECT_NE(scan.series.front().problem.find(c.reason), std::string::npos)
+      << "expected \"" << c.reason << "\", got \"" << scan.series.front().problem << "\"";
+  }
+  // A stack whose positions shift sideways from slice to slice: a tilted gantry without the tag.
+  ScratchDirectory directory;
+  CopySeries(MrSeries, directory.Path());
+  const DicomSeriesInfo series = OnlySeries(directory.Path().string());
+  for (std::size_t k = 0; k < series.instances.size(); ++k)
+  {
+    const DicomInstance & instance = series.instances[k];
+    std::ostringstream    position;
+    position.precision(12);
+    for (std::size_t d = 0; d < 3; ++d)
+    {
+      // 2 mm along the row direction per slice, 9 mm apart: about 12.5 degrees.
+      position << (d ? "\\" : "") << instance.position[d] + 2.0 * static_cast<double>(k) * instance.orientation[d];
+    }
+    SetAttribute(instance.path, DCM_ImagePositionPatient, position.str());
+  }
+  const std::string problem = OnlySeries(directory.Path().string()).problem;
+  EXPECT_NE(problem.find("sheared (gantry tilt of 12."), std::string::npos) << problem;
 }
 
 TEST(FocusNetDicomScan, ShardsCoverEverySeriesExactlyOnce)

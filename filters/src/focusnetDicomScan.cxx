@@ -79,12 +79,13 @@ Dot(const std::array<double, 3> & a, const std::array<double, 3> & b)
   return a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
 }
 
+/** A measurement for messages: 4 significant digits and its unit ("2 mm", "12.53 degrees"). */
 std::string
-Millimetres(double value)
+Quantity(double value, const char * unit)
 {
   std::ostringstream text;
   text.precision(4);
-  text << value << " mm";
+  text << value << ' ' << unit;
   return text.str();
 }
 
@@ -161,7 +162,7 @@ Organise(DicomSeriesInfo & series)
     }
     if (std::abs(i.gantryTilt) > 1e-3)
     {
-      problem("gantry tilt of " + std::to_string(i.gantryTilt) + " degrees");
+      problem("gantry tilt of " + Quantity(i.gantryTilt, "degrees"));
     }
   }
   if (!geometry)
@@ -196,12 +197,12 @@ Organise(DicomSeriesInfo & series)
     }
     else if (gaps[k] > 1.5 * spacing)
     {
-      problem("missing slices: a gap of " + Millimetres(gaps[k]) + " after " + instances[k].path +
-              " where the spacing is " + Millimetres(spacing));
+      problem("missing slices: a gap of " + Quantity(gaps[k], "mm") + " after " + instances[k].path +
+              " where the spacing is " + Quantity(spacing, "mm"));
     }
     else if (std::abs(gaps[k] - spacing) > 0.1 * spacing)
     {
-      problem("irregular slice spacing (" + Millimetres(gaps[k]) + " and " + Millimetres(spacing) + ")");
+      problem("irregular slice spacing (" + Quantity(gaps[k], "mm") + " and " + Quantity(spacing, "mm") + ")");
     }
   }
   // Slices must stack along their normal; a sheared stack comes from a tilted gantry.
@@ -215,7 +216,7 @@ Organise(DicomSeriesInfo & series)
   if (length > 0 && along / length < std::cos(0.5 * M_PI / 180.0))
   {
     problem("slices are sheared (gantry tilt of " +
-            std::to_string(std::acos(std::clamp(along / length, -1.0, 1.0)) * 180.0 / M_PI) + " degrees)");
+            Quantity(std::acos(std::clamp(along / length, -1.0, 1.0)) * 180.0 / M_PI, "degrees") + ")");
   }
 }
 } // namespace
