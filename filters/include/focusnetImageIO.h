@@ -39,6 +39,10 @@ InspectImageSource(const std::string & path, const std::string & seriesUid = {})
 ImageSource
 InspectImageFiles(const std::string & path, const std::vector<std::string> & files);
 
+/** The extension that picks a file's format: the full extension in lower case ("A.NII.GZ" -> ".nii.gz"). */
+std::string
+FormatExtension(const std::string & fileName);
+
 /** The extensions FocusNet writes images as: .nrrd .nii .nii.gz .mha .tif .tiff, and .png for 2D label maps.
  * Throws focusnet::Error for another extension, and for .png with a 3D or floating-point image. */
 void

@@ -179,12 +179,18 @@ InspectImageFiles(const std::string & path, const std::vector<std::string> & fil
   return source;
 }
 
+std::string
+FormatExtension(const std::string & fileName)
+{
+  std::string name = fs::path(fileName).filename().string();
+  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+  return FullExtension(name);
+}
+
 void
 CheckOutputImageFileName(const std::string & fileName, unsigned int dimension, bool floatingPoint)
 {
-  std::string extension = FullExtension(fileName);
-  std::transform(
-    extension.begin(), extension.end(), extension.begin(), [](unsigned char c) { return std::tolower(c); });
+  const std::string                        extension = FormatExtension(fileName);
   static const std::array<const char *, 7> supported{ ".nrrd", ".nii", ".nii.gz", ".mha", ".tif", ".tiff", ".png" };
   if (std::find(supported.begin(), supported.end(), extension) == supported.end())
   {

@@ -226,10 +226,7 @@ SegmentImageFile(const std::string &                  input,
                  const SegmentationOptions &          options)
 {
   const ImageSource source = InspectImageSource(input, options.seriesUid);
-  std::string       extension = FullExtension(output);
-  std::transform(
-    extension.begin(), extension.end(), extension.begin(), [](unsigned char c) { return std::tolower(c); });
-  if (extension == ".dcm")
+  if (FormatExtension(output) == ".dcm")
   {
     if (!options.dicomSegmentationFileName.empty())
     {
