@@ -23,10 +23,6 @@ LoadDicomHeader(const std::string & path, DcmFileFormat & file, std::string & er
 void
 DescribeInstance(DcmFileFormat & file, const std::string & path, DicomInstance & instance);
 
-/** LoadDicomHeader and DescribeInstance. */
-bool
-ReadDicomInstance(const std::string & path, DicomInstance & instance, std::string & error);
-
 /** Why a DICOM Segmentation cannot reference this source instance, or empty when it can. */
 std::string
 SegmentationRefusal(const DicomInstance & instance);

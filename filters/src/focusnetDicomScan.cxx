@@ -244,18 +244,6 @@ LoadDicomHeader(const std::string & path, DcmFileFormat & file, std::string & er
   return true;
 }
 
-bool
-ReadDicomInstance(const std::string & path, DicomInstance & instance, std::string & error)
-{
-  DcmFileFormat file;
-  if (!LoadDicomHeader(path, file, error))
-  {
-    return false;
-  }
-  DescribeInstance(file, path, instance);
-  return true;
-}
-
 void
 DescribeInstance(DcmFileFormat & file, const std::string & path, DicomInstance & instance)
 {
@@ -344,7 +332,8 @@ ScanDicomTree(const std::string & root, const std::function<void(std::size_t, st
     DicomInstance instance;
     std::string   reason;
     const bool    preamble = HasDicomPreamble(path);
-    if (!ReadDicomInstance(path, instance, reason))
+    DcmFileFormat header;
+    if (!LoadDicomHeader(path, header, reason))
     {
       // Without the preamble a file that does not parse is simply not DICOM.
       if (preamble)
@@ -357,6 +346,7 @@ ScanDicomTree(const std::string & root, const std::function<void(std::size_t, st
       }
       continue;
     }
+    DescribeInstance(header, path, instance);
     if (instance.rows == 0 || instance.columns == 0 || instance.sopClassUid == UID_SegmentationStorage)
     {
       ++scan.otherFiles; // not an image (DICOMDIR, structured report, segmentation...), or not DICOM at all

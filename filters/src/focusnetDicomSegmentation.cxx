@@ -104,6 +104,26 @@ SegmentationRefusal(const DicomInstance & instance)
   return {};
 }
 
+namespace
+{
+/** Loads the header of a source image; throws focusnet::Error naming it when it cannot be read or a DICOM
+ * Segmentation cannot reference it. */
+void
+LoadSegmentationSource(const std::string & file, DcmFileFormat & header, DicomInstance & instance)
+{
+  std::string error;
+  if (!LoadDicomHeader(file, header, error))
+  {
+    throw Error(file + ": not a readable DICOM file: " + error);
+  }
+  DescribeInstance(header, file, instance);
+  if (const std::string refusal = SegmentationRefusal(instance); !refusal.empty())
+  {
+    throw Error(file + ": " + refusal);
+  }
+}
+} // namespace
+
 void
 CheckDicomSegmentationSource(const std::vector<std::string> & sourceFiles)
 {
@@ -113,16 +133,9 @@ CheckDicomSegmentationSource(const std::vector<std::string> & sourceFiles)
   }
   for (const std::string & file : sourceFiles)
   {
+    DcmFileFormat header;
     DicomInstance instance;
-    std::string   error;
-    if (!ReadDicomInstance(file, instance, error))
-    {
-      throw Error(file + ": not a readable DICOM file: " + error);
-    }
-    if (const std::string refusal = SegmentationRefusal(instance); !refusal.empty())
-    {
-      throw Error(file + ": " + refusal);
-    }
+    LoadSegmentationSource(file, header, instance);
   }
 }
 
@@ -149,15 +162,13 @@ WriteDicomSegmentation(const LabelVolume &              labels,
   {
     const std::string & file = sourceFiles[k];
     auto                source = std::make_unique<DcmFileFormat>();
-    std::string         error;
-    if (!LoadDicomHeader(file, *source, error))
+    try
     {
-      throw Error(file + ": not a readable DICOM file: " + error);
+      LoadSegmentationSource(file, *source, instances[k]);
     }
-    DescribeInstance(*source, file, instances[k]);
-    if (const std::string refusal = SegmentationRefusal(instances[k]); !refusal.empty())
+    catch (const Error & e)
     {
-      throw Error(fileName + ": cannot write a DICOM Segmentation: " + file + ": " + refusal);
+      throw Error(fileName + ": cannot write a DICOM Segmentation: " + e.what());
     }
     if (instances[k].rows != labels.rows || instances[k].columns != labels.columns)
     {
