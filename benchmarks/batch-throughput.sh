@@ -6,11 +6,9 @@
 set -euo pipefail
 build=${1:?usage: $0 BUILD_DIR [THREADS]}
 threads=${2:-$(nproc)}
-here=$(cd "$(dirname "$0")" && pwd)
-samples="$here/../../shared/data/dicom_samples"
+source "$(dirname "$0")/common.sh"
+samples="$shared_data/dicom_samples"
 model="$here/../test_data/models/focusnet-lung.fnm"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 
 mkdir -p "$work/in"
 for folder in ct_series_uids_restored ct_series_totalsegmentator mr_series_babymri single; do

@@ -6,10 +6,8 @@ set -euo pipefail
 build=${1:?usage: $0 BUILD_DIR [THREADS] [REPEATS]}
 threads=${2:-$(nproc)}
 repeats=${3:-3}
-here=$(cd "$(dirname "$0")" && pwd)
-series="$here/../../shared/data/dicom_samples/ct_series_uids_restored"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+source "$(dirname "$0")/common.sh"
+series="$shared_data/dicom_samples/ct_series_uids_restored"
 
 for width in 1 0.25; do
   "$build/apps/focusnet" init focusnet "$work/w$width.fnm" --width "$width" > /dev/null

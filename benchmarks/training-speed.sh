@@ -6,10 +6,8 @@ set -euo pipefail
 build=${1:?usage: $0 BUILD_DIR [THREADS] [SAMPLES]}
 threads=${2:-$(nproc)}
 samples=${3:-96}
-here=$(cd "$(dirname "$0")" && pwd)
-data="$here/../../shared/data/kaggle_lung_ct_2d"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+source "$(dirname "$0")/common.sh"
+data="$shared_data/kaggle_lung_ct_2d"
 
 printf '%-10s %8s %12s\n' network samples images/s
 for architecture in focusnet unet; do
