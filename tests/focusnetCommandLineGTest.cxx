@@ -250,6 +250,12 @@ TEST_F(FocusNetCommandLine, OverlayPictureShowsTheOutline)
                              "--overlay '" + (m_Directory / "b.jpg") + "'"),
                      "b.jpg",
                      2);
+  // The extension picks the format whatever its case, as for label maps.
+  const Outcome upper = Segment(SharedData("kaggle_lung_ct_2d/images/ID_0000_Z_0142.tif"),
+                                m_Directory / "c.nrrd",
+                                "--overlay '" + (m_Directory / "C.PNG") + "'");
+  EXPECT_EQ(upper.exitCode, 0) << upper.err;
+  EXPECT_TRUE(std::filesystem::exists(m_Directory / "C.PNG"));
 }
 
 TEST_F(FocusNetCommandLine, DefaultModelSegmentsTheBundledLungSlice)

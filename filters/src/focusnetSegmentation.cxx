@@ -261,7 +261,7 @@ SegmentImageSource(const ImageSource &                  source,
   }
   if (!options.overlayFileName.empty())
   {
-    if (FullExtension(options.overlayFileName) != ".png")
+    if (FormatExtension(options.overlayFileName) != ".png")
     {
       throw Error(options.overlayFileName + ": the overlay picture is written as PNG; name it .png");
     }
