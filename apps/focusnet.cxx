@@ -70,6 +70,7 @@ struct ArchitectureArguments
   int         inputChannels{ 1 };
   int         inputSize{ 256 };
   int         stemWidth{ 24 };
+  int         minimumChannels{ 1 };
   std::string dropout{ "bottleneck" };
 
   void
@@ -81,6 +82,9 @@ struct ArchitectureArguments
       ->capture_default_str();
     command.add_option("--size", inputSize, "Network input size (a multiple of 16)")->capture_default_str();
     command.add_option("--stem-width", stemWidth, "FocusNet attention stem (a0) width: 24 (paper) or 32")
+      ->capture_default_str();
+    command.add_option("--min-channels", minimumChannels, "No layer narrower than this after --width")
+      ->check(CLI::Range(1, 64))
       ->capture_default_str();
     command.add_option("--dropout", dropout, "Dropout placement: none, bottleneck or throughout")
       ->check(CLI::IsMember({ "none", "bottleneck", "throughout" }))
@@ -95,6 +99,7 @@ struct ArchitectureArguments
     metadata.architecture.width = width;
     metadata.architecture.inputChannels = inputChannels;
     metadata.architecture.attentionStemWidth = stemWidth;
+    metadata.architecture.minimumChannels = minimumChannels;
     metadata.architecture.dropoutPlacement = focusnet::DropoutPlacementFromString(dropout);
     metadata.inputSize = inputSize;
     metadata.normalization.mean.assign(static_cast<size_t>(inputChannels), 0.0);
@@ -113,6 +118,7 @@ PrintInfo(const focusnet::Model & model, const std::string & source)
   std::cout << "model:              " << source << '\n'
             << "architecture:       " << m.architecture.name << " (width " << m.architecture.width << ", "
             << m.architecture.inputChannels << " input channel(s), stem " << m.architecture.attentionStemWidth
+            << ", at least " << m.architecture.minimumChannels << " channels"
             << ", dropout " << focusnet::ToString(m.architecture.dropoutPlacement) << " " << m.architecture.dropoutRate
             << ")\n"
             << "input size:         " << m.inputSize << " x " << m.inputSize << '\n'
@@ -327,8 +333,8 @@ Run(int argc, char ** argv)
       std::cout << (s.seriesUid.empty() ? "(none)" : s.seriesUid) << '\t' << s.modality << '\t' << s.description << '\t'
                 << s.instances.size() << '\t' << s.size[0] << "x" << s.size[1] << "x" << s.size[2] << '\t'
                 << spacing.str() << '\t' << focusnet::TransferSyntaxName(s.transferSyntaxUid) << '\t'
-                << focusnet::SeriesFolder(s) << '\t'
-                << (s.problem.empty() ? "ok" : "inconsistent: " + s.problem) << '\n';
+                << focusnet::SeriesFolder(s) << '\t' << (s.problem.empty() ? "ok" : "inconsistent: " + s.problem)
+                << '\n';
     }
     for (const focusnet::UnreadableFile & file : scan.unreadable)
     {

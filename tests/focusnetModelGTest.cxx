@@ -79,6 +79,34 @@ TEST(FocusNetModel, ParameterCountFollowsTheOptions)
   EXPECT_NEAR(static_cast<double>(half) / static_cast<double>(full), 0.25, 0.02);
 }
 
+TEST(FocusNetModel, ChannelFloorWidensOnlyTheNarrowLayers)
+{
+  ModelMetadata metadata;
+  const Model   paper = Model::Create(metadata);
+  // At full width the narrowest FocusNet layer (the last refinement block) has 4 channels: a floor of 4 is a no-op.
+  metadata.architecture.minimumChannels = 4;
+  EXPECT_EQ(Model::Create(metadata).ParameterCount(), paper.ParameterCount());
+  metadata.architecture.minimumChannels = 5;
+  EXPECT_GT(Model::Create(metadata).ParameterCount(), paper.ParameterCount());
+
+  // At width 0.25 the full-resolution tail shrinks to 8 -> 4 -> 1 channels; a floor of 16 widens it (and the
+  // attention stem) but leaves every layer of 16 or more channels as it was: a small share of the cost.
+  metadata.architecture.width = 0.25;
+  metadata.architecture.minimumChannels = 1;
+  const Model narrow = Model::Create(metadata);
+  metadata.architecture.minimumChannels = 16;
+  const Model floored = Model::Create(metadata);
+  EXPECT_GT(floored.ParameterCount(), narrow.ParameterCount());
+  EXPECT_LT(floored.ParameterCount(), narrow.ParameterCount() * 11 / 10);
+  EXPECT_GT(floored.MultiplyAccumulatesPerSlice(), narrow.MultiplyAccumulatesPerSlice());
+
+  // U-Net's narrowest layer at width 0.25 already has 16 channels.
+  metadata.architecture.name = "unet";
+  const auto unet = Model::Create(metadata).ParameterCount();
+  metadata.architecture.minimumChannels = 1;
+  EXPECT_EQ(Model::Create(metadata).ParameterCount(), unet);
+}
+
 TEST(FocusNetModel, UNetBaselineIsTheClassicSize)
 {
   ModelMetadata metadata;
@@ -207,6 +235,7 @@ TEST(FocusNetMetadata, InvalidOptionsAreRejected)
   expectInvalid([](ModelMetadata & m) { m.architecture.inputChannels = 2; }, "input channels");
   expectInvalid([](ModelMetadata & m) { m.architecture.name = "resnet"; }, "resnet");
   expectInvalid([](ModelMetadata & m) { m.architecture.width = 0; }, "width");
+  expectInvalid([](ModelMetadata & m) { m.architecture.minimumChannels = 0; }, "minimum channels");
   expectInvalid([](ModelMetadata & m) { m.threshold = 1.5; }, "threshold");
   expectInvalid([](ModelMetadata & m) { m.normalization.standardDeviation = { 0.0 }; }, "std");
   expectInvalid([](ModelMetadata & m) { m.label.value = 0; }, "label value");
@@ -225,6 +254,15 @@ TEST(FocusNetMetadata, JsonRoundTrip)
   EXPECT_EQ(parsed.normalization.windowWidth, 1500);
   EXPECT_EQ(ToJson(parsed), ToJson(metadata));
   ExpectErrorContaining([] { ModelMetadataFromJson("{\"architecture\": 3}"); }, { "invalid model metadata" });
+
+  // Model files written before the channel floor existed have no such key: they mean no floor.
+  metadata.architecture.minimumChannels = 8;
+  std::string text = ToJson(metadata);
+  EXPECT_EQ(ModelMetadataFromJson(text).architecture.minimumChannels, 8);
+  const std::string key = "\"minimum_channels\":8,";
+  ASSERT_NE(text.find(key), std::string::npos);
+  text.erase(text.find(key), key.size());
+  EXPECT_EQ(ModelMetadataFromJson(text).architecture.minimumChannels, 1);
 }
 
 TEST(FocusNetAtomicFile, ExtensionsIncludeCompressedOnes)

@@ -121,6 +121,32 @@ TEST(FocusNetTraining, ResumeContinuesExactlyWhereTheRunStopped)
             Model::Load(TrainingFiles(directory / "straight").model).WeightsChecksum());
 }
 
+TEST(FocusNetTraining, InitModelIsFineTunedAtAnotherInputSize)
+{
+  ScratchDirectory directory;
+  Train(SmallRun(directory / "first", 1));
+  const Model first = Model::Load(TrainingFiles(directory / "first").model);
+
+  TrainingOptions larger = SmallRun(directory / "larger", 1);
+  larger.initModel = TrainingFiles(directory / "first").model;
+  larger.initInputSize = 96;
+  const auto records = Train(larger);
+  ASSERT_EQ(records.size(), 1U);
+  const Model tuned = Model::Load(TrainingFiles(directory / "larger").model);
+  EXPECT_EQ(tuned.Metadata().inputSize, 96);
+  EXPECT_EQ(first.Metadata().inputSize, 64);
+  // The same network and normalisation, trained on: only the input size and the weights differ.
+  EXPECT_EQ(tuned.ParameterCount(), first.ParameterCount());
+  EXPECT_EQ(tuned.Metadata().normalization.mean, first.Metadata().normalization.mean);
+  EXPECT_NE(tuned.WeightsChecksum(), first.WeightsChecksum());
+
+  TrainingOptions invalid = SmallRun(directory / "invalid", 1);
+  invalid.initModel = larger.initModel;
+  invalid.initInputSize = 90;
+  ExpectErrorContaining([&] { Train(invalid); }, { "multiple of 16" });
+  EXPECT_FALSE(std::filesystem::exists(directory / "invalid")); // refused before anything was written
+}
+
 TEST(FocusNetTraining, RefusesToOverwriteARunAndToResumeNothing)
 {
   ScratchDirectory directory;

@@ -62,7 +62,12 @@ Run(int argc, char ** argv)
     ->capture_default_str();
   app.add_option("--width", m.architecture.width, "Width multiplier")->capture_default_str();
   app.add_option("--stem-width", stemWidth, "FocusNet a0 width: 24 (paper) or 32")->capture_default_str();
-  app.add_option("--size", m.inputSize, "Network input size (images are resized to it)")->capture_default_str();
+  app.add_option("--min-channels", m.architecture.minimumChannels, "No layer narrower than this after --width")
+    ->check(CLI::Range(1, 64))
+    ->capture_default_str();
+  CLI::Option * sizeOption =
+    app.add_option("--size", m.inputSize, "Network input size (with --init: fine-tune at this size)")
+      ->capture_default_str();
   app.add_option("--in-channels", m.architecture.inputChannels, "1 (gray) or 3 (RGB): must match the images")
     ->check(CLI::IsMember({ 1, 3 }))
     ->capture_default_str();
@@ -120,6 +125,7 @@ Run(int argc, char ** argv)
     options.validation = Pairs(validationImages, validationMasks, validationList);
   }
   options.dataDescription = list.empty() ? images + " + " + masks : list;
+  options.initInputSize = sizeOption->count() > 0 ? m.inputSize : 0;
   m.architecture.attentionStemWidth = stemWidth;
   m.architecture.dropoutPlacement = DropoutPlacementFromString(dropout);
   m.normalization.mean.assign(static_cast<size_t>(m.architecture.inputChannels), 0.0);

@@ -284,6 +284,14 @@ Train(const TrainingOptions & options, const TrainingCallbacks & callbacks)
   {
     throw Error("batch size and epochs must be at least 1");
   }
+  // The model first: invalid options are refused before the output folder is touched.
+  Model model = options.initModel.empty() ? Model::Create(options.model, options.seed) : Model::Load(options.initModel);
+  ModelMetadata & metadata = model.Metadata();
+  if (!options.initModel.empty() && options.initInputSize > 0)
+  {
+    metadata.inputSize = options.initInputSize; // fully convolutional: the same weights at another size
+    Validate(metadata);
+  }
   std::error_code error;
   fs::create_directories(options.outputDirectory, error);
   if (!fs::is_directory(options.outputDirectory))
@@ -323,8 +331,6 @@ Train(const TrainingOptions & options, const TrainingCallbacks & callbacks)
   WritePairList(files.trainingList, training);
   WritePairList(files.validationList, validation);
 
-  Model model = options.initModel.empty() ? Model::Create(options.model, options.seed) : Model::Load(options.initModel);
-  ModelMetadata &   metadata = model.Metadata();
   const int64_t     size = metadata.inputSize;
   const int64_t     channels = metadata.architecture.inputChannels;
   ChannelStatistics statistics;

@@ -26,8 +26,9 @@ struct TrainingOptions
   std::string            outputDirectory;
   std::string            dataDescription; ///< provenance: where the data came from
 
-  ModelMetadata model;     ///< architecture, input size, label; normalisation is computed from the data
-  std::string   initModel; ///< start from this model file (its architecture and normalisation) instead
+  ModelMetadata model;              ///< architecture, input size, label; normalisation is computed from the data
+  std::string   initModel;          ///< start from this model file (its architecture and normalisation) instead
+  int           initInputSize{ 0 }; ///< with initModel: fine-tune at this input size (0: the model's own)
 
   int                       epochs{ 80 };
   int                       batchSize{ 8 };

@@ -34,6 +34,7 @@ struct ArchitectureOptions
   int              inputChannels{ 1 };       ///< 1 (grayscale) or 3 (RGB)
   double           width{ 1.0 };             ///< multiplier applied to every channel count
   int              attentionStemWidth{ 24 }; ///< FocusNet a0 width before the multiplier (24 paper, 32 later code)
+  int              minimumChannels{ 1 };     ///< no layer narrower than this after the multiplier (as MobileNet)
   DropoutPlacement dropoutPlacement{ DropoutPlacement::AttentionBottleneck };
   double           dropoutRate{ 0.2 };
 };

@@ -75,6 +75,7 @@ ToJson(const ModelMetadata & m, int indent)
         { "input_channels", a.inputChannels },
         { "width", a.width },
         { "attention_stem_width", a.attentionStemWidth },
+        { "minimum_channels", a.minimumChannels },
         { "dropout_placement", ToString(a.dropoutPlacement) },
         { "dropout_rate", a.dropoutRate } } },
     { "input_size", m.inputSize },
@@ -103,6 +104,7 @@ ModelMetadataFromJson(const std::string & text)
     m.architecture.inputChannels = a.at("input_channels").get<int>();
     m.architecture.width = a.at("width").get<double>();
     m.architecture.attentionStemWidth = a.value("attention_stem_width", 24);
+    m.architecture.minimumChannels = a.value("minimum_channels", 1);
     m.architecture.dropoutPlacement = DropoutPlacementFromString(a.value("dropout_placement", "bottleneck"));
     m.architecture.dropoutRate = a.value("dropout_rate", 0.2);
     m.inputSize = j.at("input_size").get<int>();
@@ -160,6 +162,10 @@ Validate(const ModelMetadata & m)
   if (a.attentionStemWidth < 1)
   {
     fail("attention stem width must be positive");
+  }
+  if (a.minimumChannels < 1 || a.minimumChannels > 64)
+  {
+    fail("minimum channels must be in [1, 64], not " + std::to_string(a.minimumChannels));
   }
   if (!(a.dropoutRate >= 0.0 && a.dropoutRate < 1.0))
   {

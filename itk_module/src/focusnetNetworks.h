@@ -148,9 +148,9 @@ struct UNetImpl : SegmentationNetworkImpl
 std::shared_ptr<SegmentationNetworkImpl>
 BuildNetwork(const ArchitectureOptions & options);
 
-/** Channel count c scaled by the width multiplier, at least 1. */
+/** Channel count c scaled by the width multiplier, at least \p minimum. */
 int64_t
-ScaledChannels(int64_t channels, double width);
+ScaledChannels(int64_t channels, double width, int64_t minimum = 1);
 
 } // namespace focusnet::nn
 
