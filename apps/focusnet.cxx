@@ -4,6 +4,7 @@
  *=========================================================================*/
 // The focusnet command: segment, batch, dicom list, evaluate, init, info. Thin: parse, call the libraries, report.
 
+#include "focusnetArchitectureArguments.h"
 #include "focusnetAtomicFile.h"
 #include "focusnetBatch.h"
 #include "focusnetCommandLineMain.h"
@@ -63,50 +64,6 @@ Grouped(std::int64_t value)
   }
   return digits;
 }
-
-struct ArchitectureArguments
-{
-  double      width{ 1.0 };
-  int         inputChannels{ 1 };
-  int         inputSize{ 256 };
-  int         stemWidth{ 24 };
-  int         minimumChannels{ 1 };
-  std::string dropout{ "bottleneck" };
-
-  void
-  AddTo(CLI::App & command)
-  {
-    command.add_option("--width", width, "Width multiplier applied to every channel count")->capture_default_str();
-    command.add_option("--in-channels", inputChannels, "Input channels: 1 (gray) or 3 (RGB)")
-      ->check(CLI::IsMember({ 1, 3 }))
-      ->capture_default_str();
-    command.add_option("--size", inputSize, "Network input size (a multiple of 16)")->capture_default_str();
-    command.add_option("--stem-width", stemWidth, "FocusNet attention stem (a0) width: 24 (paper) or 32")
-      ->capture_default_str();
-    command.add_option("--min-channels", minimumChannels, "No layer narrower than this after --width")
-      ->check(CLI::Range(1, 64))
-      ->capture_default_str();
-    command.add_option("--dropout", dropout, "Dropout placement: none, bottleneck or throughout")
-      ->check(CLI::IsMember({ "none", "bottleneck", "throughout" }))
-      ->capture_default_str();
-  }
-
-  focusnet::ModelMetadata
-  Metadata(const std::string & architecture) const
-  {
-    focusnet::ModelMetadata metadata;
-    metadata.architecture.name = architecture;
-    metadata.architecture.width = width;
-    metadata.architecture.inputChannels = inputChannels;
-    metadata.architecture.attentionStemWidth = stemWidth;
-    metadata.architecture.minimumChannels = minimumChannels;
-    metadata.architecture.dropoutPlacement = focusnet::DropoutPlacementFromString(dropout);
-    metadata.inputSize = inputSize;
-    metadata.normalization.mean.assign(static_cast<size_t>(inputChannels), 0.0);
-    metadata.normalization.standardDeviation.assign(static_cast<size_t>(inputChannels), 1.0);
-    return metadata;
-  }
-};
 
 void
 PrintInfo(const focusnet::Model & model, const std::string & source)
@@ -220,10 +177,10 @@ Run(int argc, char ** argv)
   dicomList->add_option("DIR", dicomRoot, "Folder to search recursively")->required();
 
   // init
-  CLI::App *            init = app.add_subcommand("init", "Write an untrained model file (start of a training run)");
-  std::string           architecture, initOutput;
-  ArchitectureArguments initArguments;
-  std::uint64_t         seed = 0;
+  CLI::App *  init = app.add_subcommand("init", "Write an untrained model file (start of a training run)");
+  std::string architecture, initOutput;
+  focusnet::ArchitectureArguments initArguments;
+  std::uint64_t                   seed = 0;
   init->add_option("ARCHITECTURE", architecture, "focusnet or unet")
     ->required()
     ->check(CLI::IsMember({ "focusnet", "unet" }));
@@ -232,9 +189,9 @@ Run(int argc, char ** argv)
   initArguments.AddTo(*init);
 
   // info
-  CLI::App *            info = app.add_subcommand("info", "Describe a model file or an architecture");
-  std::string           infoSource;
-  ArchitectureArguments infoArguments;
+  CLI::App *                      info = app.add_subcommand("info", "Describe a model file or an architecture");
+  std::string                     infoSource;
+  focusnet::ArchitectureArguments infoArguments;
   info->add_option("MODEL_OR_ARCHITECTURE", infoSource, "A model file, or focusnet / unet")->required();
   infoArguments.AddTo(*info);
 

@@ -4,6 +4,7 @@
  *=========================================================================*/
 // focusnet-train: trains FocusNet or the U-Net baseline with the paper's protocol. Thin: parse, call Train().
 
+#include "focusnetArchitectureArguments.h"
 #include "focusnetCommandLineMain.h"
 #include "focusnetError.h"
 #include "focusnetTerminalProgress.h"
@@ -37,11 +38,10 @@ Run(int argc, char ** argv)
                   std::string(Version) + ")",
                 "focusnet-train" };
   app.set_version_flag("--version", std::string(Version));
-  TrainingOptions options;
-  std::string     images, masks, list, validationImages, validationMasks, validationList;
-  std::string     dropout = "bottleneck";
-  bool            authorsCode = false, noFlipLeftRight = false, noFlipUpDown = false;
-  int             stemWidth = 24;
+  TrainingOptions       options;
+  std::string           images, masks, list, validationImages, validationMasks, validationList;
+  bool                  authorsCode = false, noFlipLeftRight = false, noFlipUpDown = false;
+  ArchitectureArguments architecture;
 
   auto * data = app.add_option_group("data");
   data->add_option("--images", images, "Folder of images (TIFF, PNG, JPEG, DICOM; gray or RGB)");
@@ -60,22 +60,11 @@ Run(int argc, char ** argv)
   app.add_option("--architecture", m.architecture.name, "focusnet or unet")
     ->check(CLI::IsMember({ "focusnet", "unet" }))
     ->capture_default_str();
-  app.add_option("--width", m.architecture.width, "Width multiplier")->capture_default_str();
-  app.add_option("--stem-width", stemWidth, "FocusNet a0 width: 24 (paper) or 32")->capture_default_str();
-  app.add_option("--min-channels", m.architecture.minimumChannels, "No layer narrower than this after --width")
-    ->check(CLI::Range(1, 64))
-    ->capture_default_str();
-  CLI::Option * sizeOption =
-    app.add_option("--size", m.inputSize, "Network input size (with --init: fine-tune at this size)")
-      ->capture_default_str();
-  app.add_option("--in-channels", m.architecture.inputChannels, "1 (gray) or 3 (RGB): must match the images")
-    ->check(CLI::IsMember({ 1, 3 }))
-    ->capture_default_str();
-  app.add_option("--dropout", dropout, "Dropout placement: none, bottleneck or throughout")
-    ->check(CLI::IsMember({ "none", "bottleneck", "throughout" }))
-    ->capture_default_str();
+  architecture.AddTo(app);
   app.add_option("--dropout-rate", m.architecture.dropoutRate, "Dropout rate")->capture_default_str();
-  app.add_option("--init", options.initModel, "Start from this model file (its architecture and normalisation)");
+  app.add_option("--init",
+                 options.initModel,
+                 "Start from this model file (its architecture and normalisation; with --size, train it at that size)");
   app.add_option("--label-name", m.label.name, "Name of the segmented structure")->capture_default_str();
   app.add_option("--label-code", m.label.type.value, "Its SNOMED CT code (e.g. 39607008 for Lung)")
     ->capture_default_str();
@@ -125,11 +114,8 @@ Run(int argc, char ** argv)
     options.validation = Pairs(validationImages, validationMasks, validationList);
   }
   options.dataDescription = list.empty() ? images + " + " + masks : list;
-  options.initInputSize = sizeOption->count() > 0 ? m.inputSize : 0;
-  m.architecture.attentionStemWidth = stemWidth;
-  m.architecture.dropoutPlacement = DropoutPlacementFromString(dropout);
-  m.normalization.mean.assign(static_cast<size_t>(m.architecture.inputChannels), 0.0);
-  m.normalization.standardDeviation.assign(static_cast<size_t>(m.architecture.inputChannels), 1.0);
+  architecture.ApplyTo(m);
+  options.initInputSize = architecture.SizeGiven() ? architecture.inputSize : 0;
   options.flipLeftRight = !noFlipLeftRight;
   options.flipUpDown = !noFlipUpDown;
   if (authorsCode)
