@@ -9,6 +9,7 @@
 #include "focusnetTestUtilities.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace
 {
@@ -61,16 +62,62 @@ Flip(const std::vector<float> & values, int64_t count, int64_t height, int64_t w
   return flipped;
 }
 
-void
-ExpectNear(const std::vector<float> & a, const std::vector<float> & b, float tolerance)
+double
+Logit(float p)
 {
-  ASSERT_EQ(a.size(), b.size());
+  return std::log(static_cast<double>(p) / (1.0 - static_cast<double>(p)));
+}
+
+float
+Sigmoid(double z)
+{
+  return static_cast<float>(1.0 / (1.0 + std::exp(-z)));
+}
+
+/** PyTorch's bilinear 2x upsampling (align_corners false) of one size x size map, written out. */
+std::vector<double>
+UpsampleTwice(const std::vector<double> & values, int64_t size)
+{
+  auto source = [size](int64_t out, int64_t & low, int64_t & high)
+  {
+    const double position = std::max(0.0, (static_cast<double>(out) + 0.5) / 2.0 - 0.5);
+    low = static_cast<int64_t>(position);
+    high = std::min(low + 1, size - 1);
+    return position - static_cast<double>(low);
+  };
+  std::vector<double> up(static_cast<size_t>(4 * size * size));
+  for (int64_t y = 0; y < 2 * size; ++y)
+  {
+    int64_t      y0 = 0, y1 = 0;
+    const double fy = source(y, y0, y1);
+    for (int64_t x = 0; x < 2 * size; ++x)
+    {
+      int64_t      x0 = 0, x1 = 0;
+      const double fx = source(x, x0, x1);
+      auto         at = [&](int64_t row, int64_t column) { return values[static_cast<size_t>(row * size + column)]; };
+      up[static_cast<size_t>(y * 2 * size + x)] =
+        (1 - fy) * ((1 - fx) * at(y0, x0) + fx * at(y0, x1)) + fy * ((1 - fx) * at(y1, x0) + fx * at(y1, x1));
+    }
+  }
+  return up;
+}
+
+float
+MaxDifference(const std::vector<float> & a, const std::vector<float> & b)
+{
   float worst = 0.0F;
   for (size_t i = 0; i < a.size(); ++i)
   {
     worst = std::max(worst, std::abs(a[i] - b[i]));
   }
-  EXPECT_LE(worst, tolerance);
+  return worst;
+}
+
+void
+ExpectNear(const std::vector<float> & a, const std::vector<float> & b, float tolerance)
+{
+  ASSERT_EQ(a.size(), b.size());
+  EXPECT_LE(MaxDifference(a, b), tolerance);
 }
 
 TEST(FocusNetInferenceEngine, BatchesGiveTheSameResultAsOneByOne)
@@ -86,6 +133,27 @@ TEST(FocusNetInferenceEngine, BatchesGiveTheSameResultAsOneByOne)
   // Different slices give different maps: the engine does not repeat one slice.
   EXPECT_NE(std::vector<float>(batched.begin(), batched.begin() + height * width),
             std::vector<float>(batched.begin() + height * width, batched.begin() + 2 * height * width));
+}
+
+TEST(FocusNetInferenceEngine, LogitsAreResampledBeforeTheSigmoid)
+{
+  const InferenceEngine engine(Model::Create(SmallModelMetadata(), 14), Cpu());
+  constexpr int64_t     size = 32; // the network size
+  // A uniform slice stays uniform when shrunk, so the 64 x 64 slice gives the network the same input as the
+  // 32 x 32 one. The output is not uniform: the zero padding at the borders reaches across the small network.
+  const auto atNetworkSize = PredictAll(engine, std::vector<float>(size * size, 130.0F), 1, size, size);
+  const auto upsampled = PredictAll(engine, std::vector<float>(4 * size * size, 130.0F), 1, 2 * size, 2 * size);
+  std::vector<double> logits(atNetworkSize.size());
+  std::transform(atNetworkSize.begin(), atNetworkSize.end(), logits.begin(), Logit);
+  const auto         upsampledLogits = UpsampleTwice(logits, size);
+  std::vector<float> expected(upsampled.size());
+  std::transform(upsampledLogits.begin(), upsampledLogits.end(), expected.begin(), Sigmoid);
+  const auto resampledProbabilities =
+    UpsampleTwice(std::vector<double>(atNetworkSize.begin(), atNetworkSize.end()), size);
+  ExpectNear(upsampled, expected, 1e-5F);
+  // Resampling the probabilities instead gives measurably different maps for this model.
+  EXPECT_GT(MaxDifference(upsampled, std::vector<float>(resampledProbabilities.begin(), resampledProbabilities.end())),
+            1e-3F);
 }
 
 TEST(FocusNetInferenceEngine, FlipAugmentationAveragesTheFlippedPredictions)

@@ -226,7 +226,7 @@ Validate(nn::SegmentationNetworkImpl & network,
     const int64_t       count = std::min<int64_t>(batchSize, n - first);
     const torch::Tensor x = Normalize(data.images.narrow(0, first, count).to(device), metadata.normalization);
     const torch::Tensor y = data.masks.narrow(0, first, count).to(device);
-    const torch::Tensor p = network.forward(x);
+    const torch::Tensor p = torch::sigmoid(network.forward(x));
     lossSum += DiceLoss(p, y).item<double>() * static_cast<double>(count);
     const torch::Tensor truth = y.to(torch::kCPU).to(torch::kUInt8).contiguous();
     const torch::Tensor predicted = p.ge(0.5).to(torch::kCPU).to(torch::kUInt8).contiguous();
@@ -405,7 +405,7 @@ Train(const TrainingOptions & options, const TrainingCallbacks & callbacks)
       const torch::Tensor index = torch::from_blob(order.data() + first, { count }, torch::kInt64);
       auto [images, masks] = Augment(train.images.index_select(0, index), train.masks.index_select(0, index), options);
       const torch::Tensor x = Normalize(images, metadata.normalization).to(device);
-      const torch::Tensor loss = DiceLoss(network.forward(x), masks.to(device));
+      const torch::Tensor loss = DiceLoss(torch::sigmoid(network.forward(x)), masks.to(device));
       optimizer->zero_grad();
       loss.backward();
       optimizer->step();

@@ -35,7 +35,8 @@ struct InferenceOptions
  * \brief Runs a model over 2D slices given as plain float buffers.
  *
  * Each slice is normalised as the model's metadata says, resized to the network input size,
- * run in batches in inference mode, and its probability map resized back to the slice size.
+ * run in batches in inference mode; the network's logits are resized back to the slice size (bilinear) and
+ * only then turned into probabilities, so the 0.5 boundary falls between network pixels by their confidence.
  * The engine holds its own copy of the network on the chosen device.
  * \ingroup FocusNet
  */

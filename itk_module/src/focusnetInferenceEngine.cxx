@@ -21,17 +21,19 @@ struct InferenceEngine::Impl
   torch::Device                                device{ torch::kCPU };
   std::shared_ptr<nn::SegmentationNetworkImpl> network;
 
+  /** The network's logits for a batch; with flip augmentation, the logits of the probabilities averaged over the
+   * flipped copies (log(mean p) - log(mean (1 - p)), in log space so that saturated maps stay finite). */
   torch::Tensor
-  Forward(const torch::Tensor & x) const
+  Logits(const torch::Tensor & x) const
   {
-    torch::Tensor p = network->forward(x);
-    if (options.flipAugmentation)
+    const torch::Tensor z = network->forward(x);
+    if (!options.flipAugmentation)
     {
-      p = p + network->forward(x.flip({ 3 })).flip({ 3 });
-      p = p + network->forward(x.flip({ 2 })).flip({ 2 });
-      p = p / 3.0;
+      return z;
     }
-    return p;
+    const torch::Tensor flipped =
+      torch::stack({ z, network->forward(x.flip({ 3 })).flip({ 3 }), network->forward(x.flip({ 2 })).flip({ 2 }) });
+    return torch::logsumexp(torch::log_sigmoid(flipped), 0) - torch::logsumexp(torch::log_sigmoid(-flipped), 0);
   }
 };
 
@@ -89,7 +91,9 @@ InferenceEngine::Predict(const float * slices,
         .permute({ 0, 3, 1, 2 })
         .to(m_Impl->device);
     x = Resize(Normalize(x, metadata.normalization), metadata.inputSize, metadata.inputSize);
-    torch::Tensor p = Resize(m_Impl->Forward(x.contiguous()), height, width);
+    // Resampling the logits, not the probabilities, puts the 0.5 boundary between two network pixels where the
+    // network's confidence on either side says; bilinear probabilities put it midway wherever both saturate.
+    torch::Tensor p = torch::sigmoid(Resize(m_Impl->Logits(x.contiguous()), height, width));
     p = p.to(torch::kCPU).contiguous();
     std::memcpy(probabilities + start * height * width, p.data_ptr<float>(), sizeof(float) * n * height * width);
   }

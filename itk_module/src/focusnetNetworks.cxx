@@ -227,7 +227,7 @@ FocusNetImpl::forward(const torch::Tensor & x)
   d = Decode(decoder3, d, b1);
   d = Decode(decoder4, d, m0);
   d = refine2(refine1(d));
-  return torch::sigmoid(head(d));
+  return head(d);
 }
 
 UNetImpl::UNetImpl(const ArchitectureOptions & architecture)
@@ -292,7 +292,7 @@ UNetImpl::forward(const torch::Tensor & x)
       y = dropout(y);
     }
   }
-  return torch::sigmoid(head(y));
+  return head(y);
 }
 
 std::shared_ptr<SegmentationNetworkImpl>

@@ -75,7 +75,7 @@ struct UpsamplingImpl : torch::nn::Module
 };
 TORCH_MODULE(Upsampling);
 
-/** Base of the segmentation networks: N x C x S x S in, N x 1 x S x S probabilities out. */
+/** Base of the segmentation networks: N x C x S x S in, N x 1 x S x S logits out (sigmoid: probabilities). */
 struct SegmentationNetworkImpl : torch::nn::Module
 {
   virtual torch::Tensor
