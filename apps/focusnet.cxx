@@ -137,7 +137,9 @@ Run(int argc, char ** argv)
   segment->add_option("--dicom-seg", options.dicomSegmentationFileName, "Also write a DICOM SEG here (DICOM input)");
   bool keepEmptyFrames = false;
   segment->add_flag("--keep-empty-frames", keepEmptyFrames, "Keep DICOM SEG frames without label pixels");
-  segment->add_flag("--tta", options.inference.flipAugmentation, "Average over flipped copies (3x slower)");
+  segment->add_flag("--tta",
+                    options.inference.flipAugmentation,
+                    "Average over the mirror images the model was trained on (up to 3x slower)");
   segment->add_flag("--overwrite", options.overwrite, "Replace existing output files");
   segment->add_flag("-q,--quiet", quiet, "Print nothing on success");
 
@@ -207,7 +209,8 @@ Run(int argc, char ** argv)
   evaluate->add_option("--csv", csv, "Also write per-image metrics here");
   evaluate->add_option("--device", evaluateOptions.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
   evaluate->add_option("--threads", evaluateOptions.threads, "LibTorch threads (0: all cores)")->capture_default_str();
-  evaluate->add_flag("--tta", evaluateOptions.flipAugmentation, "Average over flipped copies");
+  evaluate->add_flag(
+    "--tta", evaluateOptions.flipAugmentation, "Average over the mirror images the model was trained on");
   bool overwriteCsv = false;
   evaluate->add_flag("--overwrite", overwriteCsv, "Replace an existing CSV file");
 

@@ -10,6 +10,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
+#include <utility>
 
 namespace
 {
@@ -156,25 +158,56 @@ TEST(FocusNetInferenceEngine, LogitsAreResampledBeforeTheSigmoid)
             1e-3F);
 }
 
-TEST(FocusNetInferenceEngine, FlipAugmentationAveragesTheFlippedPredictions)
+TEST(FocusNetInferenceEngine, FlipAugmentationAveragesTheFlipsTheModelWasTrainedOn)
 {
-  const Model           model = Model::Create(SmallModelMetadata(), 4);
   constexpr int64_t     count = 2, size = 32; // the network size: no resampling between flips
   const auto            slices = RandomValues(count * size * size, 5);
-  const InferenceEngine plain(model, Cpu());
+  const InferenceEngine plain(Model::Create(SmallModelMetadata(), 4), Cpu());
   const auto            identity = PredictAll(plain, slices, count, size, size);
   const auto            leftRight =
     Flip(PredictAll(plain, Flip(slices, count, size, size, true), count, size, size), count, size, size, true);
   const auto upDown =
     Flip(PredictAll(plain, Flip(slices, count, size, size, false), count, size, size), count, size, size, false);
-  std::vector<float> expected(identity.size());
-  for (size_t i = 0; i < expected.size(); ++i)
+  EXPECT_GT(MaxDifference(identity, leftRight), 1e-3F);
+  EXPECT_GT(MaxDifference(identity, upDown), 1e-3F);
+
+  // The same weights (same seed), with the training flips their provenance records.
+  const std::vector<std::pair<std::string, std::vector<const std::vector<float> *>>> cases{
+    { "{}", { &identity, &leftRight, &upDown } }, // a model that does not say: both
+    { R"({"options": {"augmentation": {"flip_left_right": true, "flip_up_down": false}}})", { &identity, &leftRight } },
+    { R"({"options": {"augmentation": {"flip_left_right": false, "flip_up_down": false}}})", { &identity } }
+  };
+  for (const auto & [provenance, maps] : cases)
   {
-    expected[i] = (identity[i] + leftRight[i] + upDown[i]) / 3.0F;
+    SCOPED_TRACE(provenance);
+    ModelMetadata metadata = SmallModelMetadata();
+    metadata.provenanceJson = provenance;
+    std::vector<float> expected(identity.size(), 0.0F);
+    for (size_t i = 0; i < expected.size(); ++i)
+    {
+      for (const auto * map : maps)
+      {
+        expected[i] += (*map)[i] / static_cast<float>(maps.size());
+      }
+    }
+    ExpectNear(PredictAll(InferenceEngine(Model::Create(metadata, 4), Cpu(8, true)), slices, count, size, size),
+               expected,
+               1e-5F);
   }
-  const auto augmented = PredictAll(InferenceEngine(model, Cpu(8, true)), slices, count, size, size);
-  ExpectNear(augmented, expected, 1e-5F);
-  EXPECT_GT(std::abs(augmented[0] - identity[0]) + std::abs(augmented[7] - identity[7]), 0.0F);
+}
+
+TEST(FocusNetInferenceEngine, ProvenanceThatDoesNotSayMeansBothFlips)
+{
+  ModelMetadata metadata = SmallModelMetadata();
+  for (const char * provenance : { "not json", "[1, 2]", R"({"options": 3})", R"({"options": {"augmentation": {}}})" })
+  {
+    metadata.provenanceJson = provenance;
+    EXPECT_TRUE(TrainedFlips(metadata).leftRight) << provenance;
+    EXPECT_TRUE(TrainedFlips(metadata).upDown) << provenance;
+  }
+  metadata.provenanceJson = R"({"options": {"augmentation": {"flip_up_down": false}}})";
+  EXPECT_TRUE(TrainedFlips(metadata).leftRight);
+  EXPECT_FALSE(TrainedFlips(metadata).upDown);
 }
 
 TEST(FocusNetInferenceEngine, WindowNormalisationClampsIntensities)

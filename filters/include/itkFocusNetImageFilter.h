@@ -89,7 +89,8 @@ public:
   itkSetMacro(Threshold, double);
   itkGetConstMacro(Threshold, double);
 
-  /** Average the predictions of the slice and its left-right and up-down flips. */
+  /** Average the predictions of the slice and of its mirror images (left-right, up-down: those the model was
+   * trained on, focusnet::TrainedFlips). */
   itkSetMacro(TestTimeAugmentation, bool);
   itkGetConstMacro(TestTimeAugmentation, bool);
   itkBooleanMacro(TestTimeAugmentation);

@@ -18,10 +18,11 @@ class Model;
 
 struct InferenceOptions
 {
-  std::string device{ "auto" };          ///< "auto", "cpu", "cuda" or "cuda:N"
-  int         threads{ 0 };              ///< LibTorch intra-op threads; 0 = all hardware threads
-  int         batchSize{ 8 };            ///< slices per forward pass
-  bool        flipAugmentation{ false }; ///< average over identity, left-right and up-down flips
+  std::string device{ "auto" }; ///< "auto", "cpu", "cuda" or "cuda:N"
+  int         threads{ 0 };     ///< LibTorch intra-op threads; 0 = all hardware threads
+  int         batchSize{ 8 };   ///< slices per forward pass
+  /** Average over the identity and the mirror images the model was trained on (TrainedFlips). */
+  bool flipAugmentation{ false };
 
   bool
   operator==(const InferenceOptions & other) const

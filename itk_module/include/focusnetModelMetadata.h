@@ -91,6 +91,16 @@ ToJson(const ModelMetadata & metadata, int indent = -1);
 ModelMetadata
 ModelMetadataFromJson(const std::string & json);
 
+/** The mirror images a model was trained on, as its provenance records them (focusnet-train's augmentation);
+ * both when the model file does not say. Flip test-time augmentation uses these and no others. */
+struct Flips
+{
+  bool leftRight{ true };
+  bool upDown{ true };
+};
+Flips
+TrainedFlips(const ModelMetadata & metadata);
+
 /** Throws focusnet::Error when the options cannot describe a network (bad channels, width, size...). */
 void
 Validate(const ModelMetadata & metadata);

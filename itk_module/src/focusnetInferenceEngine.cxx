@@ -21,19 +21,30 @@ struct InferenceEngine::Impl
   torch::Device                                device{ torch::kCPU };
   std::shared_ptr<nn::SegmentationNetworkImpl> network;
 
+  Flips flips; ///< used by flip augmentation: those the model was trained on
+
   /** The network's logits for a batch; with flip augmentation, the logits of the probabilities averaged over the
-   * flipped copies (log(mean p) - log(mean (1 - p)), in log space so that saturated maps stay finite). */
+   * identity and the flipped copies (log(mean p) - log(mean (1 - p)), in log space so saturated maps stay finite). */
   torch::Tensor
   Logits(const torch::Tensor & x) const
   {
-    const torch::Tensor z = network->forward(x);
-    if (!options.flipAugmentation)
+    std::vector<torch::Tensor> copies{ network->forward(x) };
+    if (options.flipAugmentation)
     {
-      return z;
+      for (const auto & [used, dimension] : { std::pair{ flips.leftRight, 3 }, std::pair{ flips.upDown, 2 } })
+      {
+        if (used)
+        {
+          copies.push_back(network->forward(x.flip({ dimension })).flip({ dimension }));
+        }
+      }
     }
-    const torch::Tensor flipped =
-      torch::stack({ z, network->forward(x.flip({ 3 })).flip({ 3 }), network->forward(x.flip({ 2 })).flip({ 2 }) });
-    return torch::logsumexp(torch::log_sigmoid(flipped), 0) - torch::logsumexp(torch::log_sigmoid(-flipped), 0);
+    if (copies.size() == 1)
+    {
+      return copies.front();
+    }
+    const torch::Tensor z = torch::stack(copies);
+    return torch::logsumexp(torch::log_sigmoid(z), 0) - torch::logsumexp(torch::log_sigmoid(-z), 0);
   }
 };
 
@@ -50,6 +61,7 @@ InferenceEngine::InferenceEngine(const Model & model, const InferenceOptions & o
   }
   m_Impl->metadata = model.Metadata();
   m_Impl->options = options;
+  m_Impl->flips = TrainedFlips(m_Impl->metadata);
   m_Impl->device = ParseDevice(options.device);
   const int threads = options.threads > 0 ? options.threads : static_cast<int>(std::thread::hardware_concurrency());
   torch::set_num_threads(std::max(1, threads));

@@ -142,6 +142,22 @@ ModelMetadataFromJson(const std::string & text)
   }
 }
 
+Flips
+TrainedFlips(const ModelMetadata & metadata)
+{
+  // Read leniently: provenance is free-form, and a model that does not say was trained on both flips or none.
+  auto member = [](const json & object, const char * key)
+  { return object.is_object() && object.contains(key) ? object.at(key) : json(); };
+  const json augmentation =
+    member(member(json::parse(metadata.provenanceJson, nullptr, false), "options"), "augmentation");
+  auto flag = [&](const char * key)
+  {
+    const json value = member(augmentation, key);
+    return value.is_boolean() ? value.get<bool>() : true;
+  };
+  return { flag("flip_left_right"), flag("flip_up_down") };
+}
+
 void
 Validate(const ModelMetadata & m)
 {
