@@ -65,6 +65,21 @@ Grouped(std::int64_t value)
   return digits;
 }
 
+/** The mirror images --tta averages over, in words. */
+std::string
+TtaFlips(const focusnet::Flips & flips)
+{
+  if (flips.leftRight && flips.upDown)
+  {
+    return "left-right, up-down";
+  }
+  if (flips.leftRight || flips.upDown)
+  {
+    return flips.leftRight ? "left-right" : "up-down";
+  }
+  return "none (--tta changes nothing)";
+}
+
 void
 PrintInfo(const focusnet::Model & model, const std::string & source)
 {
@@ -82,6 +97,7 @@ PrintInfo(const focusnet::Model & model, const std::string & source)
             << "parameters:         " << Grouped(parameters) << " (" << static_cast<double>(parameters) / 1e6 << " M)\n"
             << "MACs per slice:     " << Grouped(macs) << " (" << static_cast<double>(macs) / 1e9 << " G)\n"
             << "threshold:          " << m.threshold << '\n'
+            << "--tta flips:        " << TtaFlips(focusnet::TrainedFlips(m)) << '\n'
             << "label:              " << m.label.name << " = " << static_cast<int>(m.label.value) << ", "
             << m.label.type.scheme << " " << m.label.type.value << " \"" << m.label.type.meaning << "\"\n"
             << "metadata:           " << focusnet::ToJson(m, 2) << '\n';

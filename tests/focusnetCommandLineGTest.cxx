@@ -202,6 +202,7 @@ TEST_F(FocusNetCommandLine, InitWritesAModelThatInfoAndSegmentUse)
   ASSERT_EQ(info.exitCode, 0) << info.err;
   EXPECT_NE(info.out.find("architecture:       unet (width 0.12"), std::string::npos) << info.out;
   EXPECT_NE(info.out.find("input size:         64 x 64"), std::string::npos) << info.out;
+  EXPECT_NE(info.out.find("--tta flips:        left-right, up-down\n"), std::string::npos) << info.out;
   const Outcome segment = Focusnet("segment '" + SharedData("kaggle_lung_ct_2d/images/ID_0001_Z_0146.tif") + "' '" +
                                    (m_Directory / "out.nii") + "' --model '" + model + "' --tta --batch-size 2");
   EXPECT_EQ(segment.exitCode, 0) << segment.err;
@@ -284,6 +285,9 @@ TEST_F(FocusNetCommandLine, DefaultModelSegmentsTheBundledLungSlice)
   }
   ASSERT_EQ(a.size(), b.size());
   EXPECT_GT(ConfusionCounts::Count(b.data(), a.data(), a.size()).Dice(), 0.95);
+  // It was trained without up-down flips (axial CT), so --tta uses the left-right flip only.
+  const Outcome info = Focusnet("info '" + model + "'");
+  EXPECT_NE(info.out.find("--tta flips:        left-right\n"), std::string::npos) << info.out;
 }
 
 TEST_F(FocusNetCommandLine, DicomListPrintsOneLinePerSeriesWithItsGeometry)

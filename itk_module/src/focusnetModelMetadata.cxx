@@ -145,7 +145,7 @@ ModelMetadataFromJson(const std::string & text)
 Flips
 TrainedFlips(const ModelMetadata & metadata)
 {
-  // Read leniently: provenance is free-form, and a model that does not say was trained on both flips or none.
+  // Read leniently: provenance is free-form. A model that does not record its augmentation gets both flips.
   auto member = [](const json & object, const char * key)
   { return object.is_object() && object.contains(key) ? object.at(key) : json(); };
   const json augmentation =
