@@ -21,9 +21,10 @@ MakeBatchNorm(int64_t channels)
 } // namespace
 
 int64_t
-ScaledChannels(int64_t channels, double width, int64_t minimum)
+ScaledChannels(int64_t channels, const ArchitectureOptions & options)
 {
-  return std::max<int64_t>(std::max<int64_t>(1, minimum), std::llround(static_cast<double>(channels) * width));
+  return std::max<int64_t>(std::max(1, options.minimumChannels),
+                           std::llround(static_cast<double>(channels) * options.width));
 }
 
 ConvLayerImpl::ConvLayerImpl(int64_t in, int64_t out, int64_t kernel, int64_t stride, bool bias)
@@ -123,7 +124,7 @@ UpsamplingImpl::forward(const torch::Tensor & x)
 FocusNetImpl::FocusNetImpl(const ArchitectureOptions & architecture)
   : options(architecture)
 {
-  auto          c = [&](int64_t channels) { return ScaledChannels(channels, options.width, options.minimumChannels); };
+  auto          c = [&](int64_t channels) { return ScaledChannels(channels, options); };
   const int64_t in = options.inputChannels;
 
   // Attention branch: a small encoder-decoder whose decoder outputs gate the main branch.
@@ -232,7 +233,7 @@ FocusNetImpl::forward(const torch::Tensor & x)
 
 UNetImpl::UNetImpl(const ArchitectureOptions & architecture)
 {
-  auto c = [&](int64_t channels) { return ScaledChannels(channels, architecture.width, architecture.minimumChannels); };
+  auto c = [&](int64_t channels) { return ScaledChannels(channels, architecture); };
   auto doubleConv = [&](int64_t in, int64_t out)
   {
     torch::nn::Sequential block;

@@ -148,9 +148,9 @@ struct UNetImpl : SegmentationNetworkImpl
 std::shared_ptr<SegmentationNetworkImpl>
 BuildNetwork(const ArchitectureOptions & options);
 
-/** Channel count c scaled by the width multiplier, at least \p minimum. */
+/** Channel count c scaled by the options' width multiplier, at least their minimum channel count (and 1). */
 int64_t
-ScaledChannels(int64_t channels, double width, int64_t minimum = 1);
+ScaledChannels(int64_t channels, const ArchitectureOptions & options);
 
 } // namespace focusnet::nn
 
