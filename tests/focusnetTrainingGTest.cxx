@@ -124,8 +124,13 @@ TEST(FocusNetTraining, ResumeContinuesExactlyWhereTheRunStopped)
 TEST(FocusNetTraining, InitModelIsFineTunedAtAnotherInputSize)
 {
   ScratchDirectory directory;
-  Train(SmallRun(directory / "first", 1));
+  TrainingOptions  firstOptions = SmallRun(directory / "first", 1);
+  firstOptions.flipUpDown = false;
+  Train(firstOptions);
   const Model first = Model::Load(TrainingFiles(directory / "first").model);
+  // The flips a run trained on are what flip test-time augmentation reads back from its model file.
+  EXPECT_TRUE(TrainedFlips(first.Metadata()).leftRight);
+  EXPECT_FALSE(TrainedFlips(first.Metadata()).upDown);
 
   TrainingOptions larger = SmallRun(directory / "larger", 1);
   larger.initModel = TrainingFiles(directory / "first").model;
@@ -134,6 +139,7 @@ TEST(FocusNetTraining, InitModelIsFineTunedAtAnotherInputSize)
   ASSERT_EQ(records.size(), 1U);
   const Model tuned = Model::Load(TrainingFiles(directory / "larger").model);
   EXPECT_EQ(tuned.Metadata().inputSize, 96);
+  EXPECT_TRUE(TrainedFlips(tuned.Metadata()).upDown); // this run's own augmentation, not the init model's
   EXPECT_EQ(first.Metadata().inputSize, 64);
   // The same network and normalisation, trained on: only the input size and the weights differ.
   EXPECT_EQ(tuned.ParameterCount(), first.ParameterCount());
