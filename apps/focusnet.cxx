@@ -3,6 +3,7 @@
  *  Licensed under the Apache License, Version 2.0
  *=========================================================================*/
 // The focusnet command: segment, batch, dicom list, evaluate, init, info. Thin: parse, call the libraries, report.
+// Each subcommand is a struct that declares its flags (Add) and does its work (Run).
 
 #include "focusnetArchitectureArguments.h"
 #include "focusnetAtomicFile.h"
@@ -11,6 +12,7 @@
 #include "focusnetDicom.h"
 #include "focusnetError.h"
 #include "focusnetEvaluation.h"
+#include "focusnetInferenceArguments.h"
 #include "focusnetModel.h"
 #include "focusnetSegmentation.h"
 #include "focusnetTerminalProgress.h"
@@ -25,13 +27,23 @@
 #include <iostream>
 #include <sstream>
 
-#ifndef FOCUSNET_DEFAULT_MODEL
-#  define FOCUSNET_DEFAULT_MODEL ""
-#endif
-
 namespace
 {
 using focusnet::Error;
+namespace fs = std::filesystem;
+
+constexpr const char * ModelHelp = "Model file (default: $FOCUSNET_MODEL, else the installed model)";
+
+/** The installed default model: found relative to this executable (bin/../share/focusnet/models), so that a moved
+ * or packaged prefix keeps it; the build tree keeps a copy at the same relative place. */
+fs::path
+InstalledModel()
+{
+  std::error_code   error;
+  const fs::path    executable = fs::read_symlink("/proc/self/exe", error);
+  const std::string relative = std::string(FOCUSNET_BIN_TO_MODEL_DIR) + "/" + FOCUSNET_DEFAULT_MODEL_NAME;
+  return error ? fs::path(relative) : (executable.parent_path() / relative).lexically_normal();
+}
 
 /** The model `--model` names, else $FOCUSNET_MODEL, else the installed default model. */
 std::string
@@ -45,13 +57,20 @@ ResolveModelFile(const std::string & given)
   {
     return environment;
   }
-  const std::string installed = FOCUSNET_DEFAULT_MODEL;
-  if (installed.empty() || !std::filesystem::exists(installed))
+  const fs::path installed = InstalledModel();
+  std::error_code error;
+  if (!fs::exists(installed, error))
   {
-    throw Error("no default model is installed" + (installed.empty() ? std::string() : " at " + installed) +
+    throw Error("no default model is installed at " + installed.string() +
                 "; pass --model FILE (make one with: focusnet init focusnet model.fnm)");
   }
-  return installed;
+  return installed.string();
+}
+
+std::shared_ptr<const focusnet::Model>
+LoadModel(const std::string & fileName)
+{
+  return std::make_shared<const focusnet::Model>(focusnet::Model::Load(fileName));
 }
 
 std::string
@@ -118,126 +137,46 @@ SearchProgress(focusnet::TerminalProgress & bar)
   };
 }
 
-int
-Run(int argc, char ** argv)
+struct SegmentCommand
 {
-  CLI::App app{ "FocusNet segmentation for ITK and 3D Slicer (version " + std::string(focusnet::Version) + ")",
-                "focusnet" };
-  app.set_version_flag("--version", std::string(focusnet::Version));
-  app.require_subcommand(1);
-
-  // segment
-  CLI::App *                    segment = app.add_subcommand("segment", "Segment an image file or DICOM series folder");
+  CLI::App *                    command{ nullptr };
   std::string                   input, output, modelFile;
   focusnet::SegmentationOptions options;
-  bool                          quiet = false;
-  segment->add_option("INPUT", input, "Image file (TIFF, PNG, JPEG, NRRD, NIfTI, MHA, DICOM) or DICOM folder")
-    ->required();
-  segment->add_option("OUTPUT", output, "Label map (.nrrd, .nii, .nii.gz, .mha, .tif, .png), or DICOM SEG (.dcm)")
-    ->required();
-  segment->add_option("--model", modelFile, "Model file (default: $FOCUSNET_MODEL, else the installed model)");
-  segment->add_option("--device", options.inference.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
-  segment->add_option("--batch-size", options.inference.batchSize, "Slices per forward pass")
-    ->check(CLI::PositiveNumber)
-    ->capture_default_str();
-  segment->add_option("--threads", options.inference.threads, "LibTorch threads (0: all cores)")
-    ->check(CLI::NonNegativeNumber)
-    ->capture_default_str();
-  segment->add_option("--axis", options.sliceAxis, "Slice axis of a 3D image (default: the last)")
-    ->check(CLI::Range(0, 2));
-  segment->add_option("--threshold", options.threshold, "Probability threshold (default: the model's)")
-    ->check(CLI::Range(0.0, 1.0));
-  segment->add_option("--probabilities", options.probabilityFileName, "Also write the probability map here");
-  segment->add_option("--overlay", options.overlayFileName, "Also write a PNG of the (middle) slice with the outline");
-  segment->add_option("--series-uid", options.seriesUid, "SeriesInstanceUID to read from a DICOM folder");
-  segment->add_option("--dicom-seg", options.dicomSegmentationFileName, "Also write a DICOM SEG here (DICOM input)");
-  bool keepEmptyFrames = false;
-  segment->add_flag("--keep-empty-frames", keepEmptyFrames, "Keep DICOM SEG frames without label pixels");
-  segment->add_flag("--tta",
-                    options.inference.flipAugmentation,
-                    "Average over the mirror images the model was trained on (up to 3x slower)");
-  segment->add_flag("--overwrite", options.overwrite, "Replace existing output files");
-  segment->add_flag("-q,--quiet", quiet, "Print nothing on success");
+  bool                          keepEmptyFrames{ false };
+  bool                          quiet{ false };
 
-  // batch
-  CLI::App * batch = app.add_subcommand("batch", "Segment every DICOM series below a folder (resumable, shardable)");
-  focusnet::BatchOptions batchOptions;
-  std::string            batchModel, shard = "0/1";
-  bool                   batchQuiet = false;
-  batch->add_option("INPUT_ROOT", batchOptions.inputRoot, "Folder tree of DICOM studies")->required();
-  batch->add_option("OUTPUT_ROOT", batchOptions.outputRoot, "Where <study>/<series>/ output folders go")->required();
-  batch->add_option("--model", batchModel, "Model file (default: $FOCUSNET_MODEL, else the installed model)");
-  batch->add_option("--modality", batchOptions.modalities, "Only series of these modalities (e.g. CT)")->delimiter(',');
-  batch->add_option("--formats", batchOptions.formats, "Outputs: one of nrrd, nii, nii.gz, mha, and/or seg")
-    ->delimiter(',')
-    ->capture_default_str();
-  batch->add_option("--shard", shard, "Take part I of N (0 <= I < N) for job arrays, e.g. $SLURM_ARRAY_TASK_ID/4")
-    ->capture_default_str();
-  batch->add_option("--jobs", batchOptions.jobs, "Series segmented at once")
-    ->check(CLI::PositiveNumber)
-    ->capture_default_str();
-  batch->add_option("--device", batchOptions.segmentation.inference.device, "auto, cpu, cuda or cuda:N")
-    ->capture_default_str();
-  batch->add_option("--threads", batchOptions.segmentation.inference.threads, "LibTorch threads (0: all cores)")
-    ->check(CLI::NonNegativeNumber)
-    ->capture_default_str();
-  batch->add_option("--batch-size", batchOptions.segmentation.inference.batchSize, "Slices per forward pass")
-    ->check(CLI::PositiveNumber)
-    ->capture_default_str();
-  batch->add_flag("--retry-failed", batchOptions.retryFailed, "Segment again the series an earlier run failed on");
-  batch->add_flag("-q,--quiet", batchQuiet, "Print only the final counts");
+  void
+  Add(CLI::App & app)
+  {
+    command = app.add_subcommand("segment", "Segment an image file or DICOM series folder");
+    command->add_option("INPUT", input, "Image file (TIFF, PNG, JPEG, NRRD, NIfTI, MHA, DICOM) or DICOM folder")
+      ->required();
+    command->add_option("OUTPUT", output, "Label map (.nrrd, .nii, .nii.gz, .mha, .tif, .png), or DICOM SEG (.dcm)")
+      ->required();
+    command->add_option("--model", modelFile, ModelHelp);
+    focusnet::AddInferenceArguments(*command, options.inference);
+    command->add_option("--axis", options.sliceAxis, "Slice axis of a 3D image (default: the last)")
+      ->check(CLI::Range(0, 2));
+    command->add_option("--threshold", options.threshold, "Probability threshold (default: the model's)")
+      ->check(focusnet::OpenUnitInterval());
+    command->add_option("--probabilities", options.probabilityFileName, "Also write the probability map here");
+    command->add_option(
+      "--overlay", options.overlayFileName, "Also write a PNG of the (middle) slice with the outline");
+    command->add_option("--series-uid", options.seriesUid, "SeriesInstanceUID to read from a DICOM folder");
+    command->add_option(
+      "--dicom-seg", options.dicomSegmentationFileName, "Also write a DICOM SEG here (DICOM input)");
+    command->add_flag("--keep-empty-frames", keepEmptyFrames, "Keep DICOM SEG frames without label pixels");
+    command->add_flag("--overwrite", options.overwrite, "Replace existing output files");
+    command->add_flag("-q,--quiet", quiet, "Print nothing on success");
+  }
 
-  // dicom list
-  CLI::App *  dicom = app.add_subcommand("dicom", "DICOM tools");
-  CLI::App *  dicomList = dicom->add_subcommand("list", "List the DICOM series below a folder, with their geometry");
-  std::string dicomRoot;
-  dicom->require_subcommand(1);
-  dicomList->add_option("DIR", dicomRoot, "Folder to search recursively")->required();
-
-  // init
-  CLI::App *  init = app.add_subcommand("init", "Write an untrained model file (start of a training run)");
-  std::string architecture, initOutput;
-  focusnet::ArchitectureArguments initArguments;
-  std::uint64_t                   seed = 0;
-  init->add_option("ARCHITECTURE", architecture, "focusnet or unet")
-    ->required()
-    ->check(CLI::IsMember({ "focusnet", "unet" }));
-  init->add_option("OUTPUT", initOutput, "Model file to write")->required();
-  init->add_option("--seed", seed, "Seed of the weight initialisation")->capture_default_str();
-  initArguments.AddTo(*init);
-
-  // info
-  CLI::App *                      info = app.add_subcommand("info", "Describe a model file or an architecture");
-  std::string                     infoSource;
-  focusnet::ArchitectureArguments infoArguments;
-  info->add_option("MODEL_OR_ARCHITECTURE", infoSource, "A model file, or focusnet / unet")->required();
-  infoArguments.AddTo(*info);
-
-  // evaluate
-  CLI::App *                 evaluate = app.add_subcommand("evaluate", "Compare a model's label maps with masks");
-  std::string                evaluateModel, images, masks, list, csv;
-  focusnet::InferenceOptions evaluateOptions;
-  evaluate->add_option("--model", evaluateModel, "Model file (default: $FOCUSNET_MODEL, else the installed model)");
-  evaluate->add_option("--images", images, "Folder of images");
-  evaluate->add_option("--masks", masks, "Folder of masks with the same names");
-  evaluate->add_option(
-    "--list", list, "Instead: a file of \"image,mask\" lines (e.g. a training run's validation.txt)");
-  evaluate->add_option("--csv", csv, "Also write per-image metrics here");
-  evaluate->add_option("--device", evaluateOptions.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
-  evaluate->add_option("--threads", evaluateOptions.threads, "LibTorch threads (0: all cores)")->capture_default_str();
-  evaluate->add_flag(
-    "--tta", evaluateOptions.flipAugmentation, "Average over the mirror images the model was trained on");
-  bool overwriteCsv = false;
-  evaluate->add_flag("--overwrite", overwriteCsv, "Replace an existing CSV file");
-
-  CLI11_PARSE(app, argc, argv);
-
-  if (segment->parsed())
+  void
+  Run()
   {
     options.dicomSegmentation.skipEmptyFrames = !keepEmptyFrames;
     const std::string modelPath = ResolveModelFile(modelFile);
-    options.dicomSegmentation.modelName = std::filesystem::path(modelPath).filename().string();
-    const auto                 model = std::make_shared<const focusnet::Model>(focusnet::Model::Load(modelPath));
+    options.dicomSegmentation.modelName = fs::path(modelPath).filename().string();
+    const auto                 model = LoadModel(modelPath);
     focusnet::TerminalProgress progress("segmenting");
     if (!quiet)
     {
@@ -247,35 +186,69 @@ Run(int argc, char ** argv)
     const auto result = focusnet::SegmentImageFile(input, output, model, options);
     progress.Finish();
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (!quiet)
+    if (quiet)
     {
-      const bool volume = result.source.dimension == 3;
-      std::cout << output << ": " << result.labelVoxels << " " << model->Metadata().label.name
-                << (volume ? " voxels (" : " pixels (") << std::fixed << std::setprecision(1)
-                << result.labelVolumeMm3 / (volume ? 1000.0 : 100.0) << (volume ? " mL) in " : " cm2) in ")
-                << result.slices << " slice(s), " << std::setprecision(2) << seconds << " s (" << std::setprecision(1)
-                << 1000.0 * seconds / static_cast<double>(result.slices) << " ms/slice)\n";
+      return;
     }
+    const bool volume = result.source.dimension == 3;
+    std::cout << output << ": " << result.labelVoxels << " " << model->Metadata().label.name
+              << (volume ? " voxels (" : " pixels (") << std::fixed << std::setprecision(1)
+              << result.labelVolumeMm3 / (volume ? 1000.0 : 100.0) << (volume ? " mL) in " : " cm2) in ")
+              << result.slices << " slice(s), " << std::setprecision(2) << seconds << " s (" << std::setprecision(1)
+              << 1000.0 * seconds / static_cast<double>(result.slices) << " ms/slice)\n";
   }
-  else if (batch->parsed())
+};
+
+struct BatchCommand
+{
+  CLI::App *             command{ nullptr };
+  focusnet::BatchOptions options;
+  std::string            modelFile;
+  std::string            shard{ "0/1" };
+  bool                   quiet{ false };
+
+  void
+  Add(CLI::App & app)
   {
-    batchOptions.shard = focusnet::ParseShard(shard);
-    batchOptions.modelFileName = ResolveModelFile(batchModel);
-    const auto model = std::make_shared<const focusnet::Model>(focusnet::Model::Load(batchOptions.modelFileName));
+    command = app.add_subcommand("batch", "Segment every DICOM series below a folder (resumable, shardable)");
+    command->add_option("INPUT_ROOT", options.inputRoot, "Folder tree of DICOM studies")->required();
+    command->add_option("OUTPUT_ROOT", options.outputRoot, "Where <study>/<series>/ output folders go")->required();
+    command->add_option("--model", modelFile, ModelHelp);
+    command->add_option("--modality", options.modalities, "Only series of these modalities (e.g. CT)")
+      ->delimiter(',');
+    command->add_option("--formats", options.formats, "Outputs: one of nrrd, nii, nii.gz, mha, and/or seg")
+      ->delimiter(',')
+      ->capture_default_str();
+    command->add_option("--shard", shard, "Take part I of N (0 <= I < N) for job arrays, e.g. $SLURM_ARRAY_TASK_ID/4")
+      ->capture_default_str();
+    command->add_option("--jobs", options.jobs, "Series segmented at once")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+    focusnet::AddInferenceArguments(*command, options.segmentation.inference);
+    command->add_flag("--retry-failed", options.retryFailed, "Segment again the series an earlier run failed on");
+    command->add_flag("-q,--quiet", quiet, "Print only the final counts");
+  }
+
+  void
+  Run()
+  {
+    options.shard = focusnet::ParseShard(shard);
+    options.modelFileName = ResolveModelFile(modelFile);
+    const auto                 model = LoadModel(options.modelFileName);
     focusnet::TerminalProgress scanning("searching");
     focusnet::TerminalProgress progress("series");
-    if (!batchQuiet)
+    if (!quiet)
     {
-      batchOptions.scanProgress = SearchProgress(scanning);
-      batchOptions.progress = [&progress](std::size_t done, std::size_t total, const std::string & last)
+      options.scanProgress = SearchProgress(scanning);
+      options.progress = [&progress](std::size_t done, std::size_t total, const std::string & last)
       {
         progress.Update(static_cast<float>(done) / static_cast<float>(std::max<std::size_t>(total, 1)),
                         std::to_string(done) + "/" + std::to_string(total) + " " + last.substr(0, 40));
       };
     }
-    const focusnet::BatchReport report = focusnet::RunBatch(batchOptions, model);
+    const focusnet::BatchReport report = focusnet::RunBatch(options, model);
     progress.Finish();
-    if (!batchQuiet)
+    if (!quiet)
     {
       for (const focusnet::BatchItem & item : report.items)
       {
@@ -297,10 +270,27 @@ Run(int argc, char ** argv)
     }
     std::cout << "\nsummary: " << report.summaryFileName << '\n';
   }
-  else if (dicomList->parsed())
+};
+
+struct DicomListCommand
+{
+  CLI::App *  command{ nullptr };
+  std::string root;
+
+  void
+  Add(CLI::App & app)
+  {
+    CLI::App * dicom = app.add_subcommand("dicom", "DICOM tools");
+    dicom->require_subcommand(1);
+    command = dicom->add_subcommand("list", "List the DICOM series below a folder, with their geometry");
+    command->add_option("DIR", root, "Folder to search recursively")->required();
+  }
+
+  void
+  Run() const
   {
     focusnet::TerminalProgress scanning("searching");
-    const focusnet::DicomScan  scan = focusnet::ScanDicomTree(dicomRoot, SearchProgress(scanning));
+    const focusnet::DicomScan  scan = focusnet::ScanDicomTree(root, SearchProgress(scanning));
     std::cout << "series_uid\tmodality\tdescription\tinstances\tsize\tspacing_mm\ttransfer_syntax\tfolder\tstatus\n";
     for (const focusnet::DicomSeriesInfo & s : scan.series)
     {
@@ -319,14 +309,88 @@ Run(int argc, char ** argv)
     std::cerr << scan.series.size() << " series, " << scan.unreadable.size() << " unreadable DICOM files, "
               << scan.otherFiles << " other files skipped\n";
   }
-  else if (init->parsed())
+};
+
+struct InitCommand
+{
+  CLI::App *                      command{ nullptr };
+  std::string                     architecture, output;
+  focusnet::ArchitectureArguments arguments;
+  std::uint64_t                   seed{ 0 };
+
+  void
+  Add(CLI::App & app)
   {
-    const auto model = focusnet::Model::Create(initArguments.Metadata(architecture), seed);
-    model.Save(initOutput);
-    std::cout << initOutput << ": untrained " << architecture << ", " << Grouped(model.ParameterCount())
+    command = app.add_subcommand("init", "Write an untrained model file (start of a training run)");
+    command->add_option("ARCHITECTURE", architecture, "focusnet or unet")
+      ->required()
+      ->check(CLI::IsMember({ "focusnet", "unet" }));
+    command->add_option("OUTPUT", output, "Model file to write")->required();
+    command->add_option("--seed", seed, "Seed of the weight initialisation")->capture_default_str();
+    arguments.AddTo(*command);
+  }
+
+  void
+  Run() const
+  {
+    const auto model = focusnet::Model::Create(arguments.Metadata(architecture), seed);
+    model.Save(output);
+    std::cout << output << ": untrained " << architecture << ", " << Grouped(model.ParameterCount())
               << " parameters\n";
   }
-  else if (evaluate->parsed())
+};
+
+struct InfoCommand
+{
+  CLI::App *                      command{ nullptr };
+  std::string                     source;
+  focusnet::ArchitectureArguments arguments;
+
+  void
+  Add(CLI::App & app)
+  {
+    command = app.add_subcommand("info", "Describe a model file or an architecture");
+    command->add_option("MODEL_OR_ARCHITECTURE", source, "A model file, or focusnet / unet")->required();
+    arguments.AddTo(*command);
+  }
+
+  void
+  Run() const
+  {
+    if (source == "focusnet" || source == "unet")
+    {
+      PrintInfo(focusnet::Model::Create(arguments.Metadata(source)), source + " (untrained)");
+    }
+    else
+    {
+      PrintInfo(focusnet::Model::Load(source), source);
+    }
+  }
+};
+
+struct EvaluateCommand
+{
+  CLI::App *                 command{ nullptr };
+  std::string                modelFile, images, masks, list, csv;
+  focusnet::InferenceOptions options;
+  bool                       overwrite{ false };
+
+  void
+  Add(CLI::App & app)
+  {
+    command = app.add_subcommand("evaluate", "Compare a model's label maps with masks");
+    command->add_option("--model", modelFile, ModelHelp);
+    command->add_option("--images", images, "Folder of images");
+    command->add_option("--masks", masks, "Folder of masks with the same names");
+    command->add_option(
+      "--list", list, "Instead: a file of \"image,mask\" lines (e.g. a training run's validation.txt)");
+    command->add_option("--csv", csv, "Also write per-image metrics here");
+    focusnet::AddInferenceArguments(*command, options);
+    command->add_flag("--overwrite", overwrite, "Replace an existing CSV file");
+  }
+
+  void
+  Run() const
   {
     if (list.empty() && (images.empty() || masks.empty()))
     {
@@ -335,13 +399,13 @@ Run(int argc, char ** argv)
     const auto pairs = list.empty() ? focusnet::FindImagePairs(images, masks) : focusnet::ReadImagePairList(list);
     if (!csv.empty())
     {
-      focusnet::CheckOutputFile(csv, overwriteCsv);
+      focusnet::CheckOutputFile(csv, overwrite);
     }
-    const std::string          modelPath = ResolveModelFile(evaluateModel);
+    const std::string          modelPath = ResolveModelFile(modelFile);
     const focusnet::Model      model = focusnet::Model::Load(modelPath);
     focusnet::TerminalProgress progress("evaluating");
     const auto                 report =
-      focusnet::Evaluate(model, pairs, evaluateOptions, [&progress](float fraction) { progress.Update(fraction); });
+      focusnet::Evaluate(model, pairs, options, [&progress](float fraction) { progress.Update(fraction); });
     progress.Finish();
     std::cout << "model: " << modelPath << "\n\n" << report.Markdown();
     if (!csv.empty())
@@ -349,16 +413,54 @@ Run(int argc, char ** argv)
       report.WriteCsv(csv);
     }
   }
-  else if (info->parsed())
+};
+
+int
+Run(int argc, char ** argv)
+{
+  CLI::App app{ "FocusNet segmentation for ITK and 3D Slicer (version " + std::string(focusnet::Version) + ")",
+                "focusnet" };
+  app.set_version_flag("--version", std::string(focusnet::Version));
+  app.require_subcommand(1);
+
+  SegmentCommand   segment;
+  BatchCommand     batch;
+  DicomListCommand dicomList;
+  InitCommand      init;
+  InfoCommand      info;
+  EvaluateCommand  evaluate;
+  segment.Add(app);
+  batch.Add(app);
+  dicomList.Add(app);
+  init.Add(app);
+  info.Add(app);
+  evaluate.Add(app);
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (segment.command->parsed())
   {
-    if (infoSource == "focusnet" || infoSource == "unet")
-    {
-      PrintInfo(focusnet::Model::Create(infoArguments.Metadata(infoSource)), infoSource + " (untrained)");
-    }
-    else
-    {
-      PrintInfo(focusnet::Model::Load(infoSource), infoSource);
-    }
+    segment.Run();
+  }
+  else if (batch.command->parsed())
+  {
+    batch.Run();
+  }
+  else if (dicomList.command->parsed())
+  {
+    dicomList.Run();
+  }
+  else if (init.command->parsed())
+  {
+    init.Run();
+  }
+  else if (info.command->parsed())
+  {
+    info.Run();
+  }
+  else if (evaluate.command->parsed())
+  {
+    evaluate.Run();
   }
   return EXIT_SUCCESS;
 }

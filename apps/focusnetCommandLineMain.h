@@ -5,6 +5,7 @@
 #ifndef focusnetCommandLineMain_h
 #define focusnetCommandLineMain_h
 
+#include "focusnetError.h"
 #include "itkObject.h"
 
 #include <algorithm>
@@ -16,8 +17,34 @@
 namespace focusnet
 {
 
+/** The command-line flag that gets past an error, in the words the commands share; empty when there is none. */
+inline std::string
+FlagFor(Error::Remedy remedy)
+{
+  switch (remedy)
+  {
+    case Error::Remedy::AllowOverwrite:
+      return "; pass --overwrite to replace it";
+    case Error::Remedy::ChooseSeries:
+      return "; choose one with --series-uid";
+    case Error::Remedy::Resume:
+      return "; pass --resume to continue it";
+    case Error::Remedy::None:
+      break;
+  }
+  return {};
+}
+
+inline void
+ReportError(const char * name, std::string message)
+{
+  std::replace(message.begin(), message.end(), '\n', ' ');
+  std::cerr << name << ": error: " << message << std::endl;
+}
+
 /** The body of a FocusNet command's main(): runs `run` and turns any exception into one line on stderr,
- * "NAME: error: MESSAGE", and exit code 1. The messages already name the file and the problem. */
+ * "NAME: error: MESSAGE", and exit code 1. The messages already name the file and the problem; this adds the flag
+ * that gets past it, where there is one. */
 inline int
 RunCommandLine(const char * name, int (*run)(int, char **), int argc, char ** argv)
 {
@@ -27,13 +54,15 @@ RunCommandLine(const char * name, int (*run)(int, char **), int argc, char ** ar
   {
     return run(argc, argv);
   }
+  catch (const Error & e)
+  {
+    ReportError(name, e.what() + FlagFor(e.GetRemedy()));
+  }
   catch (const std::exception & e)
   {
-    std::string message = e.what();
-    std::replace(message.begin(), message.end(), '\n', ' ');
-    std::cerr << name << ": error: " << message << std::endl;
-    return EXIT_FAILURE;
+    ReportError(name, e.what());
   }
+  return EXIT_FAILURE;
 }
 
 } // namespace focusnet

@@ -1,18 +1,12 @@
-# ITK module description, for ITK build trees that add FocusNet as a remote module.
-# With Debian's installed ITK 5.2 (no ITKModuleExternal) the top-level CMakeLists.txt builds the same targets.
+# The ITK module FocusNet: itk::FocusNetImageFilter, for ITK build trees that add it as a remote or external
+# module (see CMakeLists.txt). Its only ITK dependency is ITKCommon (ImageToImageFilter, region iterators); the
+# LibTorch core it runs is found by itk-module-init.cmake and built from ../core.
 set(DOCUMENTATION "FocusNet (Kaul et al., ISBI 2019) attention-gated ResNet+SE segmentation network:
 slice-wise LibTorch inference as an ITK image filter, producing label maps with the input's geometry.")
 
 itk_module(FocusNet
   DEPENDS
     ITKCommon
-    ITKImageFilterBase
-  COMPILE_DEPENDS
-    ITKImageSources
-  TEST_DEPENDS
-    ITKTestKernel
-    ITKGoogleTest
-    ITKIOImageBase
   DESCRIPTION
     "${DOCUMENTATION}"
   EXCLUDE_FROM_DEFAULT

@@ -20,6 +20,7 @@
 namespace
 {
 using namespace focusnet;
+using focusnet::testing::BundledLungSlice;
 using focusnet::testing::ScratchDirectory;
 using focusnet::testing::SharedData;
 
@@ -100,7 +101,12 @@ protected:
   ScratchDirectory m_Directory;
 };
 
-TEST_F(FocusNetCommandLine, CtDicomSeriesGivesALabelMapWithTheSeriesGeometry)
+/** Tests on the shared real data sets: registered only where ../shared/data is. */
+class FocusNetCommandLineRealData : public FocusNetCommandLine
+{
+};
+
+TEST_F(FocusNetCommandLineRealData, CtDicomSeriesGivesALabelMapWithTheSeriesGeometry)
 {
   const std::string series = SharedData("dicom_samples/ct_series_uids_restored");
   const Outcome     outcome =
@@ -130,7 +136,7 @@ TEST_F(FocusNetCommandLine, CtDicomSeriesGivesALabelMapWithTheSeriesGeometry)
   }
 }
 
-TEST_F(FocusNetCommandLine, EveryInputKind)
+TEST_F(FocusNetCommandLineRealData, EveryInputKind)
 {
   struct Case
   {
@@ -156,12 +162,12 @@ TEST_F(FocusNetCommandLine, EveryInputKind)
 
 TEST_F(FocusNetCommandLine, BadInputsFailCleanly)
 {
-  const std::string lung = SharedData("kaggle_lung_ct_2d/images/ID_0000_Z_0142.tif");
+  const std::string lung = BundledLungSlice();
   ExpectCleanFailure(Segment(m_Directory / "missing.tif", m_Directory / "out.nrrd"), "missing.tif");
-  ExpectCleanFailure(Segment(SharedData("kaggle_lung_ct_2d/README.md"), m_Directory / "out.nrrd"), "README.md");
+  ExpectCleanFailure(Segment(std::string(FOCUSNET_SOURCE_DIR) + "/test_data/README.md", m_Directory / "out.nrrd"),
+                     "README.md");
   ExpectCleanFailure(Segment(lung, m_Directory / "out.jpg"), "out.jpg");
   ExpectCleanFailure(Segment(lung, m_Directory / "no-folder/out.nrrd"), "does not exist");
-  ExpectCleanFailure(Segment(SharedData("dicom_samples/single"), m_Directory / "out.nrrd"), "--series-uid");
   ExpectCleanFailure(Focusnet("segment '" + lung + "' '" + (m_Directory / "out.nrrd") + "' --model '" + lung + "'"),
                      "not a FocusNet model file");
   ExpectCleanFailure(Segment(lung, m_Directory / "out.nrrd", "--device cuda:7"), "cuda:7");
@@ -174,9 +180,36 @@ TEST_F(FocusNetCommandLine, BadInputsFailCleanly)
   ExpectCleanFailure(Segment(m_Directory / "cut.tif", m_Directory / "out.nrrd"), "cut.tif", 1);
 }
 
+TEST_F(FocusNetCommandLineRealData, AFolderOfSeveralSeriesAsksForOne)
+{
+  // The library says what is wrong; the command adds the flag that chooses.
+  ExpectCleanFailure(Segment(SharedData("dicom_samples/single"), m_Directory / "out.nrrd"), "--series-uid");
+}
+
+TEST_F(FocusNetCommandLine, ThresholdsAndThreadCountsAreChecked)
+{
+  // The model file requires 0 < threshold < 1; the flag takes what the model file may hold.
+  for (const char * threshold : { "0", "1", "1.5", "-0.2" })
+  {
+    const Outcome outcome =
+      Segment(BundledLungSlice(), m_Directory / "out.nrrd", std::string("--threshold ") + threshold);
+    EXPECT_NE(outcome.exitCode, 0) << threshold;
+    EXPECT_NE(outcome.err.find("--threshold: must lie strictly between 0 and 1"), std::string::npos) << outcome.err;
+    EXPECT_TRUE(m_Directory.Files().empty()) << threshold;
+  }
+  EXPECT_EQ(Segment(BundledLungSlice(), m_Directory / "out.nrrd", "--threshold 0.999").exitCode, 0);
+  std::filesystem::remove(m_Directory / "out.nrrd");
+  for (const char * command : { "segment", "batch", "evaluate" })
+  {
+    const Outcome outcome = Focusnet(std::string(command) + " a b --threads -1");
+    EXPECT_NE(outcome.exitCode, 0) << command;
+    EXPECT_NE(outcome.err.find("--threads"), std::string::npos) << command << ": " << outcome.err;
+  }
+}
+
 TEST_F(FocusNetCommandLine, ExistingOutputsAreKeptUnlessOverwriteIsGiven)
 {
-  const std::string lung = SharedData("kaggle_lung_ct_2d/images/ID_0000_Z_0142.tif");
+  const std::string lung = BundledLungSlice();
   const std::string output = m_Directory / "lung.nrrd";
   std::ofstream(output) << "precious";
   ExpectCleanFailure(Segment(lung, output), "--overwrite", 1);
@@ -203,7 +236,7 @@ TEST_F(FocusNetCommandLine, InitWritesAModelThatInfoAndSegmentUse)
   EXPECT_NE(info.out.find("architecture:       unet (width 0.12"), std::string::npos) << info.out;
   EXPECT_NE(info.out.find("input size:         64 x 64"), std::string::npos) << info.out;
   EXPECT_NE(info.out.find("--tta flips:        left-right, up-down\n"), std::string::npos) << info.out;
-  const Outcome segment = Focusnet("segment '" + SharedData("kaggle_lung_ct_2d/images/ID_0001_Z_0146.tif") + "' '" +
+  const Outcome segment = Focusnet("segment '" + BundledLungSlice() + "' '" +
                                    (m_Directory / "out.nii") + "' --model '" + model + "' --tta --batch-size 2");
   EXPECT_EQ(segment.exitCode, 0) << segment.err;
   EXPECT_NE(Focusnet("init resnet '" + (m_Directory / "x.fnm") + "'").exitCode, 0);
@@ -211,7 +244,7 @@ TEST_F(FocusNetCommandLine, InitWritesAModelThatInfoAndSegmentUse)
 
 TEST_F(FocusNetCommandLine, OverlayPictureShowsTheOutline)
 {
-  const Outcome outcome = Segment(SharedData("kaggle_lung_ct_2d/images/ID_0000_Z_0142.tif"),
+  const Outcome outcome = Segment(BundledLungSlice(),
                                   m_Directory / "lung.nrrd",
                                   "--threshold 0.5 --overlay '" + (m_Directory / "lung.png") + "'");
   ASSERT_EQ(outcome.exitCode, 0) << outcome.err;
@@ -246,13 +279,13 @@ TEST_F(FocusNetCommandLine, OverlayPictureShowsTheOutline)
     }
   }
   EXPECT_GT(outline, 0U);
-  ExpectCleanFailure(Segment(SharedData("kaggle_lung_ct_2d/images/ID_0000_Z_0142.tif"),
+  ExpectCleanFailure(Segment(BundledLungSlice(),
                              m_Directory / "b.nrrd",
                              "--overlay '" + (m_Directory / "b.jpg") + "'"),
                      "b.jpg",
                      2);
   // The extension picks the format whatever its case, as for label maps.
-  const Outcome upper = Segment(SharedData("kaggle_lung_ct_2d/images/ID_0000_Z_0142.tif"),
+  const Outcome upper = Segment(BundledLungSlice(),
                                 m_Directory / "c.nrrd",
                                 "--overlay '" + (m_Directory / "C.PNG") + "'");
   EXPECT_EQ(upper.exitCode, 0) << upper.err;
@@ -290,7 +323,7 @@ TEST_F(FocusNetCommandLine, DefaultModelSegmentsTheBundledLungSlice)
   EXPECT_NE(info.out.find("--tta flips:        left-right\n"), std::string::npos) << info.out;
 }
 
-TEST_F(FocusNetCommandLine, DicomListPrintsOneLinePerSeriesWithItsGeometry)
+TEST_F(FocusNetCommandLineRealData, DicomListPrintsOneLinePerSeriesWithItsGeometry)
 {
   const Outcome outcome = Focusnet("dicom list '" + SharedData("dicom_samples") + "'");
   ASSERT_EQ(outcome.exitCode, 0) << outcome.err;
@@ -317,7 +350,7 @@ TEST_F(FocusNetCommandLine, DicomListPrintsOneLinePerSeriesWithItsGeometry)
     << outcome.err;
 }
 
-TEST_F(FocusNetCommandLine, BatchSegmentsEverySeriesAndSkipsThemOnTheSecondRun)
+TEST_F(FocusNetCommandLineRealData, BatchSegmentsEverySeriesAndSkipsThemOnTheSecondRun)
 {
   std::filesystem::create_directories(m_Directory / "in/mr");
   for (const auto & file : std::filesystem::directory_iterator(SharedData("dicom_samples/mr_series_babymri")))
@@ -349,7 +382,7 @@ TEST_F(FocusNetCommandLine, BatchSegmentsEverySeriesAndSkipsThemOnTheSecondRun)
                      2); // in/ and out/ only
 }
 
-TEST_F(FocusNetCommandLine, DicomSegOfAnAnonymisedSeriesIsRefusedCleanly)
+TEST_F(FocusNetCommandLineRealData, DicomSegOfAnAnonymisedSeriesIsRefusedCleanly)
 {
   ExpectCleanFailure(Segment(SharedData("dicom_samples/ct_series_totalsegmentator"), m_Directory / "seg.dcm"),
                      "seg.dcm: cannot write a DICOM Segmentation");

@@ -161,7 +161,7 @@ ExpectSegmentationEqualsLabelMap(const DicomSegmentationContents & seg,
   return seg.frames.size();
 }
 
-TEST(FocusNetDicomScan, FindsSeriesAcrossFoldersAndReportsDamagedFiles)
+TEST(FocusNetDicomScanRealData, FindsSeriesAcrossFoldersAndReportsDamagedFiles)
 {
   ScratchDirectory directory;
   CopySeries(CtSeries, directory.Path() / "study" / "ct", true);
@@ -193,7 +193,7 @@ TEST(FocusNetDicomScan, FindsSeriesAcrossFoldersAndReportsDamagedFiles)
   EXPECT_NEAR(image->GetOrigin()[2], ct->instances.front().position[2], 1e-4);
 }
 
-TEST(FocusNetDicomScan, FlagsASeriesWithAMissingSlice)
+TEST(FocusNetDicomScanRealData, FlagsASeriesWithAMissingSlice)
 {
   ScratchDirectory directory;
   CopySeries(MrSeries, directory.Path());
@@ -214,7 +214,7 @@ SetAttribute(const fs::path & file, const DcmTagKey & tag, const std::string & v
   ASSERT_TRUE(dicom.saveFile(file.c_str(), dicom.getDataset()->getOriginalXfer()).good()) << file;
 }
 
-TEST(FocusNetDicomScan, FlagsEachKindOfInconsistentGeometry)
+TEST(FocusNetDicomScanRealData, FlagsEachKindOfInconsistentGeometry)
 {
   struct Case
   {
@@ -258,7 +258,7 @@ TEST(FocusNetDicomScan, FlagsEachKindOfInconsistentGeometry)
   EXPECT_NE(problem.find("sheared (gantry tilt of 12."), std::string::npos) << problem;
 }
 
-TEST(FocusNetDicomScan, ShardsCoverEverySeriesExactlyOnce)
+TEST(FocusNetDicomScanRealData, ShardsCoverEverySeriesExactlyOnce)
 {
   const DicomScan scan = ScanDicomTree(SharedData("dicom_samples"));
   ASSERT_GE(scan.series.size(), 5U);
@@ -282,7 +282,7 @@ TEST(FocusNetDicomScan, ShardsCoverEverySeriesExactlyOnce)
   }
 }
 
-TEST(FocusNetDicomSegmentation, CtSegmentationIsValidAndHoldsTheLabelMap)
+TEST(FocusNetDicomSegmentationRealData, CtSegmentationPassesDciodvfyAndHoldsTheLabelMap)
 {
   ScratchDirectory    directory;
   SegmentationOptions options;
@@ -306,7 +306,20 @@ TEST(FocusNetDicomSegmentation, CtSegmentationIsValidAndHoldsTheLabelMap)
   EXPECT_LE(frames, 20U);
 }
 
-TEST(FocusNetDicomSegmentation, ObliqueMrKeepsEveryFrameOnItsSlice)
+TEST(FocusNetDicomSegmentationRealData, EachSourceHeaderIsParsedByTheScanAndTheWriterOnly)
+{
+  // The scan reads each header for the series' geometry and the SEG checks; the writer reads each once more for the
+  // references it copies. Checking before any work must not read them a third time.
+  ScratchDirectory    directory;
+  SegmentationOptions options;
+  options.inference.threads = 2;
+  const std::size_t files = OnlySeries(CtSeries).instances.size();
+  const std::size_t before = DicomHeadersRead();
+  SegmentImageFile(CtSeries, directory / "seg.dcm", LungModel(), options);
+  EXPECT_EQ(DicomHeadersRead() - before, 2 * files);
+}
+
+TEST(FocusNetDicomSegmentationRealData, ObliqueMrPassesDciodvfyWithEveryFrameOnItsSlice)
 {
   ScratchDirectory    directory;
   SegmentationOptions options;
@@ -321,7 +334,7 @@ TEST(FocusNetDicomSegmentation, ObliqueMrKeepsEveryFrameOnItsSlice)
   EXPECT_EQ(ExpectSegmentationEqualsLabelMap(seg, labels, OnlySeries(MrSeries)), 6U);
 }
 
-TEST(FocusNetDicomSegmentation, BlankUidsAreRefusedBeforeAnyWork)
+TEST(FocusNetDicomSegmentationRealData, BlankUidsAreRefusedBeforeAnyWork)
 {
   ScratchDirectory directory;
   ExpectErrorContaining([&] { SegmentImageFile(AnonymisedCtSeries, directory / "seg.dcm", LungModel(), {}); },
@@ -345,7 +358,7 @@ BySource(const BatchReport & report, const fs::path & root)
   return items;
 }
 
-TEST(FocusNetBatch, SegmentsATreeReportsProblemsSkipsDoneSeriesAndResumes)
+TEST(FocusNetBatchRealData, SegmentsATreeIntoDciodvfyValidSegsReportsProblemsAndResumes)
 {
   ScratchDirectory directory;
   const fs::path   input = directory.Path() / "in";

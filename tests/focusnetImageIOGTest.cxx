@@ -18,6 +18,7 @@
 namespace
 {
 using namespace focusnet;
+using focusnet::testing::BundledLungSlice;
 using focusnet::testing::ExpectErrorContaining;
 using focusnet::testing::ScratchDirectory;
 using focusnet::testing::SharedData;
@@ -34,7 +35,7 @@ Range(const TImage * image)
 
 TEST(FocusNetImageIO, LungTiffIsSigned16Bit)
 {
-  const ImageSource source = InspectImageSource(SharedData("kaggle_lung_ct_2d/images/ID_0000_Z_0142.tif"));
+  const ImageSource source = InspectImageSource(BundledLungSlice());
   EXPECT_EQ(source.dimension, 2U);
   EXPECT_EQ(source.components, 1U);
   EXPECT_FALSE(source.dicom);
@@ -45,7 +46,7 @@ TEST(FocusNetImageIO, LungTiffIsSigned16Bit)
   EXPECT_GT(high, 500.0);
 }
 
-TEST(FocusNetImageIO, DermoscopyJpegIsRgb)
+TEST(FocusNetImageIORealData, DermoscopyJpegIsRgb)
 {
   const ImageSource source = InspectImageSource(SharedData("isic2017_sample/images/ISIC_0009995.jpg"));
   EXPECT_EQ(source.dimension, 2U);
@@ -54,7 +55,7 @@ TEST(FocusNetImageIO, DermoscopyJpegIsRgb)
   EXPECT_EQ(image->GetLargestPossibleRegion().GetSize(), (itk::Size<2>{ { 1024, 768 } }));
 }
 
-TEST(FocusNetImageIO, CtSeriesInJpeg2000ReadsInHounsfieldUnits)
+TEST(FocusNetImageIORealData, CtSeriesInJpeg2000ReadsInHounsfieldUnits)
 {
   const ImageSource source = InspectImageSource(SharedData("dicom_samples/ct_series_totalsegmentator"));
   EXPECT_TRUE(source.dicom);
@@ -69,7 +70,7 @@ TEST(FocusNetImageIO, CtSeriesInJpeg2000ReadsInHounsfieldUnits)
   EXPECT_EQ(high, 1839.0);
 }
 
-TEST(FocusNetImageIO, MrSeriesAndRgbUltrasound)
+TEST(FocusNetImageIORealData, MrSeriesAndRgbUltrasound)
 {
   const ImageSource mr = InspectImageSource(SharedData("dicom_samples/mr_series_babymri"));
   EXPECT_EQ(mr.files.size(), 6U);
@@ -82,13 +83,13 @@ TEST(FocusNetImageIO, MrSeriesAndRgbUltrasound)
   EXPECT_EQ(image->GetLargestPossibleRegion().GetSize()[1], 240U);
 }
 
-TEST(FocusNetImageIO, FolderWithSeveralSeriesNeedsAChoice)
+TEST(FocusNetImageIORealData, FolderWithSeveralSeriesNeedsAChoice)
 {
   const std::string folder = SharedData("dicom_samples/single");
   const auto        series = ScanDicomTree(folder).series;
   ASSERT_EQ(series.size(), 5U);
   ExpectErrorContaining([&] { InspectImageSource(folder); },
-                        { folder, "5 DICOM series", "--series-uid", series[1].seriesUid });
+                        { folder, "5 DICOM series", "SeriesInstanceUID", series[1].seriesUid });
   const ImageSource chosen = InspectImageSource(folder, series[1].seriesUid);
   ASSERT_EQ(chosen.files.size(), 1U);
   EXPECT_EQ(chosen.files.front(), series[1].instances.front().path);
@@ -101,11 +102,11 @@ TEST(FocusNetImageIO, BadInputsNameTheFile)
   ScratchDirectory directory;
   ExpectErrorContaining([&] { InspectImageSource(directory / "missing.tif"); }, { "missing.tif", "no such file" });
   ExpectErrorContaining([&] { InspectImageSource(directory.Path().string()); }, { "no DICOM series" });
-  const std::string text = SharedData("kaggle_lung_ct_2d/README.md");
+  const std::string text = std::string(FOCUSNET_SOURCE_DIR) + "/test_data/README.md";
   ExpectErrorContaining([&] { InspectImageSource(text); }, { text, "is not an image FocusNet can read" });
 
   // A TIFF cut short: the header is fine, the pixels are missing.
-  std::ifstream original(SharedData("kaggle_lung_ct_2d/images/ID_0000_Z_0142.tif"), std::ios::binary);
+  std::ifstream original(BundledLungSlice(), std::ios::binary);
   std::string   bytes(4000, '\0');
   original.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   std::ofstream(directory / "cut.tif", std::ios::binary) << bytes;
@@ -131,7 +132,7 @@ TEST(FocusNetImageIO, OutputFormatsAreCheckedByExtension)
   ExpectErrorContaining([] { CheckOutputImageFileName("labels", 2, false); }, { "labels" });
 }
 
-TEST(FocusNetImageIO, SingleDicomSliceWithAMaskFromAListFile)
+TEST(FocusNetImageIORealData, SingleDicomSliceWithAMaskFromAListFile)
 {
   // Training and evaluation take 2D pairs; a single DICOM file is a volume one slice thick.
   ScratchDirectory directory;

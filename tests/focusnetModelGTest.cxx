@@ -9,6 +9,7 @@
 #include "focusnetModel.h"
 #include "focusnetTestUtilities.h"
 
+#include <cstring>
 #include <fstream>
 #include <iterator>
 
@@ -193,9 +194,33 @@ TEST_F(FocusNetModelFile, CorruptHeaderIsRejected)
   ExpectErrorContaining([&] { Model::Load(corrupt); }, { corrupt, "corrupt" });
 }
 
+TEST_F(FocusNetModelFile, JsonHeaderWithoutTheModelsKeysIsRejectedByName)
+{
+  // Valid JSON with a key missing or a value of the wrong type: the header length is rewritten to match, so only
+  // the content is wrong.
+  auto withHeaderEdit = [&](const std::string & name, const std::string & from, const std::string & to)
+  {
+    std::uint64_t length = 0;
+    std::memcpy(&length, m_Bytes.data() + 12, sizeof(length)); // after the magic and the format version
+    const std::string payload = m_Bytes.substr(20 + length);
+    std::string       header = m_Bytes.substr(20, length);
+    const auto        at = header.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    header.replace(at, from.size(), to);
+    length = header.size();
+    std::string bytes = m_Bytes.substr(0, 12);
+    bytes.append(reinterpret_cast<const char *>(&length), sizeof(length));
+    return Write(name, bytes + header + payload);
+  };
+  const std::string noTable = withHeaderEdit("no-table.fnm", "\"tensors\":", "\"weights\":");
+  ExpectErrorContaining([&] { Model::Load(noTable); }, { noTable, "corrupt model file", "tensors" });
+  const std::string textOffset = withHeaderEdit("text-offset.fnm", "\"offset\":0,", "\"offset\":\"zero\",");
+  ExpectErrorContaining([&] { Model::Load(textOffset); }, { textOffset, "corrupt model file" });
+}
+
 TEST_F(FocusNetModelFile, ForeignFileIsRejected)
 {
-  const std::string tiff = focusnet::testing::SharedData("kaggle_lung_ct_2d/images/ID_0000_Z_0142.tif");
+  const std::string tiff = std::string(FOCUSNET_SOURCE_DIR) + "/test_data/Input/lung_ct_ID_0000_Z_0142.tif";
   ExpectErrorContaining([&] { Model::Load(tiff); }, { tiff, "not a FocusNet model file" });
   const std::string empty = Write("empty.fnm", "");
   ExpectErrorContaining([&] { Model::Load(empty); }, { empty, "not a FocusNet model file" });

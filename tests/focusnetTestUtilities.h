@@ -61,11 +61,19 @@ private:
   std::filesystem::path m_Path;
 };
 
-/** The real data sets shared by the project (read-only). */
+/** The real data sets shared by the project (read-only). Tests that use them have RealData in their suite's name:
+ * tests/CMakeLists.txt registers them only where the data is. */
 inline std::string
 SharedData(const std::string & relative)
 {
   return (std::filesystem::path(FOCUSNET_SHARED_DATA_DIR) / relative).string();
+}
+
+/** The lung CT slice bundled in test_data/ (a copy of a Kaggle slice), for tests that need no shared data set. */
+inline std::string
+BundledLungSlice()
+{
+  return std::string(FOCUSNET_SOURCE_DIR) + "/test_data/Input/lung_ct_ID_0000_Z_0142.tif";
 }
 
 /** A small, fast, untrained model: FocusNet at width 0.25 on 32 x 32 inputs. */

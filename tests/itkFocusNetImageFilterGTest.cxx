@@ -15,7 +15,9 @@
 #include "itkStreamingImageFilter.h"
 #include "itkVector.h"
 
+#include <array>
 #include <memory>
+#include <new>
 
 namespace
 {
@@ -326,6 +328,72 @@ TEST_F(FocusNetImageFilterTest, ModelFileIsLoadedOnce)
   std::ostringstream printed;
   filter->Print(printed);
   EXPECT_NE(printed.str().find("m.fnm"), std::string::npos);
+}
+
+TEST_F(FocusNetImageFilterTest, SwappingModelsChangesTheOutput)
+{
+  // A swap may free the old model before the new one is made, and the new one may then sit at the old address: the
+  // filter must not take it for the model its engine was built from.
+  focusnet::testing::ScratchDirectory directory;
+  focusnet::Model::Create(SmallModelMetadata(), 31).Save(directory / "a.fnm");
+  focusnet::Model::Create(SmallModelMetadata(), 32).Save(directory / "b.fnm");
+  using ImageType = itk::Image<float, 2>;
+  const auto image = MakeImage<ImageType>({ { 24, 20 } }, 10);
+  auto       probabilitiesOf = [&](auto && configure)
+  {
+    auto filter = MakeFilter<ImageType>(image);
+    configure(*filter);
+    filter->Update();
+    itk::Image<float, 2>::Pointer probabilities = filter->GetProbabilityOutput();
+    probabilities->DisconnectPipeline();
+    return probabilities;
+  };
+  const auto a = probabilitiesOf([&](auto & f) { f.SetModel(std::make_shared<const focusnet::Model>(
+                                                  focusnet::Model::Load(directory / "a.fnm"))); });
+  const auto b = probabilitiesOf([&](auto & f) { f.SetModel(std::make_shared<const focusnet::Model>(
+                                                  focusnet::Model::Load(directory / "b.fnm"))); });
+  ASSERT_GT(MaxDifference(a.GetPointer(), b.GetPointer()), 1e-3) << "the two models must disagree for this test";
+
+  auto filter = MakeFilter<ImageType>(image);
+  filter->SetModelFileName(directory / "a.fnm");
+  filter->SetModel(nullptr);
+  filter->Update();
+  EXPECT_EQ(MaxDifference(filter->GetProbabilityOutput(), a.GetPointer()), 0.0);
+  filter->SetModelFileName(directory / "b.fnm");
+  filter->Update();
+  EXPECT_EQ(MaxDifference(filter->GetProbabilityOutput(), b.GetPointer()), 0.0) << "swapped by file name";
+
+  // The worst an allocator can do, done on purpose: each model is built in the first free one of two slots, so as
+  // soon as the filter lets go of a model, the next one takes its address.
+  struct Slot
+  {
+    alignas(focusnet::Model) unsigned char bytes[sizeof(focusnet::Model)];
+    bool used{ false };
+  };
+  std::array<Slot, 2> slots;
+  auto                place = [&slots](std::uint64_t seed)
+  {
+    Slot & slot = slots[0].used ? slots[1] : slots[0];
+    EXPECT_FALSE(slot.used) << "the test holds at most two models";
+    slot.used = true;
+    auto * model = new (slot.bytes) focusnet::Model(focusnet::Model::Create(SmallModelMetadata(), seed));
+    return std::shared_ptr<const focusnet::Model>(model,
+                                                  [&slot](const focusnet::Model * m)
+                                                  {
+                                                    m->~Model();
+                                                    slot.used = false;
+                                                  });
+  };
+  auto swapped = MakeFilter<ImageType>(image);
+  for (std::uint64_t seed : { 31, 32, 31 })
+  {
+    swapped->SetModel(nullptr); // the filter lets go of the last model before the next one is made
+    swapped->SetModel(place(seed));
+    swapped->Update();
+    EXPECT_EQ(MaxDifference(swapped->GetProbabilityOutput(), seed == 31 ? a.GetPointer() : b.GetPointer()), 0.0)
+      << "swapped with SetModel to seed " << seed;
+  }
+  swapped = nullptr; // before the slots go
 }
 
 } // namespace

@@ -7,6 +7,7 @@
 #include "focusnetArchitectureArguments.h"
 #include "focusnetCommandLineMain.h"
 #include "focusnetError.h"
+#include "focusnetInferenceArguments.h"
 #include "focusnetTerminalProgress.h"
 #include "focusnetTrainer.h"
 #include "focusnetVersion.h"
@@ -97,8 +98,7 @@ Run(int argc, char ** argv)
   app.add_flag("--no-flip-ud", noFlipUpDown, "No random up-down flips");
   app.add_option("--channel-shift", options.channelShift, "RGB random channel shift (standard deviations)")
     ->capture_default_str();
-  app.add_option("--device", options.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
-  app.add_option("--threads", options.threads, "LibTorch threads (0: all cores)")->capture_default_str();
+  focusnet::AddDeviceArguments(app, options.device, options.threads);
   app.add_option("--seed", options.seed, "Seed of the split, initialisation and augmentation")->capture_default_str();
   app.add_flag("--resume", options.resume, "Continue the run in the output folder from its last checkpoint");
 

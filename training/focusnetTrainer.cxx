@@ -286,7 +286,7 @@ Train(const TrainingOptions & options, const TrainingCallbacks & callbacks)
   }
   // The model first: invalid options are refused before the output folder is touched.
   Model model = options.initModel.empty() ? Model::Create(options.model, options.seed) : Model::Load(options.initModel);
-  ModelMetadata & metadata = model.Metadata();
+  ModelMetadata & metadata = ModelInternals::Of(model).metadata;
   if (!options.initModel.empty() && options.initInputSize > 0)
   {
     metadata.inputSize = options.initInputSize; // fully convolutional: the same weights at another size
@@ -301,15 +301,14 @@ Train(const TrainingOptions & options, const TrainingCallbacks & callbacks)
   const TrainingFiles files(options.outputDirectory);
   if (!options.resume && fs::exists(files.checkpoint))
   {
-    throw Error(files.checkpoint + ": a training run is already here; pass --resume to continue it or choose "
-                                   "another output folder");
+    throw Error(files.checkpoint + ": a training run is already here; resume it or choose another output folder",
+                Error::Remedy::Resume);
   }
   if (options.resume && !fs::exists(files.checkpoint))
   {
     throw Error(files.checkpoint + ": nothing to resume");
   }
-  const int threads = options.threads > 0 ? options.threads : static_cast<int>(std::thread::hardware_concurrency());
-  torch::set_num_threads(std::max(1, threads));
+  const ScopedThreadCount threadCount(options.threads);
   const torch::Device device = ParseDevice(options.device);
 
   // The split depends on the seed alone, so a resumed run sees the same one.
@@ -343,7 +342,7 @@ Train(const TrainingOptions & options, const TrainingCallbacks & callbacks)
     metadata.normalization.standardDeviation = statistics.StandardDeviation();
   }
 
-  auto & network = *model.GetImpl().network;
+  auto & network = *ModelInternals::Of(model).network;
   network.to(device);
   std::unique_ptr<torch::optim::Optimizer> optimizer;
   if (options.optimizer == "adam")

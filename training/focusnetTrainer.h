@@ -78,7 +78,9 @@ struct TrainingFiles
   std::string validationList; ///< validation.txt: the validation pairs, for `focusnet evaluate --list`
 };
 
-/** Trains (or resumes) and returns every epoch's record. Throws focusnet::Error. */
+/** Trains (or resumes) and returns every epoch's record. Runs with options.threads LibTorch threads and gives the
+ * caller's count back after; seeds LibTorch's global generators with options.seed (dropout and augmentation draw
+ * from them), which a reproducible run needs. Throws focusnet::Error. */
 std::vector<EpochRecord>
 Train(const TrainingOptions & options, const TrainingCallbacks & callbacks = {});
 

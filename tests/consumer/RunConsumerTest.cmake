@@ -1,5 +1,7 @@
-# ctest driver: install FocusNet into a scratch prefix, then configure, build and run the consumer against it.
-foreach(variable BUILD_DIR SOURCE_DIR WORK_DIR GENERATOR)
+# ctest driver: install FocusNet into a scratch prefix and move the prefix elsewhere (as a package would); the moved
+# command must still find its libraries and its default model. Then build a downstream ITK project that links
+# FocusNet::ITKFilter alone against the moved prefix, run it, and check that it needs no DCMTK and no FocusNet IO.
+foreach(variable BUILD_DIR SOURCE_DIR WORK_DIR GENERATOR LUNG_SLICE)
   if(NOT DEFINED ${variable})
     message(FATAL_ERROR "${variable} not set")
   endif()
@@ -12,12 +14,34 @@ function(run)
     message(FATAL_ERROR "failed (${result}): ${ARGN}\n${output}")
   endif()
   message(STATUS "${output}")
+  set(output "${output}" PARENT_SCOPE)
 endfunction()
 
-run(${CMAKE_COMMAND} --install "${BUILD_DIR}" --prefix "${WORK_DIR}/prefix")
-# The installed command runs from the prefix and finds the installed default model.
-run("${WORK_DIR}/prefix/bin/focusnet" info "${WORK_DIR}/prefix/share/focusnet/models/focusnet-lung.fnm")
+run(${CMAKE_COMMAND} --install "${BUILD_DIR}" --prefix "${WORK_DIR}/installed")
+file(RENAME "${WORK_DIR}/installed" "${WORK_DIR}/moved")
+set(prefix "${WORK_DIR}/moved")
+
+# No --model and no $FOCUSNET_MODEL: the moved command finds the default model beside itself.
+unset(ENV{FOCUSNET_MODEL})
+run("${prefix}/bin/focusnet" segment "${LUNG_SLICE}" "${WORK_DIR}/label.nrrd" --threads 2)
+if(NOT output MATCHES "label.nrrd: [0-9]+ Lung pixels")
+  message(FATAL_ERROR "the moved focusnet did not segment with its default model:\n${output}")
+endif()
+
 run(${CMAKE_COMMAND} -S "${SOURCE_DIR}" -B "${WORK_DIR}/build" -G "${GENERATOR}"
-  -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix -DCMAKE_CXX_COMPILER_LAUNCHER=${LAUNCHER})
+  -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_CXX_COMPILER_LAUNCHER=${LAUNCHER})
 run(${CMAKE_COMMAND} --build "${WORK_DIR}/build")
 run("${WORK_DIR}/build/consumer")
+
+# An ITK-only user links the core and ITKCommon: neither the executable nor anything it loads is DCMTK or FocusNet IO.
+run(readelf -d "${WORK_DIR}/build/consumer")
+if(NOT output MATCHES "libfocusnet-core")
+  message(FATAL_ERROR "the consumer does not link the FocusNet core:\n${output}")
+endif()
+if(output MATCHES "libdcm|libfocusnet-io|libfocusnet-jobs")
+  message(FATAL_ERROR "the consumer of FocusNet::ITKFilter links more than the filter needs:\n${output}")
+endif()
+run(ldd "${WORK_DIR}/build/consumer")
+if(output MATCHES "libdcm|libfocusnet-io|libgdcm")
+  message(FATAL_ERROR "the consumer of FocusNet::ITKFilter loads DCMTK, GDCM or FocusNet IO:\n${output}")
+endif()

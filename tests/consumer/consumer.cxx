@@ -1,5 +1,4 @@
-// Segments a synthetic image with an untrained model through the installed headers and libraries.
-#include "focusnetImageIO.h"
+// Segments a synthetic image with an untrained model through the installed headers and FocusNet::ITKFilter alone.
 #include "focusnetModel.h"
 #include "itkFocusNetImageFilter.h"
 
@@ -27,7 +26,6 @@ main()
   filter->Update();
   const bool sameGeometry = filter->GetOutput()->GetLargestPossibleRegion() == image->GetLargestPossibleRegion() &&
                             filter->GetOutput()->GetSpacing() == image->GetSpacing();
-  focusnet::RegisterImageIOFactories();
   std::cout << "consumer: segmented " << image->GetLargestPossibleRegion().GetNumberOfPixels() << " pixels, geometry "
             << (sameGeometry ? "kept" : "LOST") << std::endl;
   return sameGeometry ? EXIT_SUCCESS : EXIT_FAILURE;

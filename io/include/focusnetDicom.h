@@ -8,8 +8,6 @@
 // DICOM in and out with DCMTK: series discovery in a folder tree, and DICOM Segmentation objects.
 // DCMTK stays inside the library's .cxx files; these declarations use standard types only.
 
-#include "focusnetImageIO.h"
-
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -21,6 +19,7 @@ namespace focusnet
 {
 
 struct ModelMetadata;
+struct ImageSource;
 
 /** The attributes of one DICOM image file that series discovery and DICOM SEG need. */
 struct DicomInstance
@@ -96,10 +95,17 @@ ToImageSource(const DicomSeriesInfo & series);
 std::string
 TransferSyntaxName(const std::string & uid);
 
-/** Throws focusnet::Error with the reason when a DICOM Segmentation cannot reference these source files:
- * blank SOP Instance, Series or Study UIDs, no patient geometry, multi-frame sources. */
-void
-CheckDicomSegmentationSource(const std::vector<std::string> & sourceFiles);
+/** Why a DICOM Segmentation cannot reference the images of source, naming the first file that cannot be
+ * referenced (blank SOP Instance, Series or Study UIDs, no patient geometry, multi-frame sources); empty when it can.
+ * Uses the headers the series scan read (source.dicomInstances); reads them only for a source that was not scanned.
+ * Throws focusnet::Error for a source that is not DICOM or a file that cannot be read. */
+std::string
+DicomSegmentationRefusal(const ImageSource & source);
+
+/** How many DICOM file headers this process has parsed: each source file of a segmented series is read twice, once
+ * by the scan and once by the DICOM SEG writer (whose references need the whole header). */
+std::size_t
+DicomHeadersRead();
 
 struct DicomSegmentationOptions
 {

@@ -121,7 +121,8 @@ InspectImageSource(const std::string & path, const std::string & seriesUid)
   else if (series.size() > 1)
   {
     throw Error(path + ": the folder holds " + std::to_string(series.size()) +
-                " DICOM series; choose one with --series-uid:" + Describe(series));
+                " DICOM series; choose one by its SeriesInstanceUID:" + Describe(series),
+                Error::Remedy::ChooseSeries);
   }
   ImageSource source = ToImageSource(*chosen);
   source.path = path;

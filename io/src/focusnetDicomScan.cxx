@@ -4,6 +4,7 @@
  *=========================================================================*/
 #include "focusnetDicom.h"
 #include "focusnetDicomInternal.h"
+#include "focusnetImageIO.h"
 
 #include "focusnetError.h"
 
@@ -15,6 +16,7 @@
 #include "dcmtk/oflog/oflog.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -230,10 +232,22 @@ QuietDcmtk()
   std::call_once(once, [] { OFLog::configure(OFLogger::FATAL_LOG_LEVEL); });
 }
 
+namespace
+{
+std::atomic<std::size_t> headersRead{ 0 };
+}
+
+std::size_t
+DicomHeadersRead()
+{
+  return headersRead;
+}
+
 bool
 LoadDicomHeader(const std::string & path, DcmFileFormat & file, std::string & error)
 {
   QuietDcmtk();
+  ++headersRead;
   const OFCondition status =
     file.loadFileUntilTag(path.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect, DCM_PixelData);
   if (status.bad())
@@ -410,7 +424,9 @@ ToImageSource(const DicomSeriesInfo & series)
   {
     files.push_back(i.path);
   }
-  return InspectImageFiles(SeriesFolder(series), files);
+  ImageSource source = InspectImageFiles(SeriesFolder(series), files);
+  source.dicomInstances = series.instances;
+  return source;
 }
 
 std::string

@@ -19,7 +19,7 @@ class Model;
 struct InferenceOptions
 {
   std::string device{ "auto" }; ///< "auto", "cpu", "cuda" or "cuda:N"
-  int         threads{ 0 };     ///< LibTorch intra-op threads; 0 = all hardware threads
+  int         threads{ 0 };     ///< LibTorch intra-op threads in Predict (0: all); the caller's count restored after
   int         batchSize{ 8 };   ///< slices per forward pass
   /** Average over the identity and the mirror images the model was trained on (TrainedFlips). */
   bool flipAugmentation{ false };

@@ -280,13 +280,9 @@ SegmentImageSource(const ImageSource &                  source,
                   " is not DICOM");
     }
     CheckOutputFile(options.dicomSegmentationFileName, options.overwrite, input);
-    try
+    if (const std::string refusal = DicomSegmentationRefusal(source); !refusal.empty())
     {
-      CheckDicomSegmentationSource(source.files);
-    }
-    catch (const Error & e)
-    {
-      throw Error(options.dicomSegmentationFileName + ": cannot write a DICOM Segmentation: " + e.what() +
+      throw Error(options.dicomSegmentationFileName + ": cannot write a DICOM Segmentation: " + refusal +
                   "; write a label map (.nrrd, .nii.gz) instead");
     }
   }

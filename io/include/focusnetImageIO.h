@@ -5,6 +5,8 @@
 #ifndef focusnetImageIO_h
 #define focusnetImageIO_h
 
+#include "focusnetDicom.h"
+
 #include <cstddef>
 #include <string>
 #include <vector>
@@ -26,6 +28,8 @@ struct ImageSource
   unsigned int             components{ 0 };
   std::vector<std::size_t> size; ///< pixels along each dimension
   bool                     dicom{ false };
+  /** A scanned DICOM series: the headers the scan read, in the order of files (empty for other sources). */
+  std::vector<DicomInstance> dicomInstances;
 };
 
 /** Examines a file or a DICOM series folder (searched recursively, see ScanDicomTree). seriesUid picks a series

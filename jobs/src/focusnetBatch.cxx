@@ -6,7 +6,6 @@
 
 #include "focusnetAtomicFile.h"
 #include "focusnetDicom.h"
-#include "focusnetDicomInternal.h"
 #include "focusnetError.h"
 #include "focusnetModel.h"
 #include "focusnetVersion.h"
@@ -223,17 +222,14 @@ public:
       options.probabilityFileName.clear();
       options.overlayFileName.clear();
       options.progress = nullptr;
-      std::string segRefusal;
+      const ImageSource source = ToImageSource(series);
+      std::string       segRefusal;
       if (m_WriteSeg)
       {
         // The scan read every header already: whether a SEG can reference them needs no more IO.
-        for (const DicomInstance & instance : series.instances)
+        if (const std::string refusal = DicomSegmentationRefusal(source); !refusal.empty())
         {
-          if (const std::string refusal = SegmentationRefusal(instance); !refusal.empty())
-          {
-            segRefusal = "DICOM SEG refused: " + instance.path + ": " + refusal;
-            break;
-          }
+          segRefusal = "DICOM SEG refused: " + refusal;
         }
         if (segRefusal.empty())
         {
@@ -246,7 +242,6 @@ public:
       {
         throw Error(segRefusal);
       }
-      const ImageSource source = ToImageSource(series);
       const std::string label = m_LabelFormat.empty() ? std::string() : "label." + m_LabelFormat;
       if (!label.empty())
       {
@@ -337,7 +332,7 @@ ParseShard(const std::string & text)
   long long          index = -1, count = -1;
   if (!(in >> index >> slash >> count) || slash != '/' || !in.eof() || count < 1 || index < 0 || index >= count)
   {
-    throw Error("--shard '" + text + "': expected I/N with 0 <= I < N, e.g. 0/4 for the first of 4 tasks");
+    throw Error("shard '" + text + "': expected I/N with 0 <= I < N, e.g. 0/4 for the first of 4 tasks");
   }
   shard.index = static_cast<unsigned int>(index);
   shard.count = static_cast<unsigned int>(count);

@@ -6,6 +6,7 @@
 
 #include "focusnetAtomicFile.h"
 #include "focusnetError.h"
+#include "focusnetTensorOps.h"
 
 #include <nlohmann/json.hpp>
 
@@ -73,7 +74,7 @@ struct Payload
 };
 
 Payload
-Serialize(torch::nn::Module & network)
+Serialize(const torch::nn::Module & network)
 {
   Payload payload;
   for (const auto & [name, value] : NamedState(network))
@@ -102,7 +103,7 @@ ReadLittleEndian(const std::string & data, size_t offset)
 } // namespace
 
 std::vector<std::pair<std::string, torch::Tensor>>
-NamedState(torch::nn::Module & network)
+NamedState(const torch::nn::Module & network)
 {
   std::vector<std::pair<std::string, torch::Tensor>> state;
   for (const auto & item : network.named_parameters(/*recurse=*/true))
@@ -117,7 +118,7 @@ NamedState(torch::nn::Module & network)
 }
 
 void
-CopyState(torch::nn::Module & from, torch::nn::Module & to)
+CopyState(const torch::nn::Module & from, torch::nn::Module & to)
 {
   torch::NoGradGuard noGrad;
   auto               source = NamedState(from);
@@ -145,10 +146,14 @@ Model
 Model::Create(const ModelMetadata & metadata, std::uint64_t seed)
 {
   Validate(metadata);
-  torch::manual_seed(seed);
   auto impl = std::make_unique<Impl>();
   impl->metadata = metadata;
-  impl->network = nn::BuildNetwork(metadata.architecture);
+  {
+    // LibTorch's initialisers draw from its global generator: seed it for these weights, then give the caller's
+    // random stream back as it was.
+    const ScopedGlobalSeed scopedSeed(seed);
+    impl->network = nn::BuildNetwork(metadata.architecture);
+  }
   impl->network->eval();
   return Model(std::move(impl));
 }
@@ -202,44 +207,53 @@ Model::Load(const std::string & fileName)
   {
     fail(e.what());
   }
-  const size_t payloadStart = PreambleBytes + headerBytes;
-  const auto   payloadBytes = header.value("payload_bytes", std::uint64_t{ 0 });
-  if (data.size() - payloadStart < payloadBytes)
+  // A header that is JSON but not a model file's (a key missing, a value of the wrong type) is reported with the
+  // file's name like every other problem.
+  try
   {
-    fail("truncated model file (" + std::to_string(data.size() - payloadStart) + " of " + std::to_string(payloadBytes) +
-         " weight bytes)");
-  }
-  if (data.size() - payloadStart > payloadBytes)
-  {
-    fail("corrupt model file (unexpected bytes after the weights)");
-  }
-  if (Crc32(data.data() + payloadStart, payloadBytes) != header.value("payload_crc32", std::uint32_t{ 0 }))
-  {
-    fail("corrupt model file (weights checksum mismatch)");
-  }
-
-  impl->network = nn::BuildNetwork(impl->metadata.architecture);
-  auto         state = NamedState(*impl->network);
-  const json & table = header.at("tensors");
-  if (table.size() != state.size())
-  {
-    fail("weights do not match the architecture (" + std::to_string(table.size()) + " tensors, expected " +
-         std::to_string(state.size()) + ")");
-  }
-  torch::NoGradGuard noGrad;
-  for (size_t i = 0; i < state.size(); ++i)
-  {
-    const json &    entry = table[i];
-    torch::Tensor & target = state[i].second;
-    const auto      shape = entry.at("shape").get<std::vector<int64_t>>();
-    const auto      offset = entry.at("offset").get<std::uint64_t>();
-    const auto      bytes = entry.at("bytes").get<std::uint64_t>();
-    if (entry.at("name") != state[i].first || shape != target.sizes().vec() || entry.at("dtype") != DTypeName(target) ||
-        bytes != static_cast<std::uint64_t>(target.numel() * target.element_size()) || offset + bytes > payloadBytes)
+    const size_t payloadStart = PreambleBytes + headerBytes;
+    const auto   payloadBytes = header.value("payload_bytes", std::uint64_t{ 0 });
+    if (data.size() - payloadStart < payloadBytes)
     {
-      fail("weights do not match the architecture at tensor " + entry.at("name").dump());
+      fail("truncated model file (" + std::to_string(data.size() - payloadStart) + " of " + std::to_string(payloadBytes) +
+           " weight bytes)");
     }
-    std::memcpy(target.data_ptr(), data.data() + payloadStart + offset, bytes);
+    if (data.size() - payloadStart > payloadBytes)
+    {
+      fail("corrupt model file (unexpected bytes after the weights)");
+    }
+    if (Crc32(data.data() + payloadStart, payloadBytes) != header.value("payload_crc32", std::uint32_t{ 0 }))
+    {
+      fail("corrupt model file (weights checksum mismatch)");
+    }
+
+    impl->network = nn::BuildNetwork(impl->metadata.architecture);
+    auto         state = NamedState(*impl->network);
+    const json & table = header.at("tensors");
+    if (table.size() != state.size())
+    {
+      fail("weights do not match the architecture (" + std::to_string(table.size()) + " tensors, expected " +
+           std::to_string(state.size()) + ")");
+    }
+    torch::NoGradGuard noGrad;
+    for (size_t i = 0; i < state.size(); ++i)
+    {
+      const json &    entry = table[i];
+      torch::Tensor & target = state[i].second;
+      const auto      shape = entry.at("shape").get<std::vector<int64_t>>();
+      const auto      offset = entry.at("offset").get<std::uint64_t>();
+      const auto      bytes = entry.at("bytes").get<std::uint64_t>();
+      if (entry.at("name") != state[i].first || shape != target.sizes().vec() || entry.at("dtype") != DTypeName(target) ||
+          bytes != static_cast<std::uint64_t>(target.numel() * target.element_size()) || offset + bytes > payloadBytes)
+      {
+        fail("weights do not match the architecture at tensor " + entry.at("name").dump());
+      }
+      std::memcpy(target.data_ptr(), data.data() + payloadStart + offset, bytes);
+    }
+  }
+  catch (const json::exception & e)
+  {
+    fail(std::string("corrupt model file (header: ") + e.what() + ")");
   }
   impl->network->eval();
   return Model(std::move(impl));
@@ -276,12 +290,6 @@ Model::Save(const std::string & fileName) const
 
 const ModelMetadata &
 Model::Metadata() const
-{
-  return m_Impl->metadata;
-}
-
-ModelMetadata &
-Model::Metadata()
 {
   return m_Impl->metadata;
 }

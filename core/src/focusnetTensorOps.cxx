@@ -7,8 +7,47 @@
 #include "focusnetError.h"
 #include "focusnetInferenceEngine.h"
 
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <algorithm>
+#include <mutex>
+#include <thread>
+
 namespace focusnet
 {
+
+ScopedThreadCount::ScopedThreadCount(int threads)
+  : m_Previous(at::get_num_threads())
+{
+  const int wanted = std::max(1, threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency()));
+  if (wanted != m_Previous)
+  {
+    at::set_num_threads(wanted);
+  }
+}
+
+ScopedThreadCount::~ScopedThreadCount()
+{
+  if (at::get_num_threads() != m_Previous)
+  {
+    at::set_num_threads(m_Previous);
+  }
+}
+
+ScopedGlobalSeed::ScopedGlobalSeed(std::uint64_t seed)
+{
+  at::Generator               generator = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  m_State = generator.get_state();
+  generator.set_current_seed(seed);
+}
+
+ScopedGlobalSeed::~ScopedGlobalSeed()
+{
+  at::Generator               generator = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  generator.set_state(m_State);
+}
 
 torch::Tensor
 Normalize(const torch::Tensor & images, const Normalization & normalization)

@@ -7,6 +7,7 @@
 
 #include "focusnetAtomicFile.h"
 #include "focusnetError.h"
+#include "focusnetImageIO.h"
 #include "focusnetModelMetadata.h"
 #include "focusnetVersion.h"
 
@@ -124,19 +125,36 @@ LoadSegmentationSource(const std::string & file, DcmFileFormat & header, DicomIn
 }
 } // namespace
 
-void
-CheckDicomSegmentationSource(const std::vector<std::string> & sourceFiles)
+std::string
+DicomSegmentationRefusal(const ImageSource & source)
 {
-  if (sourceFiles.empty())
+  if (!source.dicom || source.files.empty())
   {
-    throw Error("a DICOM Segmentation needs DICOM source images");
+    throw Error(source.path + ": a DICOM Segmentation needs a DICOM input, and this is not DICOM");
   }
-  for (const std::string & file : sourceFiles)
+  std::vector<DicomInstance> instances = source.dicomInstances;
+  if (instances.size() != source.files.size())
   {
-    DcmFileFormat header;
-    DicomInstance instance;
-    LoadSegmentationSource(file, header, instance);
+    instances.assign(source.files.size(), DicomInstance{});
+    for (std::size_t k = 0; k < source.files.size(); ++k)
+    {
+      DcmFileFormat header;
+      std::string   error;
+      if (!LoadDicomHeader(source.files[k], header, error))
+      {
+        throw Error(source.files[k] + ": not a readable DICOM file: " + error);
+      }
+      DescribeInstance(header, source.files[k], instances[k]);
+    }
   }
+  for (const DicomInstance & instance : instances)
+  {
+    if (const std::string refusal = SegmentationRefusal(instance); !refusal.empty())
+    {
+      return instance.path + ": " + refusal;
+    }
+  }
+  return {};
 }
 
 void
@@ -155,7 +173,8 @@ WriteDicomSegmentation(const LabelVolume &              labels,
   {
     throw Error(fileName + ": a DICOM Segmentation needs DICOM source images");
   }
-  // Each source header is read once: for the checks, the geometry and the references.
+  // Each source header is read once here, whole: the frames' source references copy from the dataset itself. (The
+  // series scan read it once before, for the checks made before any work.)
   std::vector<std::unique_ptr<DcmFileFormat>> sources;
   std::vector<DicomInstance>                  instances(sourceFiles.size());
   for (std::size_t k = 0; k < sourceFiles.size(); ++k)

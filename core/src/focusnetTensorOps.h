@@ -27,6 +27,36 @@ Resize(const torch::Tensor & images, int64_t height, int64_t width);
 torch::Device
 ParseDevice(const std::string & device);
 
+/** LibTorch's intra-op thread count for a scope (threads; 0: every hardware thread), the caller's count restored
+ * after: the engine runs with its own count without changing that of the program embedding it. */
+class ScopedThreadCount
+{
+public:
+  explicit ScopedThreadCount(int threads);
+  ~ScopedThreadCount();
+  ScopedThreadCount(const ScopedThreadCount &) = delete;
+  ScopedThreadCount &
+  operator=(const ScopedThreadCount &) = delete;
+
+private:
+  int m_Previous;
+};
+
+/** LibTorch's global CPU generator seeded for a scope, its state restored after: seeded weight initialisation
+ * leaves the caller's random stream where it was. */
+class ScopedGlobalSeed
+{
+public:
+  explicit ScopedGlobalSeed(std::uint64_t seed);
+  ~ScopedGlobalSeed();
+  ScopedGlobalSeed(const ScopedGlobalSeed &) = delete;
+  ScopedGlobalSeed &
+  operator=(const ScopedGlobalSeed &) = delete;
+
+private:
+  torch::Tensor m_State;
+};
+
 /** The paper's loss: 1 - Dice, Dice per image = (2 sum(y p) + s) / (sum y + sum p + s), averaged over the batch. */
 torch::Tensor
 DiceLoss(const torch::Tensor & probabilities, const torch::Tensor & truth, double smoothing = 1.0);

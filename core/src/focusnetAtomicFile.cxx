@@ -46,7 +46,7 @@ CheckOutputFile(const std::string & fileName, bool overwrite, const std::string 
     }
     if (!overwrite)
     {
-      throw Error(fileName + ": exists; pass --overwrite to replace it");
+      throw Error(fileName + ": exists and is not replaced unless asked", Error::Remedy::AllowOverwrite);
     }
   }
 }

@@ -36,7 +36,8 @@ public:
   /** The newest file format this build reads and the one it writes. */
   static constexpr std::uint32_t FileFormatVersion = 1;
 
-  /** A new network with freshly initialised weights (He-normal convolutions), deterministic for a seed. */
+  /** A new network with freshly initialised weights (He-normal convolutions), deterministic for a seed. LibTorch's
+   * global random generator is left as it was. */
   static Model
   Create(const ModelMetadata & metadata, std::uint64_t seed = 0);
 
@@ -47,10 +48,9 @@ public:
   void
   Save(const std::string & fileName) const;
 
+  /** Read-only: the metadata describes these weights, so it changes only with them (training does both). */
   const ModelMetadata &
   Metadata() const;
-  ModelMetadata &
-  Metadata();
 
   std::int64_t
   ParameterCount() const;
@@ -68,15 +68,12 @@ public:
   operator=(Model &&) noexcept;
   ~Model();
 
-  /** Internal: LibTorch state, defined in focusnetModelImpl.h (training and the engine use it). */
-  struct Impl;
-  Impl &
-  GetImpl() const
-  {
-    return *m_Impl;
-  }
-
 private:
+  /** The LibTorch side, defined in the core's internal focusnetModelImpl.h; ModelInternals (there too) is the one
+   * way in, for the inference engine and training. */
+  struct Impl;
+  friend struct ModelInternals;
+
   explicit Model(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> m_Impl;
 };

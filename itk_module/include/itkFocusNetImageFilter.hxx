@@ -223,11 +223,11 @@ FocusNetImageFilter<TInputImage, TOutputImage>::Engine()
   const focusnet::InferenceOptions options{
     m_Device, static_cast<int>(m_NumberOfTorchThreads), static_cast<int>(m_BatchSize), m_TestTimeAugmentation
   };
-  if (!m_Engine || m_EngineModel != model.get() || !(m_Engine->Options() == options))
+  if (!m_Engine || m_EngineModel != model || !(m_Engine->Options() == options))
   {
     m_Engine.reset(); // free the old network before building the new one
     m_Engine = std::make_unique<focusnet::InferenceEngine>(*model, options);
-    m_EngineModel = model.get();
+    m_EngineModel = model;
   }
   return *m_Engine;
 }

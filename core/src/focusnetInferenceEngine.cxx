@@ -9,7 +9,6 @@
 #include "focusnetTensorOps.h"
 
 #include <cstring>
-#include <thread>
 
 namespace focusnet
 {
@@ -63,11 +62,8 @@ InferenceEngine::InferenceEngine(const Model & model, const InferenceOptions & o
   m_Impl->options = options;
   m_Impl->flips = TrainedFlips(m_Impl->metadata);
   m_Impl->device = ParseDevice(options.device);
-  const int threads = options.threads > 0 ? options.threads : static_cast<int>(std::thread::hardware_concurrency());
-  torch::set_num_threads(std::max(1, threads));
-
   m_Impl->network = nn::BuildNetwork(m_Impl->metadata.architecture);
-  CopyState(*model.GetImpl().network, *m_Impl->network);
+  CopyState(*ModelInternals::Of(model).network, *m_Impl->network);
   m_Impl->network->to(m_Impl->device);
   m_Impl->network->eval();
 }
@@ -92,7 +88,8 @@ InferenceEngine::Predict(const float * slices,
   {
     throw Error("invalid slice buffer shape");
   }
-  torch::InferenceMode guard;
+  torch::InferenceMode     guard;
+  const ScopedThreadCount threads(m_Impl->options.threads);
   const int64_t        sliceValues = height * width * channels;
   for (int64_t start = 0; start < count; start += m_Impl->options.batchSize)
   {

@@ -144,7 +144,8 @@ private:
   bool                                       m_TestTimeAugmentation{ false };
   bool                                       m_GenerateProbabilityMap{ false };
   std::unique_ptr<focusnet::InferenceEngine> m_Engine;
-  const focusnet::Model *                    m_EngineModel{ nullptr };
+  /** The model m_Engine was built from, held so that no other model can take its address while the engine lives. */
+  std::shared_ptr<const focusnet::Model> m_EngineModel;
 };
 
 } // namespace itk
