@@ -232,7 +232,14 @@ struct BatchCommand
   void
   Run()
   {
-    options.shard = focusnet::ParseShard(shard);
+    try
+    {
+      options.shard = focusnet::ParseShard(shard);
+    }
+    catch (const Error & e)
+    {
+      throw Error(std::string("--shard ") + e.what());
+    }
     options.modelFileName = ResolveModelFile(modelFile);
     const auto                 model = LoadModel(options.modelFileName);
     focusnet::TerminalProgress scanning("searching");

@@ -290,6 +290,26 @@ TEST(FocusNetMetadata, JsonRoundTrip)
   EXPECT_EQ(ModelMetadataFromJson(text).architecture.minimumChannels, 1);
 }
 
+TEST(FocusNetAtomicFile, AnExistingOutputIsRefusedInTheLibrarysOwnWords)
+{
+  // The library says what is wrong and what would get past it; the front door names its own flag for that.
+  ScratchDirectory  directory;
+  const std::string output = directory / "out.nrrd";
+  std::ofstream(output) << "precious";
+  try
+  {
+    CheckOutputFile(output, false);
+    ADD_FAILURE() << "an existing output was accepted";
+  }
+  catch (const Error & e)
+  {
+    EXPECT_NE(std::string(e.what()).find(output), std::string::npos) << e.what();
+    EXPECT_EQ(std::string(e.what()).find("--"), std::string::npos) << e.what();
+    EXPECT_EQ(e.GetRemedy(), Error::Remedy::AllowOverwrite);
+  }
+  EXPECT_NO_THROW(CheckOutputFile(output, true));
+}
+
 TEST(FocusNetAtomicFile, ExtensionsIncludeCompressedOnes)
 {
   EXPECT_EQ(FullExtension("a/b/label.nii.gz"), ".nii.gz");

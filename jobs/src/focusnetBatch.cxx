@@ -332,7 +332,7 @@ ParseShard(const std::string & text)
   long long          index = -1, count = -1;
   if (!(in >> index >> slash >> count) || slash != '/' || !in.eof() || count < 1 || index < 0 || index >= count)
   {
-    throw Error("shard '" + text + "': expected I/N with 0 <= I < N, e.g. 0/4 for the first of 4 tasks");
+    throw Error("'" + text + "' is not a shard I/N with 0 <= I < N (e.g. 0/4, the first of 4)");
   }
   shard.index = static_cast<unsigned int>(index);
   shard.count = static_cast<unsigned int>(count);

@@ -1,0 +1,24 @@
+# focusnet_add_library(<Name> SOURCES ... HEADERS ...): one layer's library, the target FocusNet<Name> exported as
+# FocusNet::<Name>, built as libfocusnet-<name>, with the folder's include/ public and its headers installed.
+# Each folder then links what its layer depends on, and nothing more.
+function(focusnet_add_library name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;HEADERS" ${ARGN})
+  string(TOLOWER "${name}" file_name)
+  set(target FocusNet${name})
+  add_library(${target} ${ARG_SOURCES})
+  add_library(FocusNet::${name} ALIAS ${target})
+  target_include_directories(${target} PUBLIC
+    $<BUILD_INTERFACE:${CMAKE_CURRENT_SOURCE_DIR}/include>
+    $<INSTALL_INTERFACE:${FOCUSNET_INSTALL_INCLUDE_DIR}>)
+  target_compile_features(${target} PUBLIC cxx_std_17)
+  set_target_properties(${target} PROPERTIES
+    EXPORT_NAME ${name}
+    OUTPUT_NAME focusnet-${file_name}
+    VERSION ${PROJECT_VERSION}
+    SOVERSION ${PROJECT_VERSION_MAJOR}.${PROJECT_VERSION_MINOR})
+  install(TARGETS ${target} EXPORT FocusNetTargets
+    LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+    ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+    RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+  install(FILES ${ARG_HEADERS} DESTINATION ${FOCUSNET_INSTALL_INCLUDE_DIR})
+endfunction()
