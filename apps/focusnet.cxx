@@ -57,7 +57,7 @@ ResolveModelFile(const std::string & given)
   {
     return environment;
   }
-  const fs::path installed = InstalledModel();
+  const fs::path  installed = InstalledModel();
   std::error_code error;
   if (!fs::exists(installed, error))
   {
@@ -163,8 +163,7 @@ struct SegmentCommand
     command->add_option(
       "--overlay", options.overlayFileName, "Also write a PNG of the (middle) slice with the outline");
     command->add_option("--series-uid", options.seriesUid, "SeriesInstanceUID to read from a DICOM folder");
-    command->add_option(
-      "--dicom-seg", options.dicomSegmentationFileName, "Also write a DICOM SEG here (DICOM input)");
+    command->add_option("--dicom-seg", options.dicomSegmentationFileName, "Also write a DICOM SEG here (DICOM input)");
     command->add_flag("--keep-empty-frames", keepEmptyFrames, "Keep DICOM SEG frames without label pixels");
     command->add_flag("--overwrite", options.overwrite, "Replace existing output files");
     command->add_flag("-q,--quiet", quiet, "Print nothing on success");
@@ -214,8 +213,7 @@ struct BatchCommand
     command->add_option("INPUT_ROOT", options.inputRoot, "Folder tree of DICOM studies")->required();
     command->add_option("OUTPUT_ROOT", options.outputRoot, "Where <study>/<series>/ output folders go")->required();
     command->add_option("--model", modelFile, ModelHelp);
-    command->add_option("--modality", options.modalities, "Only series of these modalities (e.g. CT)")
-      ->delimiter(',');
+    command->add_option("--modality", options.modalities, "Only series of these modalities (e.g. CT)")->delimiter(',');
     command->add_option("--formats", options.formats, "Outputs: one of nrrd, nii, nii.gz, mha, and/or seg")
       ->delimiter(',')
       ->capture_default_str();
@@ -342,8 +340,7 @@ struct InitCommand
   {
     const auto model = focusnet::Model::Create(arguments.Metadata(architecture), seed);
     model.Save(output);
-    std::cout << output << ": untrained " << architecture << ", " << Grouped(model.ParameterCount())
-              << " parameters\n";
+    std::cout << output << ": untrained " << architecture << ", " << Grouped(model.ParameterCount()) << " parameters\n";
   }
 };
 

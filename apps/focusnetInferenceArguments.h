@@ -32,9 +32,8 @@ AddInferenceArguments(CLI::App & command, InferenceOptions & options)
   command.add_option("--batch-size", options.batchSize, "Slices per forward pass")
     ->check(CLI::PositiveNumber)
     ->capture_default_str();
-  command.add_flag("--tta",
-                   options.flipAugmentation,
-                   "Average over the mirror images the model was trained on (up to 3x slower)");
+  command.add_flag(
+    "--tta", options.flipAugmentation, "Average over the mirror images the model was trained on (up to 3x slower)");
 }
 
 /** A probability threshold strictly between 0 and 1, as the model file requires of its own. */

@@ -236,17 +236,16 @@ TEST_F(FocusNetCommandLine, InitWritesAModelThatInfoAndSegmentUse)
   EXPECT_NE(info.out.find("architecture:       unet (width 0.12"), std::string::npos) << info.out;
   EXPECT_NE(info.out.find("input size:         64 x 64"), std::string::npos) << info.out;
   EXPECT_NE(info.out.find("--tta flips:        left-right, up-down\n"), std::string::npos) << info.out;
-  const Outcome segment = Focusnet("segment '" + BundledLungSlice() + "' '" +
-                                   (m_Directory / "out.nii") + "' --model '" + model + "' --tta --batch-size 2");
+  const Outcome segment = Focusnet("segment '" + BundledLungSlice() + "' '" + (m_Directory / "out.nii") +
+                                   "' --model '" + model + "' --tta --batch-size 2");
   EXPECT_EQ(segment.exitCode, 0) << segment.err;
   EXPECT_NE(Focusnet("init resnet '" + (m_Directory / "x.fnm") + "'").exitCode, 0);
 }
 
 TEST_F(FocusNetCommandLine, OverlayPictureShowsTheOutline)
 {
-  const Outcome outcome = Segment(BundledLungSlice(),
-                                  m_Directory / "lung.nrrd",
-                                  "--threshold 0.5 --overlay '" + (m_Directory / "lung.png") + "'");
+  const Outcome outcome = Segment(
+    BundledLungSlice(), m_Directory / "lung.nrrd", "--threshold 0.5 --overlay '" + (m_Directory / "lung.png") + "'");
   ASSERT_EQ(outcome.exitCode, 0) << outcome.err;
   using PictureType = itk::Image<itk::RGBPixel<unsigned char>, 2>;
   const auto picture = Read<PictureType>(m_Directory / "lung.png");
@@ -279,15 +278,11 @@ TEST_F(FocusNetCommandLine, OverlayPictureShowsTheOutline)
     }
   }
   EXPECT_GT(outline, 0U);
-  ExpectCleanFailure(Segment(BundledLungSlice(),
-                             m_Directory / "b.nrrd",
-                             "--overlay '" + (m_Directory / "b.jpg") + "'"),
-                     "b.jpg",
-                     2);
+  ExpectCleanFailure(
+    Segment(BundledLungSlice(), m_Directory / "b.nrrd", "--overlay '" + (m_Directory / "b.jpg") + "'"), "b.jpg", 2);
   // The extension picks the format whatever its case, as for label maps.
-  const Outcome upper = Segment(BundledLungSlice(),
-                                m_Directory / "c.nrrd",
-                                "--overlay '" + (m_Directory / "C.PNG") + "'");
+  const Outcome upper =
+    Segment(BundledLungSlice(), m_Directory / "c.nrrd", "--overlay '" + (m_Directory / "C.PNG") + "'");
   EXPECT_EQ(upper.exitCode, 0) << upper.err;
   EXPECT_TRUE(std::filesystem::exists(m_Directory / "C.PNG"));
 }

@@ -157,7 +157,8 @@ TEST(FocusNetTrainingRealData, RefusesToOverwriteARunAndToResumeNothing)
 {
   ScratchDirectory directory;
   Train(SmallRun(directory / "run", 1));
-  ExpectErrorContaining([&] { Train(SmallRun(directory / "run", 1)); }, { "checkpoint.pt", "a training run is already here" });
+  ExpectErrorContaining([&] { Train(SmallRun(directory / "run", 1)); },
+                        { "checkpoint.pt", "a training run is already here" });
   TrainingOptions nothing = SmallRun(directory / "empty", 1);
   nothing.resume = true;
   ExpectErrorContaining([&] { Train(nothing); }, { "nothing to resume" });

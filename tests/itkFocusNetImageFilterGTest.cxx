@@ -348,10 +348,10 @@ TEST_F(FocusNetImageFilterTest, SwappingModelsChangesTheOutput)
     probabilities->DisconnectPipeline();
     return probabilities;
   };
-  const auto a = probabilitiesOf([&](auto & f) { f.SetModel(std::make_shared<const focusnet::Model>(
-                                                  focusnet::Model::Load(directory / "a.fnm"))); });
-  const auto b = probabilitiesOf([&](auto & f) { f.SetModel(std::make_shared<const focusnet::Model>(
-                                                  focusnet::Model::Load(directory / "b.fnm"))); });
+  const auto a = probabilitiesOf(
+    [&](auto & f) { f.SetModel(std::make_shared<const focusnet::Model>(focusnet::Model::Load(directory / "a.fnm"))); });
+  const auto b = probabilitiesOf(
+    [&](auto & f) { f.SetModel(std::make_shared<const focusnet::Model>(focusnet::Model::Load(directory / "b.fnm"))); });
   ASSERT_GT(MaxDifference(a.GetPointer(), b.GetPointer()), 1e-3) << "the two models must disagree for this test";
 
   auto filter = MakeFilter<ImageType>(image);

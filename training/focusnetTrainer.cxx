@@ -309,7 +309,7 @@ Train(const TrainingOptions & options, const TrainingCallbacks & callbacks)
     throw Error(files.checkpoint + ": nothing to resume");
   }
   const ScopedThreadCount threadCount(options.threads);
-  const torch::Device device = ParseDevice(options.device);
+  const torch::Device     device = ParseDevice(options.device);
 
   // The split depends on the seed alone, so a resumed run sees the same one.
   std::vector<ImagePair> training = options.training, validation = options.validation;

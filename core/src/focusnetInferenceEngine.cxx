@@ -88,9 +88,9 @@ InferenceEngine::Predict(const float * slices,
   {
     throw Error("invalid slice buffer shape");
   }
-  torch::InferenceMode     guard;
+  torch::InferenceMode    guard;
   const ScopedThreadCount threads(m_Impl->options.threads);
-  const int64_t        sliceValues = height * width * channels;
+  const int64_t           sliceValues = height * width * channels;
   for (int64_t start = 0; start < count; start += m_Impl->options.batchSize)
   {
     const int64_t n = std::min<int64_t>(m_Impl->options.batchSize, count - start);

@@ -215,8 +215,8 @@ Model::Load(const std::string & fileName)
     const auto   payloadBytes = header.value("payload_bytes", std::uint64_t{ 0 });
     if (data.size() - payloadStart < payloadBytes)
     {
-      fail("truncated model file (" + std::to_string(data.size() - payloadStart) + " of " + std::to_string(payloadBytes) +
-           " weight bytes)");
+      fail("truncated model file (" + std::to_string(data.size() - payloadStart) + " of " +
+           std::to_string(payloadBytes) + " weight bytes)");
     }
     if (data.size() - payloadStart > payloadBytes)
     {
@@ -243,7 +243,8 @@ Model::Load(const std::string & fileName)
       const auto      shape = entry.at("shape").get<std::vector<int64_t>>();
       const auto      offset = entry.at("offset").get<std::uint64_t>();
       const auto      bytes = entry.at("bytes").get<std::uint64_t>();
-      if (entry.at("name") != state[i].first || shape != target.sizes().vec() || entry.at("dtype") != DTypeName(target) ||
+      if (entry.at("name") != state[i].first || shape != target.sizes().vec() ||
+          entry.at("dtype") != DTypeName(target) ||
           bytes != static_cast<std::uint64_t>(target.numel() * target.element_size()) || offset + bytes > payloadBytes)
       {
         fail("weights do not match the architecture at tensor " + entry.at("name").dump());

@@ -121,7 +121,7 @@ InspectImageSource(const std::string & path, const std::string & seriesUid)
   else if (series.size() > 1)
   {
     throw Error(path + ": the folder holds " + std::to_string(series.size()) +
-                " DICOM series; choose one by its SeriesInstanceUID:" + Describe(series),
+                  " DICOM series; choose one by its SeriesInstanceUID:" + Describe(series),
                 Error::Remedy::ChooseSeries);
   }
   ImageSource source = ToImageSource(*chosen);
