@@ -39,10 +39,8 @@ constexpr const char * ModelHelp = "Model file (default: $FOCUSNET_MODEL, else t
 fs::path
 InstalledModel()
 {
-  std::error_code   error;
-  const fs::path    executable = fs::read_symlink("/proc/self/exe", error);
-  const std::string relative = std::string(FOCUSNET_BIN_TO_MODEL_DIR) + "/" + FOCUSNET_DEFAULT_MODEL_NAME;
-  return error ? fs::path(relative) : (executable.parent_path() / relative).lexically_normal();
+  const fs::path executable = fs::read_symlink("/proc/self/exe");
+  return (executable.parent_path() / FOCUSNET_BIN_TO_MODEL_DIR / FOCUSNET_DEFAULT_MODEL_NAME).lexically_normal();
 }
 
 /** The model `--model` names, else $FOCUSNET_MODEL, else the installed default model. */

@@ -291,7 +291,7 @@ TEST_F(FocusNetCommandLine, DefaultModelSegmentsTheBundledLungSlice)
 {
   // The shipped model on the bundled slice, compared with the slice's manual mask.
   const std::string model = std::string(FOCUSNET_SOURCE_DIR) + "/test_data/models/focusnet-lung.fnm";
-  const std::string input = std::string(FOCUSNET_SOURCE_DIR) + "/test_data/Input/lung_ct_ID_0000_Z_0142.tif";
+  const std::string input = BundledLungSlice();
   const Outcome     outcome =
     Focusnet("segment '" + input + "' '" + (m_Directory / "lung.nrrd") + "' --threads 2 --model '" + model + "'");
   ASSERT_EQ(outcome.exitCode, 0) << outcome.err;
@@ -381,10 +381,9 @@ TEST_F(FocusNetCommandLineRealData, DicomSegOfAnAnonymisedSeriesIsRefusedCleanly
 {
   ExpectCleanFailure(Segment(SharedData("dicom_samples/ct_series_totalsegmentator"), m_Directory / "seg.dcm"),
                      "seg.dcm: cannot write a DICOM Segmentation");
-  ExpectCleanFailure(Segment(std::string(FOCUSNET_SOURCE_DIR) + "/test_data/Input/lung_ct_ID_0000_Z_0142.tif",
-                             m_Directory / "label.nrrd",
-                             "--dicom-seg '" + (m_Directory / "seg.dcm") + "'"),
-                     "seg.dcm: a DICOM Segmentation needs a DICOM input");
+  ExpectCleanFailure(
+    Segment(BundledLungSlice(), m_Directory / "label.nrrd", "--dicom-seg '" + (m_Directory / "seg.dcm") + "'"),
+    "seg.dcm: cannot write a DICOM Segmentation: " + BundledLungSlice() + " is not DICOM");
 }
 
 TEST_F(FocusNetCommandLine, HelpForEverySubcommand)

@@ -220,7 +220,7 @@ TEST_F(FocusNetModelFile, JsonHeaderWithoutTheModelsKeysIsRejectedByName)
 
 TEST_F(FocusNetModelFile, ForeignFileIsRejected)
 {
-  const std::string tiff = std::string(FOCUSNET_SOURCE_DIR) + "/test_data/Input/lung_ct_ID_0000_Z_0142.tif";
+  const std::string tiff = focusnet::testing::BundledLungSlice();
   ExpectErrorContaining([&] { Model::Load(tiff); }, { tiff, "not a FocusNet model file" });
   const std::string empty = Write("empty.fnm", "");
   ExpectErrorContaining([&] { Model::Load(empty); }, { empty, "not a FocusNet model file" });

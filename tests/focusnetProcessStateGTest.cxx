@@ -42,7 +42,7 @@ TEST(FocusNetProcessState, CreatingAModelLeavesTheGlobalRandomStreamAlone)
   EXPECT_EQ(focusnet::Model::Create(SmallModelMetadata(), 99).WeightsChecksum(), model.WeightsChecksum());
 }
 
-TEST(FocusNetProcessState, TheEngineRunsWithItsThreadsAndGivesTheCallersBack)
+TEST(FocusNetProcessState, TheEngineGivesTheCallersThreadCountBack)
 {
   at::set_num_threads(1);
   focusnet::InferenceOptions options;

@@ -95,10 +95,10 @@ ToImageSource(const DicomSeriesInfo & series);
 std::string
 TransferSyntaxName(const std::string & uid);
 
-/** Why a DICOM Segmentation cannot reference the images of source, naming the first file that cannot be
- * referenced (blank SOP Instance, Series or Study UIDs, no patient geometry, multi-frame sources); empty when it can.
- * Uses the headers the series scan read (source.dicomInstances); reads them only for a source that was not scanned.
- * Throws focusnet::Error for a source that is not DICOM or a file that cannot be read. */
+/** Why a DICOM Segmentation cannot reference the images of source: the source is not DICOM, or names the first file
+ * that cannot be referenced (blank SOP Instance, Series or Study UIDs, no patient geometry, multi-frame sources);
+ * empty when it can. Uses the headers the series scan read (source.dicomInstances); reads them only for a source
+ * that was not scanned. Throws focusnet::Error naming a file that cannot be read. */
 std::string
 DicomSegmentationRefusal(const ImageSource & source);
 

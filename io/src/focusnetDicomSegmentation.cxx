@@ -107,21 +107,19 @@ SegmentationRefusal(const DicomInstance & instance)
 
 namespace
 {
-/** Loads the header of a source image; throws focusnet::Error naming it when it cannot be read or a DICOM
- * Segmentation cannot reference it. */
-void
-LoadSegmentationSource(const std::string & file, DcmFileFormat & header, DicomInstance & instance)
+/** Loads the header of a source image into header and describes it; throws focusnet::Error naming the file when it
+ * cannot be read. */
+DicomInstance
+ReadSourceHeader(const std::string & file, DcmFileFormat & header)
 {
   std::string error;
   if (!LoadDicomHeader(file, header, error))
   {
     throw Error(file + ": not a readable DICOM file: " + error);
   }
+  DicomInstance instance;
   DescribeInstance(header, file, instance);
-  if (const std::string refusal = SegmentationRefusal(instance); !refusal.empty())
-  {
-    throw Error(file + ": " + refusal);
-  }
+  return instance;
 }
 } // namespace
 
@@ -130,24 +128,18 @@ DicomSegmentationRefusal(const ImageSource & source)
 {
   if (!source.dicom || source.files.empty())
   {
-    throw Error(source.path + ": a DICOM Segmentation needs a DICOM input, and this is not DICOM");
+    return source.path + " is not DICOM";
   }
-  std::vector<DicomInstance> instances = source.dicomInstances;
-  if (instances.size() != source.files.size())
+  std::vector<DicomInstance> read; // the headers of a source the scan did not read
+  if (source.dicomInstances.size() != source.files.size())
   {
-    instances.assign(source.files.size(), DicomInstance{});
-    for (std::size_t k = 0; k < source.files.size(); ++k)
+    for (const std::string & file : source.files)
     {
       DcmFileFormat header;
-      std::string   error;
-      if (!LoadDicomHeader(source.files[k], header, error))
-      {
-        throw Error(source.files[k] + ": not a readable DICOM file: " + error);
-      }
-      DescribeInstance(header, source.files[k], instances[k]);
+      read.push_back(ReadSourceHeader(file, header));
     }
   }
-  for (const DicomInstance & instance : instances)
+  for (const DicomInstance & instance : read.empty() ? source.dicomInstances : read)
   {
     if (const std::string refusal = SegmentationRefusal(instance); !refusal.empty())
     {
@@ -183,7 +175,11 @@ WriteDicomSegmentation(const LabelVolume &              labels,
     auto                source = std::make_unique<DcmFileFormat>();
     try
     {
-      LoadSegmentationSource(file, *source, instances[k]);
+      instances[k] = ReadSourceHeader(file, *source);
+      if (const std::string refusal = SegmentationRefusal(instances[k]); !refusal.empty())
+      {
+        throw Error(file + ": " + refusal);
+      }
     }
     catch (const Error & e)
     {

@@ -274,11 +274,6 @@ SegmentImageSource(const ImageSource &                  source,
   }
   if (!options.dicomSegmentationFileName.empty())
   {
-    if (!source.dicom)
-    {
-      throw Error(options.dicomSegmentationFileName + ": a DICOM Segmentation needs a DICOM input, and " + input +
-                  " is not DICOM");
-    }
     CheckOutputFile(options.dicomSegmentationFileName, options.overwrite, input);
     if (const std::string refusal = DicomSegmentationRefusal(source); !refusal.empty())
     {
