@@ -47,22 +47,7 @@ InstalledModel()
 std::string
 ResolveModelFile(const std::string & given)
 {
-  if (!given.empty())
-  {
-    return given;
-  }
-  if (const char * environment = std::getenv("FOCUSNET_MODEL"); environment != nullptr && *environment != '\0')
-  {
-    return environment;
-  }
-  const fs::path  installed = InstalledModel();
-  std::error_code error;
-  if (!fs::exists(installed, error))
-  {
-    throw Error("no default model is installed at " + installed.string() +
-                "; pass --model FILE (make one with: focusnet init focusnet model.fnm)");
-  }
-  return installed.string();
+  return given.empty() ? focusnet::DefaultModelFile(InstalledModel().string()) : given;
 }
 
 std::shared_ptr<const focusnet::Model>

@@ -29,6 +29,8 @@ FlagFor(Error::Remedy remedy)
       return "; choose one with --series-uid";
     case Error::Remedy::Resume:
       return "; pass --resume to continue it";
+    case Error::Remedy::ChooseModel:
+      return "; pass --model FILE (make one with: focusnet init focusnet model.fnm)";
     case Error::Remedy::None:
       break;
   }

@@ -22,7 +22,8 @@ public:
     None,
     AllowOverwrite, ///< an output exists; replacing it was not allowed
     ChooseSeries,   ///< a folder holds several DICOM series; none was chosen by SeriesInstanceUID
-    Resume          ///< a training run is already in the output folder; resuming it was not asked for
+    Resume,         ///< a training run is already in the output folder; resuming it was not asked for
+    ChooseModel     ///< no model was named and no default model is installed
   };
 
   explicit Error(const std::string & message, Remedy remedy = Remedy::None)

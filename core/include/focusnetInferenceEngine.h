@@ -73,6 +73,11 @@ private:
   std::unique_ptr<Impl> m_Impl;
 };
 
+/** The device a setting resolves to, as the engine uses it: "auto" gives "cuda:0" when LibTorch sees a GPU and "cpu"
+ * otherwise. Throws focusnet::Error for an unknown device or an absent GPU. */
+std::string
+ResolveDevice(const std::string & device);
+
 /** Whether this LibTorch build sees a CUDA device. */
 bool
 CudaAvailable();

@@ -118,6 +118,12 @@ ParseDevice(const std::string & device)
   throw Error("invalid device '" + device + "' (expected auto, cpu, cuda or cuda:N)");
 }
 
+std::string
+ResolveDevice(const std::string & device)
+{
+  return ParseDevice(device).str();
+}
+
 bool
 CudaAvailable()
 {

@@ -42,6 +42,11 @@ struct SegmentationResult
   double        labelVolumeMm3{ 0.0 }; ///< label voxels times the voxel volume (pixel area in 2D)
 };
 
+/** The model file to use when the caller names none: $FOCUSNET_MODEL when set, else installed (the default model
+ * where the caller's front door installs it). Throws focusnet::Error (Remedy::ChooseModel) when neither exists. */
+std::string
+DefaultModelFile(const std::string & installed);
+
 /** The whole file-to-file job: read the image (file or DICOM series), run itk::FocusNetImageFilter, write the
  * label map (and probabilities, overlay, DICOM SEG) with the input's geometry, atomically. An output ending in
  * .dcm is written as a DICOM Segmentation instead of a label map. Output names (and, for DICOM SEG, the source's

@@ -8,12 +8,13 @@
 #include "focusnetError.h"
 #include "focusnetImageIO.hxx"
 #include "focusnetModel.h"
-#include "itkFocusNetImageFilter.h"
+#include "focusnetSegmentImage.hxx"
 #include "itkImageRegionConstIterator.h"
 #include "itkRGBPixel.h"
 
 #include <algorithm>
 #include <array>
+#include <cstdlib>
 #include <filesystem>
 
 namespace focusnet
@@ -121,40 +122,9 @@ Segment(const ImageSource &                  source,
   using FilterType = itk::FocusNetImageFilter<TImage>;
   constexpr unsigned int dimension = TImage::ImageDimension;
 
-  typename TImage::Pointer image = ReadImageSource<TImage>(source);
-
-  auto filter = FilterType::New();
-  filter->SetInput(image);
-  filter->SetModel(model);
-  filter->SetDevice(options.inference.device);
-  filter->SetNumberOfTorchThreads(static_cast<unsigned int>(std::max(0, options.inference.threads)));
-  filter->SetBatchSize(static_cast<unsigned int>(std::max(1, options.inference.batchSize)));
-  filter->SetTestTimeAugmentation(options.inference.flipAugmentation);
-  filter->SetThreshold(options.threshold);
-  filter->SetGenerateProbabilityMap(!options.probabilityFileName.empty());
-  if (options.sliceAxis >= 0)
-  {
-    if (dimension == 2 || options.sliceAxis >= static_cast<int>(dimension))
-    {
-      throw Error(source.path + ": slice axis " + std::to_string(options.sliceAxis) + " is not an axis of this " +
-                  std::to_string(dimension) + "D image" + (dimension == 2 ? " (a 2D image is one slice)" : ""));
-    }
-    filter->SetSliceAxis(static_cast<unsigned int>(options.sliceAxis));
-  }
-  if (options.progress)
-  {
-    FilterType * raw = filter.GetPointer();
-    filter->AddObserver(itk::ProgressEvent(),
-                        [&options, raw](const itk::EventObject &) { options.progress(raw->GetProgress()); });
-  }
-  try
-  {
-    filter->Update();
-  }
-  catch (const itk::ExceptionObject & e)
-  {
-    throw Error(source.path + ": segmentation failed: " + e.GetDescription());
-  }
+  typename TImage::Pointer     image = ReadImageSource<TImage>(source);
+  typename FilterType::Pointer filter =
+    SegmentImage(image.GetPointer(), model, options, !options.probabilityFileName.empty(), source.path);
 
   // Every output is written atomically; when one fails, those already written by this call are removed.
   std::vector<std::string> written;
@@ -218,6 +188,22 @@ Segment(const ImageSource &                  source,
   return result;
 }
 } // namespace
+
+std::string
+DefaultModelFile(const std::string & installed)
+{
+  if (const char * environment = std::getenv("FOCUSNET_MODEL"); environment != nullptr && *environment != '\0')
+  {
+    return environment;
+  }
+  std::error_code error;
+  if (!fs::exists(installed, error))
+  {
+    throw Error("no model named, $FOCUSNET_MODEL is not set and no default model is installed at " + installed,
+                Error::Remedy::ChooseModel);
+  }
+  return installed;
+}
 
 SegmentationResult
 SegmentImageFile(const std::string &                  input,

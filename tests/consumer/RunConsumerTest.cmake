@@ -28,6 +28,16 @@ if(NOT output MATCHES "label.nrrd: [0-9]+ Lung pixels")
   message(FATAL_ERROR "the moved focusnet did not segment with its default model:\n${output}")
 endif()
 
+# The installed Python module, from the moved prefix too: its libraries and its default model beside it.
+if(PYTHON)
+  set(ENV{PYTHONPATH} "${prefix}/${PYTHON_DIR}")
+  # (newlines, not semicolons: run() passes its arguments on as a CMake list)
+  run(${PYTHON} -c "import focusnet\nm = focusnet.Model()\nprint(m.path, m.parameter_count)")
+  if(NOT output MATCHES "^${prefix}/share/focusnet/models/focusnet-lung.fnm 1207921")
+    message(FATAL_ERROR "the moved Python module did not load its default model:\n${output}")
+  endif()
+endif()
+
 run(${CMAKE_COMMAND} -S "${SOURCE_DIR}" -B "${WORK_DIR}/build" -G "${GENERATOR}"
   -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_CXX_COMPILER_LAUNCHER=${LAUNCHER})
 run(${CMAKE_COMMAND} --build "${WORK_DIR}/build")

@@ -1,0 +1,306 @@
+"""The Python bindings against the focusnet command: same labels for the same image, whatever the array's layout.
+
+Inputs are read here without FocusNet (a TIFF reader below, pydicom for DICOM) and compared with what the command
+writes, read back by the MetaImage reader below. Run by ctest with Debian's /usr/bin/python3; tests named
+test_real_data_* read ../shared/data and are left out where it is missing.
+"""
+import os
+import struct
+import subprocess
+import threading
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import focusnet
+
+EXECUTABLE = os.environ["FOCUSNET_EXECUTABLE"]
+SOURCE_DIR = Path(os.environ["FOCUSNET_SOURCE_DIR"])
+SHARED_DATA = Path(os.environ.get("FOCUSNET_SHARED_DATA_DIR", "/nonexistent"))
+LUNG_SLICE = SOURCE_DIR / "test_data/Input/lung_ct_ID_0000_Z_0142.tif"
+LUNG_MODEL = SOURCE_DIR / "test_data/models/focusnet-lung.fnm"
+
+
+def read_tiff(path):
+    """A single-image TIFF as the Kaggle lung slices are stored: strips, deflate or none, horizontal predictor."""
+    data = Path(path).read_bytes()
+    order = "<" if data[:2] == b"II" else ">"
+    (ifd,) = struct.unpack(order + "I", data[4:8])
+    (count,) = struct.unpack(order + "H", data[ifd : ifd + 2])
+    tags = {}
+    for i in range(count):
+        entry = data[ifd + 2 + 12 * i : ifd + 14 + 12 * i]
+        tag, kind, n = struct.unpack(order + "HHI", entry[:8])
+        size = {3: 2, 4: 4}.get(kind, 1)
+        fmt = order + {3: "H", 4: "I"}.get(kind, "B") * n
+        raw = entry[8:12] if n * size <= 4 else data[struct.unpack(order + "I", entry[8:12])[0] :][: n * size]
+        tags[tag] = struct.unpack(fmt, raw[: n * size]) if kind in (3, 4) else raw
+    width, height, bits = tags[256][0], tags[257][0], tags[258][0]
+    signed = tags.get(339, (1,))[0] == 2
+    compression, predictor = tags.get(259, (1,))[0], tags.get(317, (1,))[0]
+    strips = b""
+    for offset, size in zip(tags[273], tags[279]):
+        strip = data[offset : offset + size]
+        strips += zlib.decompress(strip) if compression in (8, 32946) else strip
+    unsigned = np.frombuffer(strips, dtype=order + "u%d" % (bits // 8)).reshape(height, width)
+    if predictor == 2:  # each sample stored as the difference to its left neighbour, modulo 2^bits
+        unsigned = np.cumsum(unsigned, axis=1, dtype=unsigned.dtype)
+    return unsigned.view(order + ("i" if signed else "u") + "%d" % (bits // 8)).astype(np.float32)
+
+
+METAIMAGE_TYPES = {"MET_UCHAR": np.uint8, "MET_SHORT": np.int16, "MET_FLOAT": np.float32, "MET_DOUBLE": np.float64}
+
+
+def read_mha(path):
+    """A MetaImage file with its data inside (LOCAL), compressed or not: the array in numpy's (z, y, x) order."""
+    data = Path(path).read_bytes()
+    header, position = {}, 0
+    while True:
+        end = data.index(b"\n", position)
+        key, _, value = data[position:end].decode().partition(" = ")
+        header[key.strip()] = value.strip()
+        position = end + 1
+        if key.strip() == "ElementDataFile":
+            break
+    body = data[position:]
+    if header.get("CompressedData") == "True":
+        body = zlib.decompress(body)
+    shape = [int(v) for v in header["DimSize"].split()][::-1]
+    channels = int(header.get("ElementNumberOfChannels", "1"))
+    array = np.frombuffer(body, dtype=METAIMAGE_TYPES[header["ElementType"]])
+    return array.reshape(shape + ([channels] if channels > 1 else []))
+
+
+def write_mha(path, array, spacing=None, origin=None, direction=None, channels=1):
+    """Writes array ((z,) y, x[, channels]) as an uncompressed MetaImage with the given geometry (x, y, z order)."""
+    dimension = array.ndim - (1 if channels > 1 else 0)
+    shape = array.shape[:dimension][::-1]
+    types = {np.dtype(v): k for k, v in METAIMAGE_TYPES.items()}
+    lines = [
+        "ObjectType = Image",
+        "NDims = %d" % dimension,
+        "DimSize = " + " ".join(str(s) for s in shape),
+        "ElementSpacing = " + " ".join(repr(float(s)) for s in (spacing or [1.0] * dimension)),
+        "Offset = " + " ".join(repr(float(s)) for s in (origin or [0.0] * dimension)),
+        # MetaImage stores the direction column by column.
+        "TransformMatrix = " + " ".join(repr(float(v)) for v in np.asarray(direction or np.eye(dimension)).T.ravel()),
+        "ElementNumberOfChannels = %d" % channels,
+        "ElementType = " + types[array.dtype],
+        "ElementDataFile = LOCAL",
+    ]
+    Path(path).write_bytes(("\n".join(lines) + "\n").encode() + np.ascontiguousarray(array).tobytes())
+
+
+def focusnet_command(*arguments):
+    result = subprocess.run([EXECUTABLE, *map(str, arguments)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def lung_model():
+    return focusnet.Model(LUNG_MODEL, device="cpu", threads=2)
+
+
+@pytest.fixture(scope="module")
+def lung_slice():
+    return read_tiff(LUNG_SLICE)
+
+
+@pytest.fixture(scope="module")
+def lung_labels_of_the_command(tmp_path_factory):
+    output = tmp_path_factory.mktemp("command") / "lung.mha"
+    focusnet_command("segment", LUNG_SLICE, output, "--model", LUNG_MODEL, "--threads", 2, "-q")
+    return read_mha(output)
+
+
+def test_the_tiff_reader_of_this_test_reads_ct_values(lung_slice):
+    # An independent reader must first read right: CT in Hounsfield units, air about -1000.
+    assert lung_slice.shape == (512, 512)
+    assert -1100 < np.percentile(lung_slice, 5) < -800
+    assert lung_slice.max() > 200
+
+
+def test_lung_slice_gives_the_labels_of_the_command(lung_model, lung_slice, lung_labels_of_the_command):
+    labels = lung_model.segment(lung_slice)
+    assert labels.dtype == np.uint8 and labels.shape == lung_slice.shape
+    assert labels.sum() > 10000  # lung, labelled 1
+    np.testing.assert_array_equal(labels, lung_labels_of_the_command)
+
+
+@pytest.mark.parametrize(
+    "layout",
+    ["int16", "float64", "fortran order", "reversed view of a reversed copy", "every other column of a wider array"],
+)
+def test_any_real_dtype_and_memory_layout_gives_the_same_labels(lung_model, lung_slice, lung_labels_of_the_command, layout):
+    image = {
+        "int16": lambda: lung_slice.astype(np.int16),
+        "float64": lambda: lung_slice.astype(np.float64),
+        "fortran order": lambda: np.asfortranarray(lung_slice),
+        "reversed view of a reversed copy": lambda: np.ascontiguousarray(lung_slice[::-1, ::-1])[::-1, ::-1],
+        "every other column of a wider array": lambda: np.repeat(lung_slice, 2, axis=1)[:, ::2],
+    }[layout]()
+    np.testing.assert_array_equal(image, lung_slice)
+    np.testing.assert_array_equal(lung_model.segment(image), lung_labels_of_the_command)
+
+
+def test_uint8_images_give_the_labels_of_the_command(lung_model, tmp_path):
+    image = (np.random.default_rng(3).random((2, 40, 48)) * 255).astype(np.uint8)
+    write_mha(tmp_path / "in.mha", image)
+    focusnet_command("segment", tmp_path / "in.mha", tmp_path / "out.mha", "--model", LUNG_MODEL, "--threads", 2, "-q")
+    np.testing.assert_array_equal(lung_model.segment(image), read_mha(tmp_path / "out.mha"))
+
+
+def test_rgb_images_give_the_labels_of_the_command(tmp_path):
+    model_file = tmp_path / "rgb.fnm"
+    focusnet_command("init", "focusnet", model_file, "--in-channels", 3, "--width", 0.25, "--size", 64, "--seed", 4)
+    rgb = (np.random.default_rng(5).random((50, 70, 3)) * 255).astype(np.uint8)
+    write_mha(tmp_path / "in.mha", rgb, channels=3)
+    focusnet_command("segment", tmp_path / "in.mha", tmp_path / "out.mha", "--model", model_file, "--probabilities",
+                     tmp_path / "p.mha", "--threshold", 0.5, "-q")
+    labels, probabilities = focusnet.Model(model_file, device="cpu").segment(rgb, threshold=0.5, probabilities=True)
+    assert labels.shape == (50, 70)
+    np.testing.assert_array_equal(probabilities, read_mha(tmp_path / "p.mha"))
+    np.testing.assert_array_equal(labels, read_mha(tmp_path / "out.mha"))
+
+
+def test_an_anisotropic_oblique_volume_gives_the_probabilities_of_the_command(lung_model, lung_slice, tmp_path):
+    volume = np.stack([lung_slice[::4, ::4], lung_slice[1::4, ::4], lung_slice[2::4, 1::4]])  # 3 x 128 x 128
+    spacing, origin = [0.7, 0.75, 2.5], [-120.0, 30.0, 14.0]
+    direction = [[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]
+    write_mha(tmp_path / "in.mha", volume, spacing, origin, direction)
+    focusnet_command("segment", tmp_path / "in.mha", tmp_path / "out.mha", "--model", LUNG_MODEL, "--threads", 2,
+                     "--probabilities", tmp_path / "p.mha", "-q")
+    labels, probabilities = lung_model.segment(volume, spacing, origin, direction, probabilities=True)
+    assert probabilities.dtype == np.float32 and probabilities.shape == volume.shape
+    np.testing.assert_array_equal(probabilities, read_mha(tmp_path / "p.mha"))
+    np.testing.assert_array_equal(labels, read_mha(tmp_path / "out.mha"))
+
+
+def test_slices_across_another_axis_are_the_commands(lung_model, lung_slice, tmp_path):
+    volume = np.stack([lung_slice[::8, ::8]] * 4).astype(np.float32)  # 4 x 64 x 64
+    write_mha(tmp_path / "in.mha", volume)
+    # numpy axis 2 is ITK's axis 0.
+    focusnet_command("segment", tmp_path / "in.mha", tmp_path / "out.mha", "--model", LUNG_MODEL, "--axis", 0, "-q")
+    np.testing.assert_array_equal(lung_model.segment(volume, axis=2), read_mha(tmp_path / "out.mha"))
+
+
+def test_bad_arguments_raise_the_documented_exceptions(lung_model, lung_slice, tmp_path):
+    with pytest.raises(ValueError, match="dimensions"):
+        lung_model.segment(np.zeros(10))
+    with pytest.raises(ValueError, match="dimensions"):
+        lung_model.segment(np.zeros((2, 2, 8, 8)))
+    with pytest.raises(ValueError, match="4 channels"):
+        lung_model.segment(np.zeros((8, 8, 4), np.uint8))
+    with pytest.raises(ValueError, match="spacing must be finite"):
+        lung_model.segment(lung_slice, spacing=(float("nan"), 1.0))
+    with pytest.raises(ValueError, match="spacing needs 2 values"):
+        lung_model.segment(lung_slice, spacing=(1.0, 1.0, 1.0))
+    with pytest.raises(ValueError, match="real numbers"):
+        lung_model.segment(np.zeros((8, 8), np.complex64))
+    with pytest.raises(ValueError, match="threshold"):
+        lung_model.segment(lung_slice, threshold=1.0)
+    with pytest.raises(ValueError, match="axis"):
+        lung_model.segment(lung_slice, axis=0)
+    with pytest.raises(ValueError, match="invertible"):
+        lung_model.segment(lung_slice, direction=[[1.0, 0.0], [1.0, 0.0]])
+    with pytest.raises(FileNotFoundError, match="missing.fnm"):
+        focusnet.Model(tmp_path / "missing.fnm")
+    (tmp_path / "not-a-model.fnm").write_bytes(b"hello")
+    with pytest.raises(OSError, match="not a FocusNet model file"):
+        focusnet.Model(tmp_path / "not-a-model.fnm")
+    with pytest.raises(ValueError, match="cuda:7"):
+        focusnet.Model(LUNG_MODEL, device="cuda:7")
+    with pytest.raises(FileNotFoundError, match="missing.tif"):
+        lung_model.segment_file(tmp_path / "missing.tif", tmp_path / "out.nrrd")
+    (tmp_path / "out.nrrd").write_text("precious")
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        lung_model.segment_file(LUNG_SLICE, tmp_path / "out.nrrd")
+    assert (tmp_path / "out.nrrd").read_text() == "precious"
+
+
+def test_segment_file_is_the_file_to_file_job(lung_model, lung_labels_of_the_command, tmp_path):
+    result = lung_model.segment_file(str(LUNG_SLICE), str(tmp_path / "lung.mha"), overlay=str(tmp_path / "o.png"))
+    assert result["slices"] == 1 and result["label_voxels"] == int(lung_labels_of_the_command.sum())
+    np.testing.assert_array_equal(read_mha(tmp_path / "lung.mha"), lung_labels_of_the_command)
+    assert (tmp_path / "o.png").exists()
+
+
+def test_the_model_describes_itself(lung_model):
+    assert lung_model.parameter_count == 1207921
+    assert lung_model.device == "cpu"
+    assert lung_model.metadata["architecture"]["name"] == "focusnet"
+    assert lung_model.label["name"] == "Lung" and lung_model.label["type"]["value"] == "39607008"
+    default = focusnet.Model()  # the default model, beside the module
+    assert Path(default.path).name == "focusnet-lung.fnm" and default.parameter_count == lung_model.parameter_count
+
+
+def test_evaluate_gives_the_papers_metrics():
+    truth = np.zeros((4, 5), np.uint8)
+    truth[1:3, 1:4] = 255  # 6 pixels
+    labels = np.zeros((4, 5), bool)
+    labels[1:3, 2:5] = True  # 6 pixels, 4 of them right
+    metrics = focusnet.evaluate(labels, truth)
+    assert (metrics["true_positives"], metrics["false_positives"], metrics["false_negatives"]) == (4, 2, 2)
+    assert metrics["dice"] == pytest.approx(2 * 4 / (2 * 4 + 2 + 2))
+    assert metrics["jaccard"] == pytest.approx(4 / 8)
+    assert metrics["specificity"] == pytest.approx(12 / 14)
+    with pytest.raises(ValueError, match="same shape"):
+        focusnet.evaluate(labels, truth[:3])
+
+
+def test_two_threads_at_once_give_the_labels_of_one_at_a_time(lung_slice, lung_labels_of_the_command):
+    model = focusnet.Model(LUNG_MODEL, device="cpu", threads=1)
+    images = [lung_slice, lung_slice[::-1].copy()]
+    alone = [model.segment(image) for image in images]
+    together = [None, None]
+
+    def run(k):
+        together[k] = model.segment(images[k])
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    np.testing.assert_array_equal(together[0], alone[0])
+    np.testing.assert_array_equal(together[1], alone[1])
+    np.testing.assert_array_equal(alone[0], lung_labels_of_the_command)
+
+
+def test_real_data_ct_series_read_with_pydicom_gives_the_labels_of_the_command(lung_model, tmp_path):
+    pydicom = pytest.importorskip("pydicom")
+    series = SHARED_DATA / "dicom_samples/ct_series_uids_restored"
+    slices = [pydicom.dcmread(str(f)) for f in sorted(series.iterdir()) if f.is_file()]
+    normal = np.cross(*np.reshape(np.array(slices[0].ImageOrientationPatient, float), (2, 3)))
+    slices.sort(key=lambda s: float(np.dot(normal, np.array(s.ImagePositionPatient, float))))
+    volume = np.stack([s.pixel_array * float(s.RescaleSlope) + float(s.RescaleIntercept) for s in slices])
+    focusnet_command("segment", series, tmp_path / "ct.mha", "--model", LUNG_MODEL, "--threads", 2, "-q")
+    labels = lung_model.segment(volume)
+    assert labels.shape == (20, 512, 512) and labels.sum() > 1000
+    np.testing.assert_array_equal(labels, read_mha(tmp_path / "ct.mha"))
+
+
+def test_read_image_reads_what_an_independent_reader_reads(lung_slice):
+    image, spacing, origin, direction = focusnet.read_image(LUNG_SLICE)
+    assert image.dtype == np.float32
+    np.testing.assert_array_equal(image, lung_slice)
+    assert len(spacing) == 2 and len(origin) == 2
+    np.testing.assert_array_equal(np.array(direction), np.eye(2))
+    with pytest.raises(FileNotFoundError, match="missing.tif"):
+        focusnet.read_image(SOURCE_DIR / "missing.tif")
+    with pytest.raises(OSError, match="README.md"):
+        focusnet.read_image(SOURCE_DIR / "README.md")
+
+
+def test_the_readme_example_runs_as_written(capsys, monkeypatch):
+    readme = (SOURCE_DIR / "README.md").read_text()
+    section = readme[readme.index("## In Python") :]
+    example = section[section.index("```python\n") + len("```python\n") : section.index("```\n", section.index("```python"))]
+    monkeypatch.chdir(SOURCE_DIR)
+    monkeypatch.delenv("FOCUSNET_MODEL", raising=False)
+    exec(compile(example, "README.md", "exec"), {})
+    printed = capsys.readouterr().out
+    assert printed.startswith("Lung ") and float(printed.split("Dice ")[1]) > 0.95, printed

@@ -1,0 +1,73 @@
+"""FocusNet segmentation (Kaul et al., ISBI 2019) for numpy arrays.
+
+The same network, model files and results as the focusnet command and itk::FocusNetImageFilter.
+"""
+from os import PathLike
+from typing import Any, Dict, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import numpy.typing as npt
+
+__version__: str
+
+_Path = Union[str, "PathLike[str]"]
+
+class Model:
+    """A FocusNet (or U-Net) model file, loaded once and run on arrays or files."""
+
+    def __init__(
+        self,
+        path: Optional[_Path] = None,
+        device: str = "auto",
+        threads: int = 0,
+        batch_size: int = 8,
+    ) -> None:
+        """Loads a model file; None takes $FOCUSNET_MODEL, else the installed default model.
+
+        Raises FileNotFoundError for a missing file, OSError for one that is not a valid model file, and
+        ValueError for an unknown device or bad threads / batch_size.
+        """
+    @property
+    def metadata(self) -> Dict[str, Any]: ...
+    @property
+    def label(self) -> Dict[str, Any]: ...
+    @property
+    def parameter_count(self) -> int: ...
+    @property
+    def device(self) -> str: ...
+    @property
+    def path(self) -> str: ...
+    def segment(
+        self,
+        array: npt.ArrayLike,
+        spacing: Optional[Sequence[float]] = None,
+        origin: Optional[Sequence[float]] = None,
+        direction: Optional[npt.ArrayLike] = None,
+        axis: Optional[int] = None,
+        threshold: Optional[float] = None,
+        tta: bool = False,
+        probabilities: bool = False,
+    ) -> Union[npt.NDArray[np.uint8], Tuple[npt.NDArray[np.uint8], npt.NDArray[np.float32]]]:
+        """Segments a 2D (rows, cols) or 3D (slices, rows, cols) array, gray or with 3 RGB channels last.
+
+        Index order is ITK's numpy order (z, y, x); spacing, origin and direction are in ITK's x, y, z order.
+        axis is the numpy axis slices are taken across (None: 0). Returns the uint8 labels, or (labels,
+        probabilities) with probabilities=True. Raises ValueError for a bad shape, dtype or argument.
+        """
+    def segment_file(self, input: _Path, output: _Path, **options: Any) -> Dict[str, float]:
+        """Segments an image file or DICOM series folder as `focusnet segment` does.
+
+        Options: series_uid, probabilities, overlay, dicom_seg, keep_empty_frames, overwrite, tta, threshold, axis.
+        """
+
+def read_image(
+    path: _Path, series_uid: str = ""
+) -> Tuple[npt.NDArray[np.float32], Tuple[float, ...], Tuple[float, ...], list]:
+    """Reads an image file or DICOM series folder as FocusNet does: (array, spacing, origin, direction).
+
+    The array is float32 in numpy's (z, y, x[, channel]) order, the geometry in ITK's x, y, z order, ready for
+    Model.segment(*read_image(path)). Raises FileNotFoundError or OSError naming the file.
+    """
+
+def evaluate(labels: npt.ArrayLike, reference: npt.ArrayLike) -> Dict[str, float]:
+    """Dice, Jaccard, accuracy, sensitivity, specificity and pixel counts of labels against reference."""
