@@ -304,3 +304,19 @@ def test_the_readme_example_runs_as_written(capsys, monkeypatch):
     exec(compile(example, "README.md", "exec"), {})
     printed = capsys.readouterr().out
     assert printed.startswith("Lung ") and float(printed.split("Dice ")[1]) > 0.95, printed
+
+
+def test_real_data_isic_dermoscopy_pair_gives_the_labels_of_the_command(tmp_path):
+    # A real RGB photograph (JPEG; read with FocusNet's reader, numpy has none) through an RGB model.
+    image_file = SHARED_DATA / "isic2017_sample/images/ISIC_0009995.jpg"
+    model_file = tmp_path / "rgb.fnm"
+    focusnet_command("init", "focusnet", model_file, "--in-channels", 3, "--width", 0.25, "--size", 64, "--seed", 6)
+    image, spacing, origin, direction = focusnet.read_image(image_file)
+    assert image.shape == (768, 1024, 3)
+    focusnet_command("segment", image_file, tmp_path / "out.mha", "--model", model_file, "--probabilities",
+                     tmp_path / "p.mha", "-q")
+    labels, probabilities = focusnet.Model(model_file, device="cpu").segment(
+        image, spacing, origin, direction, probabilities=True)
+    assert probabilities.std() > 1e-4  # an untrained model, but not a constant one
+    np.testing.assert_array_equal(probabilities, read_mha(tmp_path / "p.mha"))
+    np.testing.assert_array_equal(labels, read_mha(tmp_path / "out.mha"))
