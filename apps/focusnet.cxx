@@ -39,8 +39,8 @@ constexpr const char * ModelHelp = "Model file (default: $FOCUSNET_MODEL, else t
 fs::path
 InstalledModel()
 {
-  const fs::path executable = fs::read_symlink("/proc/self/exe");
-  return (executable.parent_path() / FOCUSNET_BIN_TO_MODEL_DIR / FOCUSNET_DEFAULT_MODEL_NAME).lexically_normal();
+  return (fs::path(focusnet::ExecutableFolder()) / FOCUSNET_BIN_TO_MODEL_DIR / FOCUSNET_DEFAULT_MODEL_NAME)
+    .lexically_normal();
 }
 
 /** The model `--model` names, else $FOCUSNET_MODEL, else the installed default model. */
@@ -134,7 +134,11 @@ struct SegmentCommand
     command = app.add_subcommand("segment", "Segment an image file or DICOM series folder");
     command->add_option("INPUT", input, "Image file (TIFF, PNG, JPEG, NRRD, NIfTI, MHA, DICOM) or DICOM folder")
       ->required();
-    command->add_option("OUTPUT", output, "Label map (.nrrd, .nii, .nii.gz, .mha, .tif, .png), or DICOM SEG (.dcm)")
+    command
+      ->add_option(
+        "OUTPUT",
+        output,
+        "Label map (.nrrd, .nii, .nii.gz, .mha, .tif, .png), DICOM SEG (.dcm) or Slicer segmentation (.seg.nrrd)")
       ->required();
     command->add_option("--model", modelFile, ModelHelp);
     focusnet::AddInferenceArguments(*command, options.inference);

@@ -28,7 +28,8 @@ struct SegmentationOptions
   std::string                seriesUid;           ///< picks the series of a DICOM folder
   std::string                probabilityFileName; ///< also write the probability map (float) when set
   std::string                overlayFileName;     ///< also write a PNG of the (middle) slice with the label outline
-  std::string                dicomSegmentationFileName; ///< also write a DICOM SEG (DICOM input only) when set
+  std::string                dicomSegmentationFileName;  ///< also write a DICOM SEG (DICOM input only) when set
+  std::string                slicerSegmentationFileName; ///< also write a 3D Slicer segmentation (.seg.nrrd)
   DicomSegmentationOptions   dicomSegmentation;
   bool                       overwrite{ false }; ///< replace existing output files
   std::function<void(float)> progress;           ///< called with 0..1 as slices finish
@@ -42,14 +43,20 @@ struct SegmentationResult
   double        labelVolumeMm3{ 0.0 }; ///< label voxels times the voxel volume (pixel area in 2D)
 };
 
+/** The folder of the running executable (from /proc/self/exe): installed files are found relative to it, so that a
+ * moved or packaged prefix keeps them. */
+std::string
+ExecutableFolder();
+
 /** The model file to use when the caller names none: $FOCUSNET_MODEL when set, else installed (the default model
  * where the caller's front door installs it). Throws focusnet::Error (Remedy::ChooseModel) when neither exists. */
 std::string
 DefaultModelFile(const std::string & installed);
 
 /** The whole file-to-file job: read the image (file or DICOM series), run itk::FocusNetImageFilter, write the
- * label map (and probabilities, overlay, DICOM SEG) with the input's geometry, atomically. An output ending in
- * .dcm is written as a DICOM Segmentation instead of a label map. Output names (and, for DICOM SEG, the source's
+ * label map (and probabilities, overlay, DICOM SEG, Slicer segmentation) with the input's geometry, atomically. An
+ * output ending in .dcm is written as a DICOM Segmentation instead of a label map, one ending in .seg.nrrd as a 3D
+ * Slicer segmentation. Output names (and, for DICOM SEG, the source's
  * UIDs) are checked before any work; an existing output is an error unless options.overwrite. When one output
  * fails, the others of this call are removed. Throws focusnet::Error. */
 SegmentationResult

@@ -9,11 +9,13 @@
 #include "focusnetImageIO.hxx"
 #include "focusnetModel.h"
 #include "focusnetSegmentImage.hxx"
+#include "focusnetSlicerSegmentation.h"
 #include "itkImageRegionConstIterator.h"
 #include "itkRGBPixel.h"
 
 #include <algorithm>
 #include <array>
+#include <tuple>
 #include <cstdlib>
 #include <filesystem>
 
@@ -154,6 +156,11 @@ Segment(const ImageSource &                  source,
         labels, source.files, model->Metadata(), options.dicomSegmentationFileName, options.dicomSegmentation);
       written.push_back(options.dicomSegmentationFileName);
     }
+    if (!options.slicerSegmentationFileName.empty())
+    {
+      WriteSlicerSegmentation(filter->GetOutput(), model->Metadata(), options.slicerSegmentationFileName);
+      written.push_back(options.slicerSegmentationFileName);
+    }
     if (!output.empty())
     {
       WriteImageAtomically(filter->GetOutput(), output);
@@ -190,6 +197,12 @@ Segment(const ImageSource &                  source,
 } // namespace
 
 std::string
+ExecutableFolder()
+{
+  return fs::read_symlink("/proc/self/exe").parent_path().string();
+}
+
+std::string
 DefaultModelFile(const std::string & installed)
 {
   if (const char * environment = std::getenv("FOCUSNET_MODEL"); environment != nullptr && *environment != '\0')
@@ -212,15 +225,22 @@ SegmentImageFile(const std::string &                  input,
                  const SegmentationOptions &          options)
 {
   const ImageSource source = InspectImageSource(input, options.seriesUid);
-  if (FormatExtension(output) == ".dcm")
+  // An output named .dcm or .seg.nrrd is that kind of segmentation instead of a plain label map.
+  for (auto [matches, named, kind] :
+       { std::tuple{ FormatExtension(output) == ".dcm", &SegmentationOptions::dicomSegmentationFileName, "a DICOM" },
+         std::tuple{
+           IsSlicerSegmentationFileName(output), &SegmentationOptions::slicerSegmentationFileName, "a Slicer" } })
   {
-    if (!options.dicomSegmentationFileName.empty())
+    if (matches)
     {
-      throw Error(output + ": the output is already a DICOM Segmentation; do not name another one");
+      if (!(options.*named).empty())
+      {
+        throw Error(output + ": the output is already " + kind + " segmentation; do not name another one");
+      }
+      SegmentationOptions only = options;
+      only.*named = output;
+      return SegmentImageSource(source, {}, model, only);
     }
-    SegmentationOptions dicomOnly = options;
-    dicomOnly.dicomSegmentationFileName = output;
-    return SegmentImageSource(source, {}, model, dicomOnly);
   }
   return SegmentImageSource(source, output, model, options);
 }
@@ -236,9 +256,17 @@ SegmentImageSource(const ImageSource &                  source,
     throw Error("no model given");
   }
   const std::string & input = source.path;
-  if (output.empty() && options.dicomSegmentationFileName.empty())
+  if (output.empty() && options.dicomSegmentationFileName.empty() && options.slicerSegmentationFileName.empty())
   {
     throw Error(input + ": no output file given");
+  }
+  if (!options.slicerSegmentationFileName.empty())
+  {
+    if (!IsSlicerSegmentationFileName(options.slicerSegmentationFileName))
+    {
+      throw Error(options.slicerSegmentationFileName + ": a Slicer segmentation is named .seg.nrrd");
+    }
+    CheckOutputFile(options.slicerSegmentationFileName, options.overwrite, input);
   }
   if (!output.empty())
   {

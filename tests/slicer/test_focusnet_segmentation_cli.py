@@ -1,0 +1,215 @@
+"""The Slicer CLI module FocusNetSegmentation run as 3D Slicer runs it, and the .seg.nrrd files FocusNet writes.
+
+The command lines are built from the module's XML (read here with xml.etree), not written by hand; volumes go in and
+come out as NRRD files, read and written by the small NRRD code below (not by FocusNet's C++). Run by ctest with
+Debian's /usr/bin/python3.
+"""
+import gzip
+import os
+import re
+import subprocess
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+MODULE = os.environ["FOCUSNET_SEGMENTATION_CLI"]
+FOCUSNET = os.environ["FOCUSNET_EXECUTABLE"]
+SOURCE_DIR = Path(os.environ["FOCUSNET_SOURCE_DIR"])
+XML_FILE = SOURCE_DIR / "slicer_extension/FocusNetSegmentation/FocusNetSegmentation.xml"
+LUNG_MODEL = SOURCE_DIR / "test_data/models/focusnet-lung.fnm"
+NRRD_TYPES = {"uchar": np.uint8, "unsigned char": np.uint8, "short": np.int16, "float": np.float32}
+
+
+def write_nrrd(path, array, spacing, origin, direction):
+    """A 3D volume ((z, y, x) numpy order) as an uncompressed NRRD in LPS space, as Slicer writes volumes."""
+    columns = np.asarray(direction, float) * np.asarray(spacing, float)  # column k: axis k's step in space
+    header = [
+        "NRRD0004",
+        "type: " + {np.dtype(np.float32): "float", np.dtype(np.int16): "short"}[array.dtype],
+        "dimension: 3",
+        "space: left-posterior-superior",
+        "sizes: " + " ".join(str(s) for s in array.shape[::-1]),
+        "space directions: " + " ".join("(%r,%r,%r)" % tuple(columns[:, k]) for k in range(3)),
+        "kinds: domain domain domain",
+        "endian: little",
+        "encoding: raw",
+        "space origin: (%r,%r,%r)" % tuple(origin),
+    ]
+    Path(path).write_bytes(("\n".join(header) + "\n\n").encode() + np.ascontiguousarray(array).astype("<" + array.dtype.str[1:]).tobytes())
+
+
+def read_nrrd(path):
+    """(array in (z, y, x) order, fields, key/value pairs) of a NRRD file with its data attached, raw or gzip."""
+    data = Path(path).read_bytes()
+    end = data.index(b"\n\n")
+    fields, pairs = {}, {}
+    for line in data[:end].decode().splitlines()[1:]:
+        if line.startswith("#"):
+            continue
+        if ":=" in line:
+            key, value = line.split(":=", 1)
+            pairs[key] = value
+        else:
+            key, value = line.split(": ", 1)
+            fields[key] = value
+    body = data[end + 2 :]
+    if fields["encoding"] in ("gzip", "gz"):
+        body = gzip.decompress(body)
+    sizes = [int(s) for s in fields["sizes"].split()]
+    array = np.frombuffer(body, dtype=NRRD_TYPES[fields["type"]]).reshape(sizes[::-1])
+    return array, fields, pairs
+
+
+def geometry(fields):
+    directions = [tuple(float(v) for v in d.split(",")) for d in re.findall(r"\(([^)]*)\)", fields["space directions"])]
+    origin = tuple(float(v) for v in re.findall(r"\(([^)]*)\)", fields["space origin"])[0].split(","))
+    return fields["space"], fields["sizes"], np.round(directions, 9).tolist(), np.round(origin, 9).tolist()
+
+
+def module_parameters():
+    """Every parameter of the XML: (tag, name, flag, longflag, index, channel, default, elements)."""
+    root = ElementTree.parse(XML_FILE).getroot()
+    parameters = []
+    for group in root.findall("parameters"):
+        for p in group:
+            if p.tag in ("label", "description"):
+                continue
+            text = lambda tag: (p.findtext(tag) or "").strip()
+            parameters.append(dict(tag=p.tag, name=text("name"), flag=text("flag"), longflag=text("longflag"),
+                                   index=int(text("index")) if text("index") else None, channel=text("channel"),
+                                   default=text("default"), elements=[e.text for e in p.findall("element")]))
+    return parameters
+
+
+def slicer_command_line(values, short=False):
+    """The command line Slicer builds: flagged parameters as --longflag VALUE (or -f), booleans as a bare flag when
+    true, then the index parameters in index order."""
+    arguments, positional = [MODULE], []
+    for p in module_parameters():
+        if p["name"] not in values:
+            continue
+        value = values[p["name"]]
+        if p["index"] is not None:
+            positional.append((p["index"], str(value)))
+            continue
+        flag = "-" + p["flag"] if short and p["flag"] else "--" + p["longflag"]
+        if p["tag"] == "boolean":
+            arguments += [flag] if value else []
+        else:
+            arguments += [flag, str(value)]
+    return arguments + [value for _, value in sorted(positional)]
+
+
+@pytest.fixture(scope="module")
+def volume_file(tmp_path_factory):
+    """A small oblique, anisotropic CT-like volume in HU (3 x 96 x 80)."""
+    folder = tmp_path_factory.mktemp("slicer")
+    z, y, x = np.mgrid[0:3, 0:96, 0:80]
+    body = ((y - 48) / 40.0) ** 2 + ((x - 40) / 34.0) ** 2 < 1
+    lungs = (((y - 48) / 22.0) ** 2 + ((abs(x - 40) - 15) / 10.0) ** 2 < 1) & body
+    volume = np.where(body, 40.0, -1000.0) + np.where(lungs, -860.0, 0.0) + 5.0 * z
+    direction = [[0.0, 1.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]
+    write_nrrd(folder / "volume.nrrd", volume.astype(np.float32), [0.8, 0.7, 2.5], [-30.5, 12.25, 100.0], direction)
+    return folder / "volume.nrrd"
+
+
+def test_the_executable_answers_xml_with_the_module_description():
+    answer = subprocess.run([MODULE, "--xml"], capture_output=True, check=True).stdout
+    assert answer == XML_FILE.read_bytes()
+    subprocess.run(["xmllint", "--noout", "-"], input=answer, check=True)
+
+
+@pytest.mark.parametrize("short", [False, True])
+def test_every_parameter_of_the_xml_is_accepted(tmp_path, short, volume_file):
+    values = {}
+    for p in module_parameters():
+        if p["index"] is None and not p["flag"] and not p["longflag"]:
+            continue  # output scalars: returned through --returnparameterfile
+        if p["tag"] in ("image", "file"):
+            values[p["name"]] = volume_file if p["channel"] == "input" and p["tag"] == "image" else (
+                LUNG_MODEL if p["name"] == "modelFile" else tmp_path / (p["name"] + (".seg.nrrd" if "seg" in p["name"].lower() else ".nrrd")))
+        elif p["tag"] == "string-enumeration":
+            values[p["name"]] = "cpu"
+        elif p["tag"] == "boolean":
+            values[p["name"]] = True
+        else:
+            values[p["name"]] = p["default"] if p["name"] != "threads" else 2
+    result = subprocess.run(slicer_command_line(values, short) + ["--echo"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    echoed = dict(line.split(" = ", 1) for line in result.stdout.splitlines() if " = " in line)
+    for name, value in values.items():
+        assert echoed[name] == ("true" if value is True else str(value)), name
+
+
+def test_anything_the_xml_does_not_declare_is_refused(volume_file, tmp_path):
+    base = [MODULE, str(volume_file), str(tmp_path / "labels.nrrd")]
+    for extra in (["--overwrite"], ["--axis", "1"], ["-x"], ["--device", "tpu"], ["--batch-size", "0"], ["extra"]):
+        result = subprocess.run(base + extra, capture_output=True, text=True)
+        assert result.returncode != 0, extra
+    assert not (tmp_path / "labels.nrrd").exists()
+
+
+def test_a_run_as_slicer_runs_it(volume_file, tmp_path):
+    values = dict(inputVolume=volume_file, outputLabelVolume=tmp_path / "labels.nrrd",
+                  outputSegmentation=tmp_path / "FocusNet.seg.nrrd", probabilityVolume=tmp_path / "p.nrrd",
+                  modelFile=LUNG_MODEL, threads=2, batchSize=2, device="cpu", threshold=0, tta=False)
+    result = subprocess.run(slicer_command_line(values) + ["--returnparameterfile", str(tmp_path / "return.txt")],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+    # Progress as Slicer reads it from stdout: start, a fraction per batch of 2 slices, end.
+    tags = re.findall(r"<(filter-start|filter-progress|filter-end)>([^<]*)", result.stdout)
+    assert [t for t, _ in tags] == ["filter-start"] + ["filter-progress"] * 3 + ["filter-end"], result.stdout
+    fractions = [float(v) for t, v in tags if t == "filter-progress"]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+
+    volume, volume_fields, _ = read_nrrd(volume_file)
+    labels, label_fields, _ = read_nrrd(tmp_path / "labels.nrrd")
+    probabilities, probability_fields, _ = read_nrrd(tmp_path / "p.nrrd")
+    segmentation, segmentation_fields, pairs = read_nrrd(tmp_path / "FocusNet.seg.nrrd")
+    for fields in (label_fields, probability_fields, segmentation_fields):
+        assert geometry(fields) == geometry(volume_fields)
+    assert labels.dtype == np.uint8 and probabilities.dtype == np.float32
+    assert set(np.unique(labels)) <= {0, 1} and labels.sum() > 0
+    np.testing.assert_array_equal(labels, (probabilities >= 0.5).astype(np.uint8))
+
+    # The segmentation: the label map's voxels and the fields Slicer's segmentation storage node reads.
+    np.testing.assert_array_equal(segmentation, labels)
+    assert pairs["Segment0_Name"] == "Lung" and pairs["Segment0_ID"] == "Segment_1"
+    assert pairs["Segment0_LabelValue"] == "1" and pairs["Segment0_Layer"] == "0"
+    assert [round(float(c) * 255) for c in pairs["Segment0_Color"].split()] == [128, 174, 128]
+    assert "TerminologyEntry:" in pairs["Segment0_Tags"] and "~SCT^39607008^Lung~" in pairs["Segment0_Tags"]
+    z, y, x = np.nonzero(segmentation)
+    assert pairs["Segment0_Extent"] == "%d %d %d %d %d %d" % (x.min(), x.max(), y.min(), y.max(), z.min(), z.max())
+    assert pairs["Segmentation_ContainedRepresentationNames"].split("|")[0] == "Binary labelmap"
+    assert pairs["Segmentation_SourceRepresentation"] == "Binary labelmap"
+    assert pairs["Segmentation_ReferenceImageExtentOffset"] == "0 0 0"
+
+    # Output parameters in Slicer's return-parameter format.
+    returned = dict(line.split(" = ") for line in (tmp_path / "return.txt").read_text().splitlines())
+    assert int(returned["voxelCount"]) == labels.sum()
+    assert float(returned["segmentedVolume"]) == pytest.approx(labels.sum() * 0.8 * 0.7 * 2.5 / 1000.0, rel=1e-5)
+
+
+def test_a_failed_run_says_why_in_one_line_and_writes_nothing(tmp_path):
+    values = dict(inputVolume=tmp_path / "missing.nrrd", outputLabelVolume=tmp_path / "labels.nrrd",
+                  outputSegmentation=tmp_path / "s.seg.nrrd", modelFile=LUNG_MODEL)
+    result = subprocess.run(slicer_command_line(values), capture_output=True, text=True)
+    assert result.returncode != 0
+    assert result.stderr.count("\n") == 1 and "missing.nrrd" in result.stderr, result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_focusnet_segment_writes_a_slicer_segmentation_of_a_2d_image(tmp_path):
+    lung = SOURCE_DIR / "test_data/Input/lung_ct_ID_0000_Z_0142.tif"
+    subprocess.run([FOCUSNET, "segment", lung, tmp_path / "lung.seg.nrrd", "--model", LUNG_MODEL, "--threads", "2",
+                    "-q"], check=True)
+    subprocess.run([FOCUSNET, "segment", lung, tmp_path / "lung.nrrd", "--model", LUNG_MODEL, "--threads", "2", "-q"],
+                   check=True)
+    segmentation, fields, pairs = read_nrrd(tmp_path / "lung.seg.nrrd")
+    labels, _, _ = read_nrrd(tmp_path / "lung.nrrd")
+    assert fields["dimension"] == "3" and segmentation.shape == (1, 512, 512)  # Slicer needs 3 spatial dimensions
+    np.testing.assert_array_equal(segmentation[0], labels)
+    assert pairs["Segment0_Name"] == "Lung"
