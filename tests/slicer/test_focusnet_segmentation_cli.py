@@ -121,6 +121,15 @@ def test_the_executable_answers_xml_with_the_module_description():
     subprocess.run(["xmllint", "--noout", "-"], input=answer, check=True)
 
 
+def test_names_and_flags_follow_the_rules_of_slicers_parser():
+    # SlicerExecutionModel's ModuleDescriptionParser refuses a <name> or <longflag> that is not letters, digits and
+    # underscores starting with a letter or underscore (it refused "batch-size"), and a <flag> that is not 1 letter.
+    for p in module_parameters():
+        for key in ("name", "longflag"):
+            assert p[key] == "" or re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", p[key]), (key, p[key])
+        assert p["flag"] == "" or re.fullmatch(r"[A-Za-z]", p["flag"]), p["flag"]
+
+
 @pytest.mark.parametrize("short", [False, True])
 def test_every_parameter_of_the_xml_is_accepted(tmp_path, short, volume_file):
     values = {}
@@ -145,7 +154,7 @@ def test_every_parameter_of_the_xml_is_accepted(tmp_path, short, volume_file):
 
 def test_anything_the_xml_does_not_declare_is_refused(volume_file, tmp_path):
     base = [MODULE, str(volume_file), str(tmp_path / "labels.nrrd")]
-    for extra in (["--overwrite"], ["--axis", "1"], ["-x"], ["--device", "tpu"], ["--batch-size", "0"], ["extra"]):
+    for extra in (["--overwrite"], ["--axis", "1"], ["-x"], ["--device", "tpu"], ["--batchSize", "0"], ["extra"]):
         result = subprocess.run(base + extra, capture_output=True, text=True)
         assert result.returncode != 0, extra
     assert not (tmp_path / "labels.nrrd").exists()
