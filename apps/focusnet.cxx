@@ -17,6 +17,9 @@
 #include "focusnetSegmentation.h"
 #include "focusnetTerminalProgress.h"
 #include "focusnetVersion.h"
+#ifdef FOCUSNET_WITH_VTK
+#  include "focusnetMesh.h"
+#endif
 
 #include <CLI/CLI.hpp>
 
@@ -406,6 +409,47 @@ struct EvaluateCommand
   }
 };
 
+#ifdef FOCUSNET_WITH_VTK
+struct MeshCommand
+{
+  CLI::App *            command{ nullptr };
+  std::string           labelMap, output, modelFile;
+  focusnet::MeshOptions options;
+  int                   labelValue{ 0 };
+  bool                  overwrite{ false };
+
+  void
+  Add(CLI::App & app)
+  {
+    command = app.add_subcommand("mesh", "Surface mesh of a label map (.vtp, .vtk, .stl, .obj, .ply)");
+    command->add_option("LABELMAP", labelMap, "Label map (any image format FocusNet reads)")->required();
+    command->add_option("OUTPUT", output, "Mesh file: .vtp, .vtk, .stl, .obj or .ply")->required();
+    command->add_option(
+      "--model", modelFile, "The model whose label is meshed, named and coloured (default as segment)");
+    command->add_option("--label", labelValue, "Mesh this label value instead of the model's")
+      ->check(CLI::Range(1, 255));
+    command->add_option("--smoothing", options.smoothingIterations, "Windowed-sinc smoothing iterations (0: none)")
+      ->check(CLI::Range(0, 500))
+      ->capture_default_str();
+    command->add_flag("--ras", options.ras, "RAS coordinates (3D Slicer models) instead of LPS (ITK, DICOM)");
+    command->add_flag("--overwrite", overwrite, "Replace an existing output file");
+  }
+
+  void
+  Run() const
+  {
+    focusnet::SegmentLabel label = LoadModel(ResolveModelFile(modelFile))->Metadata().label;
+    if (labelValue > 0)
+    {
+      label.value = static_cast<std::uint8_t>(labelValue);
+    }
+    const auto result = focusnet::MeshLabelMapFile(labelMap, output, label, options, overwrite);
+    std::cout << output << ": " << label.name << ", " << result.cells << " cells, " << result.points << " points ("
+              << (options.ras ? "RAS" : "LPS") << ")\n";
+  }
+};
+#endif
+
 int
 Run(int argc, char ** argv)
 {
@@ -426,6 +470,10 @@ Run(int argc, char ** argv)
   init.Add(app);
   info.Add(app);
   evaluate.Add(app);
+#ifdef FOCUSNET_WITH_VTK
+  MeshCommand mesh;
+  mesh.Add(app);
+#endif
 
   CLI11_PARSE(app, argc, argv);
 
@@ -453,6 +501,12 @@ Run(int argc, char ** argv)
   {
     evaluate.Run();
   }
+#ifdef FOCUSNET_WITH_VTK
+  else if (mesh.command->parsed())
+  {
+    mesh.Run();
+  }
+#endif
   return EXIT_SUCCESS;
 }
 } // namespace

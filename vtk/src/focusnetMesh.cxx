@@ -1,0 +1,247 @@
+/*=========================================================================
+ *  FocusNet for ITK and 3D Slicer
+ *  Licensed under the Apache License, Version 2.0
+ *=========================================================================*/
+#include "focusnetMesh.h"
+
+#include "focusnetAtomicFile.h"
+#include "focusnetError.h"
+#include "focusnetImageIO.hxx"
+#include "focusnetModelMetadata.h"
+#include "focusnetVTKImage.h"
+
+#include <vtkDiscreteFlyingEdges2D.h>
+#include <vtkDiscreteFlyingEdges3D.h>
+#include <vtkDoubleArray.h>
+#include <vtkFieldData.h>
+#include <vtkMatrix3x3.h>
+#include <vtkOBJWriter.h>
+#include <vtkPLYWriter.h>
+#include <vtkPointData.h>
+#include <vtkPolyDataNormals.h>
+#include <vtkPolyDataWriter.h>
+#include <vtkSTLWriter.h>
+#include <vtkStringArray.h>
+#include <vtkTransform.h>
+#include <vtkTransformPolyDataFilter.h>
+#include <vtkUnsignedCharArray.h>
+#include <vtkWindowedSincPolyDataFilter.h>
+#include <vtkXMLPolyDataWriter.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+
+namespace focusnet
+{
+namespace
+{
+std::string
+LowerExtension(const std::string & fileName)
+{
+  std::string extension = FullExtension(fileName);
+  std::transform(
+    extension.begin(), extension.end(), extension.begin(), [](unsigned char c) { return std::tolower(c); });
+  return extension;
+}
+
+/** index space (spacing applied, origin 0, identity direction) -> physical space, LPS or RAS. */
+vtkSmartPointer<vtkTransform>
+PhysicalTransform(vtkImageData * image, bool ras)
+{
+  auto matrix = vtkSmartPointer<vtkMatrix4x4>::New();
+  for (int r = 0; r < 3; ++r)
+  {
+    const double flip = ras && r < 2 ? -1.0 : 1.0; // RAS is LPS with x and y negated
+    for (int c = 0; c < 3; ++c)
+    {
+      matrix->SetElement(r, c, flip * image->GetDirectionMatrix()->GetElement(r, c));
+    }
+    matrix->SetElement(r, 3, flip * image->GetOrigin()[r]);
+  }
+  auto transform = vtkSmartPointer<vtkTransform>::New();
+  transform->SetMatrix(matrix);
+  return transform;
+}
+} // namespace
+
+void
+CheckMeshFileName(const std::string & fileName)
+{
+  const std::string                        extension = LowerExtension(fileName);
+  static const std::array<const char *, 5> supported{ ".vtp", ".vtk", ".stl", ".obj", ".ply" };
+  if (std::find(supported.begin(), supported.end(), extension) == supported.end())
+  {
+    throw Error(fileName + ": cannot write a mesh as '" + extension + "' (use .vtp, .vtk, .stl, .obj or .ply)");
+  }
+}
+
+vtkSmartPointer<vtkPolyData>
+LabelSurface(vtkImageData * labels, int label, const MeshOptions & options)
+{
+  // Extract in index space scaled by the spacing; the origin and direction are applied after, as a transform (the
+  // extraction filters of VTK 9.1 ignore the direction matrix).
+  auto indexSpace = vtkSmartPointer<vtkImageData>::New();
+  indexSpace->ShallowCopy(labels);
+  indexSpace->SetOrigin(0.0, 0.0, 0.0);
+  indexSpace->SetDirectionMatrix(vtkSmartPointer<vtkMatrix3x3>::New());
+  const int * extent = labels->GetExtent();
+  const bool  slice = extent[4] == extent[5];
+
+  vtkSmartPointer<vtkPolyData> surface;
+  if (slice)
+  {
+    auto contour = vtkSmartPointer<vtkDiscreteFlyingEdges2D>::New();
+    contour->SetInputData(indexSpace);
+    contour->SetValue(0, label);
+    contour->Update();
+    surface = contour->GetOutput();
+  }
+  else
+  {
+    auto extraction = vtkSmartPointer<vtkDiscreteFlyingEdges3D>::New();
+    extraction->SetInputData(indexSpace);
+    extraction->SetValue(0, label);
+    extraction->ComputeNormalsOff();
+    extraction->ComputeGradientsOff();
+    extraction->ComputeScalarsOff();
+    extraction->Update();
+    surface = extraction->GetOutput();
+  }
+  if (surface->GetNumberOfPoints() == 0)
+  {
+    throw Error("no voxel has the label " + std::to_string(label) + ": there is no surface to make");
+  }
+  if (!slice && options.smoothingIterations > 0)
+  {
+    auto smoothing = vtkSmartPointer<vtkWindowedSincPolyDataFilter>::New();
+    smoothing->SetInputData(surface);
+    smoothing->SetNumberOfIterations(options.smoothingIterations);
+    smoothing->SetPassBand(0.1);
+    smoothing->BoundarySmoothingOff();
+    smoothing->FeatureEdgeSmoothingOff();
+    smoothing->NonManifoldSmoothingOn();
+    smoothing->NormalizeCoordinatesOn();
+    smoothing->Update();
+    surface = smoothing->GetOutput();
+  }
+  auto transform = vtkSmartPointer<vtkTransformPolyDataFilter>::New();
+  transform->SetInputData(surface);
+  transform->SetTransform(PhysicalTransform(labels, options.ras));
+  transform->Update();
+  if (slice)
+  {
+    return transform->GetOutput();
+  }
+  // Normals after the transform: a direction with a negative determinant turns the triangles inside out.
+  auto normals = vtkSmartPointer<vtkPolyDataNormals>::New();
+  normals->SetInputConnection(transform->GetOutputPort());
+  normals->ConsistencyOn();
+  normals->AutoOrientNormalsOn();
+  normals->SplittingOff();
+  normals->Update();
+  return normals->GetOutput();
+}
+
+void
+WriteMesh(vtkPolyData * mesh, const SegmentLabel & label, const std::string & fileName)
+{
+  CheckMeshFileName(fileName);
+  const std::string extension = LowerExtension(fileName);
+  auto              named = vtkSmartPointer<vtkPolyData>::New();
+  named->ShallowCopy(mesh);
+  auto name = vtkSmartPointer<vtkStringArray>::New();
+  name->SetName("Name");
+  name->InsertNextValue(label.name);
+  auto color = vtkSmartPointer<vtkDoubleArray>::New();
+  color->SetName("Color");
+  color->SetNumberOfComponents(3);
+  color->InsertNextTuple3(label.color[0] / 255.0, label.color[1] / 255.0, label.color[2] / 255.0);
+  named->GetFieldData()->AddArray(name);
+  named->GetFieldData()->AddArray(color);
+
+  WriteAtomically(fileName,
+                  [&](const std::string & temporary)
+                  {
+                    int written = 0;
+                    if (extension == ".vtp")
+                    {
+                      auto writer = vtkSmartPointer<vtkXMLPolyDataWriter>::New();
+                      writer->SetInputData(named);
+                      writer->SetFileName(temporary.c_str());
+                      writer->SetCompressorTypeToZLib();
+                      written = writer->Write();
+                    }
+                    else if (extension == ".vtk")
+                    {
+                      auto writer = vtkSmartPointer<vtkPolyDataWriter>::New();
+                      writer->SetInputData(named);
+                      writer->SetFileName(temporary.c_str());
+                      writer->SetFileTypeToBinary();
+                      written = writer->Write();
+                    }
+                    else if (extension == ".stl")
+                    {
+                      auto writer = vtkSmartPointer<vtkSTLWriter>::New();
+                      writer->SetInputData(named);
+                      writer->SetFileName(temporary.c_str());
+                      writer->SetFileTypeToBinary();
+                      writer->SetHeader(("FocusNet " + label.name).c_str());
+                      written = writer->Write();
+                    }
+                    else if (extension == ".obj")
+                    {
+                      auto writer = vtkSmartPointer<vtkOBJWriter>::New();
+                      writer->SetInputData(named);
+                      writer->SetFileName(temporary.c_str());
+                      written = writer->Write();
+                    }
+                    else
+                    {
+                      auto writer = vtkSmartPointer<vtkPLYWriter>::New();
+                      writer->SetInputData(named);
+                      writer->SetFileName(temporary.c_str());
+                      writer->SetFileTypeToBinary();
+                      writer->SetColorModeToUniformPointColor();
+                      writer->SetColor(label.color[0], label.color[1], label.color[2]);
+                      written = writer->Write();
+                    }
+                    if (written != 1)
+                    {
+                      throw Error(fileName + ": cannot write the mesh");
+                    }
+                  });
+}
+
+MeshResult
+MeshLabelMapFile(const std::string &  labelMap,
+                 const std::string &  output,
+                 const SegmentLabel & label,
+                 const MeshOptions &  options,
+                 bool                 overwrite)
+{
+  CheckMeshFileName(output);
+  CheckOutputFile(output, overwrite, labelMap);
+  const ImageSource source = InspectImageSource(labelMap);
+  if (source.components != 1)
+  {
+    throw Error(labelMap + ": a label map has one value per voxel, this image has " +
+                std::to_string(source.components));
+  }
+  vtkSmartPointer<vtkImageData> image =
+    source.dimension == 2 ? ToVTKImage(ReadImageSource<itk::Image<unsigned char, 2>>(source).GetPointer())
+                          : ToVTKImage(ReadImageSource<itk::Image<unsigned char, 3>>(source).GetPointer());
+  vtkSmartPointer<vtkPolyData> mesh;
+  try
+  {
+    mesh = LabelSurface(image, label.value, options);
+  }
+  catch (const Error & e)
+  {
+    throw Error(labelMap + ": " + e.what());
+  }
+  WriteMesh(mesh, label, output);
+  return { mesh->GetNumberOfPoints(), mesh->GetNumberOfCells() };
+}
+
+} // namespace focusnet
