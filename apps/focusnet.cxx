@@ -14,6 +14,7 @@
 #include "focusnetEvaluation.h"
 #include "focusnetInferenceArguments.h"
 #include "focusnetModel.h"
+#include "focusnetOverlay.h"
 #include "focusnetSegmentation.h"
 #include "focusnetTerminalProgress.h"
 #include "focusnetVersion.h"
@@ -409,6 +410,38 @@ struct EvaluateCommand
   }
 };
 
+struct OverlayCommand
+{
+  CLI::App *               command{ nullptr };
+  std::string              image, labelMap, output, modelFile;
+  focusnet::OverlayOptions options;
+  bool                     overwrite{ false };
+
+  void
+  Add(CLI::App & app)
+  {
+    command = app.add_subcommand("overlay", "PNG mosaic of slices with the label map's outline");
+    command->add_option("IMAGE", image, "The image (file or DICOM folder)")->required();
+    command->add_option("LABELMAP", labelMap, "Its label map")->required();
+    command->add_option("OUTPUT", output, "PNG picture")->required();
+    command->add_option("--slices", options.slices, "Slices in the mosaic, evenly spaced")
+      ->check(CLI::Range(1, 400))
+      ->capture_default_str();
+    command->add_option("--axis", options.sliceAxis, "Slice axis of a 3D image (default: the last)")
+      ->check(CLI::Range(0, 2));
+    command->add_option("--model", modelFile, "The model whose label colour draws the outline (default as segment)");
+    command->add_flag("--overwrite", overwrite, "Replace an existing output file");
+  }
+
+  void
+  Run() const
+  {
+    const auto colour = LoadModel(ResolveModelFile(modelFile))->Metadata().label.color;
+    focusnet::WriteOverlayFile(image, labelMap, output, colour, options, overwrite);
+    std::cout << output << '\n';
+  }
+};
+
 #ifdef FOCUSNET_WITH_VTK
 struct MeshCommand
 {
@@ -470,6 +503,8 @@ Run(int argc, char ** argv)
   init.Add(app);
   info.Add(app);
   evaluate.Add(app);
+  OverlayCommand overlay;
+  overlay.Add(app);
 #ifdef FOCUSNET_WITH_VTK
   MeshCommand mesh;
   mesh.Add(app);
@@ -500,6 +535,10 @@ Run(int argc, char ** argv)
   else if (evaluate.command->parsed())
   {
     evaluate.Run();
+  }
+  else if (overlay.command->parsed())
+  {
+    overlay.Run();
   }
 #ifdef FOCUSNET_WITH_VTK
   else if (mesh.command->parsed())

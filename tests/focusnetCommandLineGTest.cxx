@@ -7,13 +7,16 @@
 #include "focusnetImageIO.hxx"
 #include "focusnetMetrics.h"
 #include "focusnetModel.h"
+#include "focusnetOverlay.h"
 #include "focusnetTestUtilities.h"
 
 #include "itkImageRegionConstIterator.h"
+#include "itkImageRegionIteratorWithIndex.h"
 #include "itkRGBPixel.h"
 
 #include <cstdlib>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <sys/wait.h>
 
@@ -285,6 +288,74 @@ TEST_F(FocusNetCommandLine, OverlayPictureShowsTheOutline)
     Segment(BundledLungSlice(), m_Directory / "c.nrrd", "--overlay '" + (m_Directory / "C.PNG") + "'");
   EXPECT_EQ(upper.exitCode, 0) << upper.err;
   EXPECT_TRUE(std::filesystem::exists(m_Directory / "C.PNG"));
+}
+
+TEST(FocusNetOverlay, TheDisplayWindowFollowsTheIntensities)
+{
+  // CT with much lung: a lung window; CT without: soft tissue; anything else: 1st to 99th percentile.
+  std::vector<float> lung(1000, -800.0F), abdomen(1000, 40.0F), photograph(1000);
+  lung[0] = abdomen[0] = -1024.0F;
+  for (std::size_t i = 0; i < photograph.size(); ++i)
+  {
+    photograph[i] = static_cast<float>(i % 200);
+  }
+  EXPECT_EQ(DisplayWindow(lung.data(), lung.size()), (std::array<float, 2>{ -1350.0F, 150.0F }));
+  EXPECT_EQ(DisplayWindow(abdomen.data(), abdomen.size()), (std::array<float, 2>{ -160.0F, 240.0F }));
+  // 0..199 five times each: the 10th of 1000 sorted values is 2, the 990th is 197.
+  EXPECT_EQ(DisplayWindow(photograph.data(), photograph.size()), (std::array<float, 2>{ 2.0F, 197.0F }));
+}
+
+TEST_F(FocusNetCommandLine, OverlayMosaicShowsEvenlySpacedSlicesWithTheirOutlines)
+{
+  // 8 slices of 20 x 16, slice k labelled in a square at x = 2k .. 2k + 3: the mosaic of 4 shows slices 1, 3, 5, 7.
+  using VolumeType = itk::Image<float, 3>;
+  using LabelType = itk::Image<unsigned char, 3>;
+  auto volume = VolumeType::New();
+  auto labels = LabelType::New();
+  volume->SetRegions(itk::Size<3>{ { 20, 16, 8 } });
+  labels->SetRegions(volume->GetLargestPossibleRegion());
+  volume->Allocate();
+  labels->Allocate(true);
+  for (itk::ImageRegionIteratorWithIndex<VolumeType> it(volume, volume->GetLargestPossibleRegion()); !it.IsAtEnd();
+       ++it)
+  {
+    const auto index = it.GetIndex();
+    it.Set(static_cast<float>(index[0] * 10 + index[1]));
+    const bool inside = index[0] >= 2 * index[2] && index[0] < 2 * index[2] + 4 && index[1] >= 6 && index[1] < 10;
+    labels->SetPixel(index, inside ? 1 : 0);
+  }
+  WriteImageAtomically(volume.GetPointer(), m_Directory / "volume.mha");
+  WriteImageAtomically(labels.GetPointer(), m_Directory / "labels.nrrd");
+  const Outcome outcome = Focusnet("overlay '" + (m_Directory / "volume.mha") + "' '" + (m_Directory / "labels.nrrd") +
+                                   "' '" + (m_Directory / "mosaic.png") + "' --slices 4 --model '" + ModelFile() + "'");
+  ASSERT_EQ(outcome.exitCode, 0) << outcome.err;
+  using PictureType = itk::Image<itk::RGBPixel<unsigned char>, 2>;
+  const auto picture = Read<PictureType>(m_Directory / "mosaic.png");
+  ASSERT_EQ(picture->GetLargestPossibleRegion().GetSize(), (itk::Size<2>{ { 40, 32 } })); // 2 x 2 tiles
+  const auto colour = ModelMetadata().label.color;
+  auto       isOutline = [&](long x, long y)
+  {
+    const auto p = picture->GetPixel({ { x, y } });
+    return p[0] == colour[0] && p[1] == colour[1] && p[2] == colour[2];
+  };
+  for (long tile = 0; tile < 4; ++tile)
+  {
+    const long slice = 2 * tile + 1, left = (tile % 2) * 20, top = (tile / 2) * 16;
+    EXPECT_TRUE(isOutline(left + 2 * slice, top + 7)) << "tile " << tile;              // the square's left edge
+    EXPECT_FALSE(isOutline(left + 2 * slice + 1, top + 8)) << "tile " << tile;         // its inside
+    EXPECT_FALSE(isOutline(left + (2 * slice + 10) % 20, top + 2)) << "tile " << tile; // far from it
+  }
+  // Not blank: the image shows through, in more than a few gray levels.
+  std::set<unsigned char> grays;
+  for (long x = 0; x < 20; ++x)
+  {
+    grays.insert(picture->GetPixel({ { x, 0 } })[0]);
+  }
+  EXPECT_GT(grays.size(), 10U);
+  ExpectCleanFailure(Focusnet("overlay '" + (m_Directory / "volume.mha") + "' '" + BundledLungSlice() + "' '" +
+                              (m_Directory / "bad.png") + "' --model '" + ModelFile() + "'"),
+                     "not a label map",
+                     3);
 }
 
 TEST_F(FocusNetCommandLine, DefaultModelSegmentsTheBundledLungSlice)

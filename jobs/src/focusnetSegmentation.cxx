@@ -8,6 +8,7 @@
 #include "focusnetError.h"
 #include "focusnetImageIO.hxx"
 #include "focusnetModel.h"
+#include "focusnetOverlay.hxx"
 #include "focusnetSegmentImage.hxx"
 #include "focusnetSlicerSegmentation.h"
 #include "itkImageRegionConstIterator.h"
@@ -24,95 +25,6 @@ namespace focusnet
 namespace
 {
 namespace fs = std::filesystem;
-
-/** A picture of one slice (the middle one of a volume) with the outline of the label in the label's colour:
- * gray images are windowed to their 1st..99th percentile, RGB images shown as they are. */
-template <typename TImage, typename TLabelImage>
-void
-WriteOverlay(const TImage *                      image,
-             const TLabelImage *                 labels,
-             unsigned int                        axis,
-             const std::array<std::uint8_t, 3> & colour,
-             const std::string &                 fileName)
-{
-  using RGB = itk::RGBPixel<unsigned char>;
-  using PictureType = itk::Image<RGB, 2>;
-  const auto region = image->GetLargestPossibleRegion();
-  const auto slice = itk::FocusNetDetail::SliceRegion(
-    region, axis, axis < TImage::ImageDimension ? static_cast<int64_t>(region.GetSize(axis) / 2) : 0);
-  const auto [width, height] = itk::FocusNetDetail::SliceShape(region, axis);
-
-  std::vector<float>        values;
-  std::vector<std::uint8_t> inside;
-  for (itk::ImageRegionConstIterator<TLabelImage> it(labels, slice); !it.IsAtEnd(); ++it)
-  {
-    inside.push_back(it.Get() != 0);
-  }
-  for (itk::ImageRegionConstIterator<TImage> it(image, slice); !it.IsAtEnd(); ++it)
-  {
-    if constexpr (itk::FocusNetDetail::ComponentCount<typename TImage::PixelType>() == 1)
-    {
-      values.push_back(static_cast<float>(it.Get()));
-    }
-    else
-    {
-      for (unsigned c = 0; c < 3; ++c)
-      {
-        values.push_back(static_cast<float>(it.Get()[c]));
-      }
-    }
-  }
-  float      low = 0.0F, high = 255.0F;
-  const bool gray = values.size() == inside.size();
-  if (gray)
-  {
-    std::vector<float> sorted = values;
-    std::sort(sorted.begin(), sorted.end());
-    low = sorted[sorted.size() / 100];
-    high = std::max(low + 1e-3F, sorted[sorted.size() - 1 - sorted.size() / 100]);
-  }
-
-  auto picture = PictureType::New();
-  picture->SetRegions(
-    itk::Size<2>{ { static_cast<itk::SizeValueType>(width), static_cast<itk::SizeValueType>(height) } });
-  picture->Allocate();
-  RGB * out = picture->GetBufferPointer();
-  // The outline is two pixels wide: the label's edge pixels and the background pixels touching them.
-  auto onEdge = [&](int64_t y, int64_t x)
-  {
-    for (int64_t dy = -1; dy <= 1; ++dy)
-    {
-      for (int64_t dx = -1; dx <= 1; ++dx)
-      {
-        const int64_t ny = y + dy, nx = x + dx;
-        const bool    neighbour = ny >= 0 && ny < height && nx >= 0 && nx < width && inside[ny * width + nx];
-        if (neighbour != static_cast<bool>(inside[y * width + x]))
-        {
-          return true;
-        }
-      }
-    }
-    return false;
-  };
-  for (int64_t y = 0; y < height; ++y)
-  {
-    for (int64_t x = 0; x < width; ++x)
-    {
-      const int64_t i = y * width + x;
-      RGB &         pixel = out[i];
-      for (unsigned c = 0; c < 3; ++c)
-      {
-        const float v = gray ? values[i] : values[3 * i + c];
-        pixel[c] = static_cast<unsigned char>(std::clamp((v - low) / (high - low), 0.0F, 1.0F) * 255.0F + 0.5F);
-      }
-      if (onEdge(y, x))
-      {
-        pixel.Set(colour[0], colour[1], colour[2]);
-      }
-    }
-  }
-  WriteImageAtomically(picture.GetPointer(), fileName);
-}
 
 template <typename TImage>
 SegmentationResult
@@ -135,8 +47,12 @@ Segment(const ImageSource &                  source,
     if (!options.overlayFileName.empty())
     {
       const unsigned int axis = dimension == 3 ? filter->GetSliceAxis() : dimension;
-      WriteOverlay(
-        image.GetPointer(), filter->GetOutput(), axis, model->Metadata().label.color, options.overlayFileName);
+      WriteOverlay(image.GetPointer(),
+                   filter->GetOutput(),
+                   axis,
+                   model->Metadata().label.color,
+                   OverlayOptions{},
+                   options.overlayFileName);
       written.push_back(options.overlayFileName);
     }
     if (!options.probabilityFileName.empty())

@@ -1,0 +1,41 @@
+/*=========================================================================
+ *  FocusNet for ITK and 3D Slicer
+ *  Licensed under the Apache License, Version 2.0
+ *=========================================================================*/
+#ifndef focusnetOverlay_h
+#define focusnetOverlay_h
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+namespace focusnet
+{
+
+/** What an overlay picture shows: how many slices, evenly spaced across the slice axis, in a mosaic. */
+struct OverlayOptions
+{
+  unsigned int slices{ 1 };     ///< 1: the middle slice
+  int          sliceAxis{ -1 }; ///< -1: the last axis
+};
+
+/** The window a gray image is shown in: CT (air below -900 HU) in a lung window (-600 / 1500) when lung-like voxels
+ * (-950 to -300 HU) are at least 20% of those shown, else a soft-tissue window (40 / 400); other images from their
+ * 1st to 99th percentile. Returns {low, high}. */
+std::array<float, 2>
+DisplayWindow(const float * values, std::size_t count);
+
+/** `focusnet overlay`: a PNG mosaic of options.slices slices of image with the outline of the label map (any
+ * non-zero label) in colour. The image and the label map must have the same size. Nothing is written on failure;
+ * an existing output is replaced only with overwrite. Throws focusnet::Error naming the file. */
+void
+WriteOverlayFile(const std::string &                 image,
+                 const std::string &                 labelMap,
+                 const std::string &                 output,
+                 const std::array<std::uint8_t, 3> & colour,
+                 const OverlayOptions &              options,
+                 bool                                overwrite);
+
+} // namespace focusnet
+
+#endif

@@ -1,0 +1,98 @@
+/*=========================================================================
+ *  FocusNet for ITK and 3D Slicer
+ *  Licensed under the Apache License, Version 2.0
+ *=========================================================================*/
+#include "focusnetOverlay.hxx"
+
+#include "focusnetAtomicFile.h"
+#include "focusnetError.h"
+
+namespace focusnet
+{
+namespace
+{
+template <typename TImage>
+void
+Overlay(const ImageSource &                 imageSource,
+        const ImageSource &                 labelSource,
+        const std::string &                 output,
+        const std::array<std::uint8_t, 3> & colour,
+        const OverlayOptions &              options)
+{
+  constexpr unsigned int D = TImage::ImageDimension;
+  const auto             image = ReadImageSource<TImage>(imageSource);
+  const auto             labels = ReadImageSource<itk::Image<std::uint8_t, D>>(labelSource);
+  if (labels->GetLargestPossibleRegion().GetSize() != image->GetLargestPossibleRegion().GetSize())
+  {
+    throw Error(labelSource.path + ": the label map's size differs from the image " + imageSource.path);
+  }
+  unsigned int axis = D == 3 ? 2 : D;
+  if (options.sliceAxis >= 0)
+  {
+    if (D == 2 || options.sliceAxis > 2)
+    {
+      throw Error(imageSource.path + ": slice axis " + std::to_string(options.sliceAxis) + " is not an axis of this " +
+                  std::to_string(D) + "D image");
+    }
+    axis = static_cast<unsigned int>(options.sliceAxis);
+  }
+  WriteOverlay(image.GetPointer(), labels.GetPointer(), axis, colour, options, output);
+}
+} // namespace
+
+std::array<float, 2>
+DisplayWindow(const float * values, std::size_t count)
+{
+  if (count == 0)
+  {
+    return { 0.0F, 1.0F };
+  }
+  std::vector<float> sorted(values, values + count);
+  std::sort(sorted.begin(), sorted.end());
+  if (sorted.front() <= -900.0F) // air in Hounsfield units: CT
+  {
+    const auto lungLike =
+      std::count_if(sorted.begin(), sorted.end(), [](float v) { return v > -950.0F && v < -300.0F; });
+    const bool  lung = static_cast<double>(lungLike) >= 0.2 * static_cast<double>(count);
+    const float center = lung ? -600.0F : 40.0F, width = lung ? 1500.0F : 400.0F;
+    return { center - width / 2, center + width / 2 };
+  }
+  const float low = sorted[count / 100];
+  return { low, std::max(low + 1e-3F, sorted[count - 1 - count / 100]) };
+}
+
+void
+WriteOverlayFile(const std::string &                 image,
+                 const std::string &                 labelMap,
+                 const std::string &                 output,
+                 const std::array<std::uint8_t, 3> & colour,
+                 const OverlayOptions &              options,
+                 bool                                overwrite)
+{
+  if (FormatExtension(output) != ".png")
+  {
+    throw Error(output + ": the overlay picture is written as PNG; name it .png");
+  }
+  CheckOutputFile(output, overwrite, image);
+  const ImageSource imageSource = InspectImageSource(image);
+  const ImageSource labelSource = InspectImageSource(labelMap);
+  if (labelSource.dimension != imageSource.dimension || labelSource.components != 1)
+  {
+    throw Error(labelMap + ": not a label map of " + image + " (" + std::to_string(labelSource.dimension) + "D, " +
+                std::to_string(labelSource.components) + " component(s))");
+  }
+  using RGB = itk::RGBPixel<unsigned char>;
+  const bool color = imageSource.components > 1;
+  if (imageSource.dimension == 2)
+  {
+    color ? Overlay<itk::Image<RGB, 2>>(imageSource, labelSource, output, colour, options)
+          : Overlay<itk::Image<float, 2>>(imageSource, labelSource, output, colour, options);
+  }
+  else
+  {
+    color ? Overlay<itk::Image<RGB, 3>>(imageSource, labelSource, output, colour, options)
+          : Overlay<itk::Image<float, 3>>(imageSource, labelSource, output, colour, options);
+  }
+}
+
+} // namespace focusnet
