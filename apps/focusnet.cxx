@@ -20,11 +20,17 @@
 #include "focusnetVersion.h"
 #ifdef FOCUSNET_WITH_VTK
 #  include "focusnetMesh.h"
+#  include "focusnetSnapshot.h"
+#  include "focusnetVTKImage.h"
+#  define VTK_IMAGE_HELP ", .vti"
+#else
+#  define VTK_IMAGE_HELP ""
 #endif
 
 #include <CLI/CLI.hpp>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <iomanip>
@@ -124,10 +130,19 @@ SearchProgress(focusnet::TerminalProgress & bar)
   };
 }
 
+#ifdef FOCUSNET_WITH_VTK
+/** The label map as VTK XML image data (.vti): an output of segment and batch that FocusNet::VTK writes. */
+void
+WriteVTKLabelMap(const itk::Image<std::uint8_t, 3> * labels, const focusnet::SegmentLabel &, const std::string & file)
+{
+  focusnet::WriteVTKImage(focusnet::ToVTKImage(labels), file);
+}
+#endif
+
 struct SegmentCommand
 {
   CLI::App *                    command{ nullptr };
-  std::string                   input, output, modelFile;
+  std::string                   input, output, modelFile, meshFile;
   focusnet::SegmentationOptions options;
   bool                          keepEmptyFrames{ false };
   bool                          quiet{ false };
@@ -139,10 +154,10 @@ struct SegmentCommand
     command->add_option("INPUT", input, "Image file (TIFF, PNG, JPEG, NRRD, NIfTI, MHA, DICOM) or DICOM folder")
       ->required();
     command
-      ->add_option(
-        "OUTPUT",
-        output,
-        "Label map (.nrrd, .nii, .nii.gz, .mha, .tif, .png), DICOM SEG (.dcm) or Slicer segmentation (.seg.nrrd)")
+      ->add_option("OUTPUT",
+                   output,
+                   "Label map (.nrrd, .nii, .nii.gz, .mha, .tif, .png" VTK_IMAGE_HELP
+                   "), DICOM SEG (.dcm) or Slicer segmentation (.seg.nrrd)")
       ->required();
     command->add_option("--model", modelFile, ModelHelp);
     focusnet::AddInferenceArguments(*command, options.inference);
@@ -153,6 +168,10 @@ struct SegmentCommand
     command->add_option("--probabilities", options.probabilityFileName, "Also write the probability map here");
     command->add_option(
       "--overlay", options.overlayFileName, "Also write a PNG of the (middle) slice with the outline");
+#ifdef FOCUSNET_WITH_VTK
+    command->add_option(
+      "--mesh", meshFile, "Also write the label's surface mesh here (.vtp, .vtk, .stl, .obj, .ply; LPS)");
+#endif
     command->add_option("--series-uid", options.seriesUid, "SeriesInstanceUID to read from a DICOM folder");
     command->add_option("--dicom-seg", options.dicomSegmentationFileName, "Also write a DICOM SEG here (DICOM input)");
     command->add_flag("--keep-empty-frames", keepEmptyFrames, "Keep DICOM SEG frames without label pixels");
@@ -172,8 +191,24 @@ struct SegmentCommand
     {
       options.progress = [&progress](float fraction) { progress.Update(fraction); };
     }
+    std::string labelMapFile = output;
+#ifdef FOCUSNET_WITH_VTK
+    if (!meshFile.empty())
+    {
+      focusnet::CheckMeshFileName(meshFile);
+      options.labelMapOutputs.push_back(
+        { meshFile,
+          [](const itk::Image<std::uint8_t, 3> * labels, const focusnet::SegmentLabel & label, const std::string & file)
+          { focusnet::WriteLabelSurface(focusnet::ToVTKImage(labels), label, {}, file); } });
+    }
+    if (focusnet::FormatExtension(output) == ".vti")
+    {
+      options.labelMapOutputs.push_back({ output, WriteVTKLabelMap });
+      labelMapFile.clear();
+    }
+#endif
     const auto start = std::chrono::steady_clock::now();
-    const auto result = focusnet::SegmentImageFile(input, output, model, options);
+    const auto result = focusnet::SegmentImageFile(input, labelMapFile, model, options);
     progress.Finish();
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (quiet)
@@ -205,7 +240,14 @@ struct BatchCommand
     command->add_option("OUTPUT_ROOT", options.outputRoot, "Where <study>/<series>/ output folders go")->required();
     command->add_option("--model", modelFile, ModelHelp);
     command->add_option("--modality", options.modalities, "Only series of these modalities (e.g. CT)")->delimiter(',');
-    command->add_option("--formats", options.formats, "Outputs: one of nrrd, nii, nii.gz, mha, and/or seg")
+    command
+      ->add_option("--formats",
+                   options.formats,
+                   "Outputs: a label map format (nrrd, nii, nii.gz or mha), seg (DICOM SEG)"
+#ifdef FOCUSNET_WITH_VTK
+                   ", vti (VTK image data)"
+#endif
+                   )
       ->delimiter(',')
       ->capture_default_str();
     command->add_option("--shard", shard, "Take part I of N (0 <= I < N) for job arrays, e.g. $SLURM_ARRAY_TASK_ID/4")
@@ -229,6 +271,9 @@ struct BatchCommand
     {
       throw Error(std::string("--shard ") + e.what());
     }
+#ifdef FOCUSNET_WITH_VTK
+    options.moreFormats["vti"] = WriteVTKLabelMap;
+#endif
     options.modelFileName = ResolveModelFile(modelFile);
     const auto                 model = LoadModel(options.modelFileName);
     focusnet::TerminalProgress scanning("searching");
@@ -443,12 +488,45 @@ struct OverlayCommand
 };
 
 #ifdef FOCUSNET_WITH_VTK
+/** --model and --label of the commands that draw or mesh a label map: its value, name and colour. */
+struct LabelArguments
+{
+  std::string modelFile;
+  int         labelValue{ 0 };
+
+  void
+  Add(CLI::App & command, const std::string & what)
+  {
+    command.add_option("--model", modelFile, "The model whose label is " + what + " (default as segment)");
+    command.add_option("--label", labelValue, "This label value instead of the model's")->check(CLI::Range(1, 255));
+  }
+
+  focusnet::SegmentLabel
+  Label() const
+  {
+    focusnet::SegmentLabel label = LoadModel(ResolveModelFile(modelFile))->Metadata().label;
+    if (labelValue > 0)
+    {
+      label.value = static_cast<std::uint8_t>(labelValue);
+    }
+    return label;
+  }
+};
+
+void
+AddSmoothingArgument(CLI::App & command, focusnet::MeshOptions & options)
+{
+  command.add_option("--smoothing", options.smoothingIterations, "Windowed-sinc smoothing iterations (0: none)")
+    ->check(CLI::Range(0, 500))
+    ->capture_default_str();
+}
+
 struct MeshCommand
 {
   CLI::App *            command{ nullptr };
-  std::string           labelMap, output, modelFile;
+  std::string           labelMap, output;
+  LabelArguments        label;
   focusnet::MeshOptions options;
-  int                   labelValue{ 0 };
   bool                  overwrite{ false };
 
   void
@@ -457,13 +535,8 @@ struct MeshCommand
     command = app.add_subcommand("mesh", "Surface mesh of a label map (.vtp, .vtk, .stl, .obj, .ply)");
     command->add_option("LABELMAP", labelMap, "Label map (any image format FocusNet reads)")->required();
     command->add_option("OUTPUT", output, "Mesh file: .vtp, .vtk, .stl, .obj or .ply")->required();
-    command->add_option(
-      "--model", modelFile, "The model whose label is meshed, named and coloured (default as segment)");
-    command->add_option("--label", labelValue, "Mesh this label value instead of the model's")
-      ->check(CLI::Range(1, 255));
-    command->add_option("--smoothing", options.smoothingIterations, "Windowed-sinc smoothing iterations (0: none)")
-      ->check(CLI::Range(0, 500))
-      ->capture_default_str();
+    label.Add(*command, "meshed, named and coloured");
+    AddSmoothingArgument(*command, options);
     command->add_flag("--ras", options.ras, "RAS coordinates (3D Slicer models) instead of LPS (ITK, DICOM)");
     command->add_flag("--overwrite", overwrite, "Replace an existing output file");
   }
@@ -471,14 +544,44 @@ struct MeshCommand
   void
   Run() const
   {
-    focusnet::SegmentLabel label = LoadModel(ResolveModelFile(modelFile))->Metadata().label;
-    if (labelValue > 0)
-    {
-      label.value = static_cast<std::uint8_t>(labelValue);
-    }
-    const auto result = focusnet::MeshLabelMapFile(labelMap, output, label, options, overwrite);
-    std::cout << output << ": " << label.name << ", " << result.cells << " cells, " << result.points << " points ("
+    const focusnet::SegmentLabel segment = label.Label();
+    const auto                   result = focusnet::MeshLabelMapFile(labelMap, output, segment, options, overwrite);
+    std::cout << output << ": " << segment.name << ", " << result.cells << " cells, " << result.points << " points ("
               << (options.ras ? "RAS" : "LPS") << ")\n";
+  }
+};
+
+struct SnapshotCommand
+{
+  CLI::App *                command{ nullptr };
+  std::string               labelMap, output, size{ "800x800" };
+  LabelArguments            label;
+  focusnet::SnapshotOptions options;
+  bool                      overwrite{ false };
+
+  void
+  Add(CLI::App & app)
+  {
+    command = app.add_subcommand("snapshot", "PNG picture of a label map's surface, rendered offscreen");
+    command->add_option("LABELMAP", labelMap, "Label map (any image format FocusNet reads)")->required();
+    command->add_option("OUTPUT", output, "PNG picture")->required();
+    command->add_option("--image", options.image, "Show the middle slice of this image (file or DICOM folder) behind");
+    command->add_option("--size", size, "Picture size in pixels, WIDTHxHEIGHT")->capture_default_str();
+    label.Add(*command, "drawn in colour");
+    AddSmoothingArgument(*command, options.mesh);
+    command->add_flag("--overwrite", overwrite, "Replace an existing output file");
+  }
+
+  void
+  Run()
+  {
+    char rest = 0;
+    if (std::sscanf(size.c_str(), "%dx%d%c", &options.width, &options.height, &rest) != 2)
+    {
+      throw Error("--size " + size + ": give the picture size as WIDTHxHEIGHT, e.g. 800x600");
+    }
+    focusnet::SnapshotLabelMapFile(labelMap, output, label.Label(), options, overwrite);
+    std::cout << output << '\n';
   }
 };
 #endif
@@ -508,6 +611,8 @@ Run(int argc, char ** argv)
 #ifdef FOCUSNET_WITH_VTK
   MeshCommand mesh;
   mesh.Add(app);
+  SnapshotCommand snapshot;
+  snapshot.Add(app);
 #endif
 
   CLI11_PARSE(app, argc, argv);
@@ -544,6 +649,10 @@ Run(int argc, char ** argv)
   else if (mesh.command->parsed())
   {
     mesh.Run();
+  }
+  else if (snapshot.command->parsed())
+  {
+    snapshot.Run();
   }
 #endif
   return EXIT_SUCCESS;

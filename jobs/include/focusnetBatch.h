@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -39,12 +40,14 @@ struct BatchOptions
   std::string              inputRoot;
   std::string              outputRoot;
   std::vector<std::string> modalities;               ///< e.g. {"CT"}; empty: every modality
-  std::vector<std::string> formats{ "nrrd", "seg" }; ///< label maps: nrrd nii nii.gz mha; DICOM SEG: seg
-  Shard                    shard;
-  unsigned int             jobs{ 1 }; ///< series segmented at once in this process
-  bool                     retryFailed{ false };
-  std::string              modelFileName; ///< recorded in the summaries
-  SegmentationOptions      segmentation;  ///< inference settings; output names are the batch's own
+  std::vector<std::string> formats{ "nrrd", "seg" }; ///< label maps: nrrd nii nii.gz mha; DICOM SEG: seg; moreFormats
+  /** Further formats by name, written as label.NAME beside the others (the focusnet command adds vti). */
+  std::map<std::string, LabelMapWriter> moreFormats;
+  Shard                                 shard;
+  unsigned int                          jobs{ 1 }; ///< series segmented at once in this process
+  bool                                  retryFailed{ false };
+  std::string                           modelFileName; ///< recorded in the summaries
+  SegmentationOptions                   segmentation;  ///< inference settings; output names are the batch's own
   /** Called while the input is searched: (files examined, files in all). */
   std::function<void(std::size_t, std::size_t)> scanProgress;
   /** Called as series finish: (series done, series in this shard, the one just finished). */

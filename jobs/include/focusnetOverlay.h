@@ -5,6 +5,8 @@
 #ifndef focusnetOverlay_h
 #define focusnetOverlay_h
 
+#include "focusnetDisplayWindow.h"
+
 #include <array>
 #include <cstdint>
 #include <string>
@@ -18,12 +20,6 @@ struct OverlayOptions
   unsigned int slices{ 1 };     ///< 1: the middle slice
   int          sliceAxis{ -1 }; ///< -1: the last axis
 };
-
-/** The window a gray image is shown in: CT (air below -900 HU) in a lung window (-600 / 1500) when lung-like voxels
- * (-950 to -300 HU) are at least 20% of those shown, else a soft-tissue window (40 / 400); other images from their
- * 1st to 99th percentile. Returns {low, high}. */
-std::array<float, 2>
-DisplayWindow(const float * values, std::size_t count);
 
 /** `focusnet overlay`: a PNG mosaic of options.slices slices of image with the outline of the label map (any
  * non-zero label) in colour. The image and the label map must have the same size. Nothing is written on failure;

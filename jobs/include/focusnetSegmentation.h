@@ -8,31 +8,47 @@
 #include "focusnetDicom.h"
 #include "focusnetImageIO.h"
 #include "focusnetInferenceEngine.h"
+#include "itkImage.h"
 
 #include <cstdint>
 #include <functional>
 #include <limits>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace focusnet
 {
 
 class Model;
+struct SegmentLabel;
+
+/** Writes a further output file from a finished label map (a 2D one comes as a volume of one slice) and the model's
+ * label, atomically; throws focusnet::Error naming the file. Layers above this one supply them: FocusNet::VTK's .vti
+ * image data and surface meshes, through the focusnet command. */
+using LabelMapWriter = std::function<
+  void(const itk::Image<std::uint8_t, 3> * labels, const SegmentLabel & label, const std::string & fileName)>;
+
+struct LabelMapOutput
+{
+  std::string    fileName;
+  LabelMapWriter write;
+};
 
 struct SegmentationOptions
 {
-  InferenceOptions           inference;
-  int                        sliceAxis{ -1 };                                       ///< -1: the last axis
-  double                     threshold{ std::numeric_limits<double>::quiet_NaN() }; ///< NaN: the model's
-  std::string                seriesUid;           ///< picks the series of a DICOM folder
-  std::string                probabilityFileName; ///< also write the probability map (float) when set
-  std::string                overlayFileName;     ///< also write a PNG of the (middle) slice with the label outline
-  std::string                dicomSegmentationFileName;  ///< also write a DICOM SEG (DICOM input only) when set
-  std::string                slicerSegmentationFileName; ///< also write a 3D Slicer segmentation (.seg.nrrd)
-  DicomSegmentationOptions   dicomSegmentation;
-  bool                       overwrite{ false }; ///< replace existing output files
-  std::function<void(float)> progress;           ///< called with 0..1 as slices finish
+  InferenceOptions            inference;
+  int                         sliceAxis{ -1 };                                       ///< -1: the last axis
+  double                      threshold{ std::numeric_limits<double>::quiet_NaN() }; ///< NaN: the model's
+  std::string                 seriesUid;           ///< picks the series of a DICOM folder
+  std::string                 probabilityFileName; ///< also write the probability map (float) when set
+  std::string                 overlayFileName;     ///< also write a PNG of the (middle) slice with the label outline
+  std::string                 dicomSegmentationFileName;  ///< also write a DICOM SEG (DICOM input only) when set
+  std::string                 slicerSegmentationFileName; ///< also write a 3D Slicer segmentation (.seg.nrrd)
+  std::vector<LabelMapOutput> labelMapOutputs;            ///< also written, checked and removed with the others
+  DicomSegmentationOptions    dicomSegmentation;
+  bool                        overwrite{ false }; ///< replace existing output files
+  std::function<void(float)>  progress;           ///< called with 0..1 as slices finish
 };
 
 struct SegmentationResult
@@ -66,7 +82,7 @@ SegmentImageFile(const std::string &                  input,
                  const SegmentationOptions &          options);
 
 /** SegmentImageFile for an image already examined (InspectImageSource, ToImageSource). output may be empty when
- * options.dicomSegmentationFileName is set. */
+ * another output (DICOM SEG, Slicer segmentation, options.labelMapOutputs) is named. */
 SegmentationResult
 SegmentImageSource(const ImageSource &                  source,
                    const std::string &                  output,

@@ -156,12 +156,21 @@ public:
         }
         m_LabelFormat = format;
       }
+      else if (options.moreFormats.count(format) != 0)
+      {
+        m_MoreFormats.push_back(format);
+      }
       else
       {
-        throw Error("unknown output format '" + format + "' (use nrrd, nii, nii.gz, mha and/or seg)");
+        std::string known = "nrrd, nii, nii.gz, mha";
+        for (const auto & more : options.moreFormats)
+        {
+          known += ", " + more.first;
+        }
+        throw Error("unknown output format '" + format + "' (use one of " + known + ", and/or seg)");
       }
     }
-    if (m_LabelFormat.empty() && !m_WriteSeg)
+    if (m_LabelFormat.empty() && !m_WriteSeg && m_MoreFormats.empty())
     {
       throw Error("no output format given");
     }
@@ -238,7 +247,13 @@ public:
           outputs["dicom_seg"] = SegName;
         }
       }
-      if (m_LabelFormat.empty() && options.dicomSegmentationFileName.empty())
+      for (const std::string & format : m_MoreFormats)
+      {
+        const std::string name = "label." + format;
+        options.labelMapOutputs.push_back({ (folder / name).string(), m_Options.moreFormats.at(format) });
+        outputs[format] = name;
+      }
+      if (m_LabelFormat.empty() && options.dicomSegmentationFileName.empty() && m_MoreFormats.empty())
       {
         throw Error(segRefusal);
       }
@@ -302,6 +317,7 @@ private:
   const BatchOptions &                 m_Options;
   const std::shared_ptr<const Model> & m_Model;
   std::string                          m_LabelFormat;
+  std::vector<std::string>             m_MoreFormats;
   bool                                 m_WriteSeg{ false };
   Json                                 m_ModelJson;
 };

@@ -25,6 +25,48 @@ namespace focusnet
 namespace
 {
 namespace fs = std::filesystem;
+using LabelVolume3D = itk::Image<std::uint8_t, 3>;
+
+LabelVolume3D::ConstPointer
+AsVolume(const LabelVolume3D * labels)
+{
+  return labels;
+}
+
+/** A 2D label map as a volume of one slice: unit thickness at z = 0, the identity in the third direction. */
+LabelVolume3D::ConstPointer
+AsVolume(const itk::Image<std::uint8_t, 2> * labels)
+{
+  const auto                   region = labels->GetBufferedRegion();
+  auto                         volume = LabelVolume3D::New();
+  LabelVolume3D::RegionType    volumeRegion;
+  LabelVolume3D::PointType     origin;
+  LabelVolume3D::SpacingType   spacing;
+  LabelVolume3D::DirectionType direction;
+  direction.SetIdentity();
+  for (unsigned int d = 0; d < 2; ++d)
+  {
+    volumeRegion.SetIndex(d, region.GetIndex(d));
+    volumeRegion.SetSize(d, region.GetSize(d));
+    origin[d] = labels->GetOrigin()[d];
+    spacing[d] = labels->GetSpacing()[d];
+    for (unsigned int c = 0; c < 2; ++c)
+    {
+      direction(d, c) = labels->GetDirection()(d, c);
+    }
+  }
+  volumeRegion.SetIndex(2, 0);
+  volumeRegion.SetSize(2, 1);
+  origin[2] = 0.0;
+  spacing[2] = 1.0;
+  volume->SetRegions(volumeRegion);
+  volume->SetOrigin(origin);
+  volume->SetSpacing(spacing);
+  volume->SetDirection(direction);
+  volume->Allocate();
+  std::copy_n(labels->GetBufferPointer(), region.GetNumberOfPixels(), volume->GetBufferPointer());
+  return volume.GetPointer();
+}
 
 template <typename TImage>
 SegmentationResult
@@ -76,6 +118,15 @@ Segment(const ImageSource &                  source,
     {
       WriteSlicerSegmentation(filter->GetOutput(), model->Metadata(), options.slicerSegmentationFileName);
       written.push_back(options.slicerSegmentationFileName);
+    }
+    if (!options.labelMapOutputs.empty())
+    {
+      const auto volume = AsVolume(filter->GetOutput());
+      for (const LabelMapOutput & more : options.labelMapOutputs)
+      {
+        more.write(volume.GetPointer(), model->Metadata().label, more.fileName);
+        written.push_back(more.fileName);
+      }
     }
     if (!output.empty())
     {
@@ -172,9 +223,14 @@ SegmentImageSource(const ImageSource &                  source,
     throw Error("no model given");
   }
   const std::string & input = source.path;
-  if (output.empty() && options.dicomSegmentationFileName.empty() && options.slicerSegmentationFileName.empty())
+  if (output.empty() && options.dicomSegmentationFileName.empty() && options.slicerSegmentationFileName.empty() &&
+      options.labelMapOutputs.empty())
   {
     throw Error(input + ": no output file given");
+  }
+  for (const LabelMapOutput & more : options.labelMapOutputs)
+  {
+    CheckOutputFile(more.fileName, options.overwrite, input);
   }
   if (!options.slicerSegmentationFileName.empty())
   {

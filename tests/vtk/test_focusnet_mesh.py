@@ -87,6 +87,30 @@ def test_every_format_reads_back_as_a_closed_surface_of_the_voxels_volume(sphere
     np.testing.assert_allclose(bounds.mean(axis=1), centre, atol=0.6)
 
 
+def boundary_edges(mesh):
+    edges = vtk.vtkFeatureEdges()
+    edges.SetInputData(mesh)
+    edges.BoundaryEdgesOn()
+    edges.FeatureEdgesOff()
+    edges.ManifoldEdgesOff()
+    edges.NonManifoldEdgesOff()
+    edges.Update()
+    return edges.GetOutput().GetNumberOfCells()
+
+
+@pytest.mark.parametrize("smoothing", [0, 15])
+def test_a_structure_cut_by_the_image_border_is_closed_there(tmp_path, smoothing):
+    labels = np.zeros((12, 30, 40), np.uint8)
+    labels[0:8, 0:20, 5:40] = 1  # touches the first slice, the first row and the last column
+    write_mha(tmp_path / "block.mha", labels)
+    result = focusnet("mesh", tmp_path / "block.mha", tmp_path / "block.vtp", "--model", LUNG_MODEL,
+                      "--smoothing", smoothing)
+    assert result.returncode == 0, result.stderr
+    mesh = read_mesh(tmp_path / "block.vtp")
+    assert boundary_edges(mesh) == 0
+    assert enclosed_volume(mesh) == pytest.approx(labels.sum() * np.prod(SPACING), rel=0.03)
+
+
 def test_name_and_colour_travel_with_the_mesh(sphere):
     folder, _ = sphere
     for extension in (".vtp", ".vtk"):
@@ -140,3 +164,60 @@ def test_real_data_ct_segmentation_in_every_format(tmp_path):
         assert mesh.GetNumberOfPolys() > 1000
         volumes.append(enclosed_volume(mesh))
     assert max(volumes) == pytest.approx(min(volumes), rel=1e-3)  # the same surface in every format
+
+
+def read_image_data(path):
+    reader = vtk.vtkXMLImageDataReader()
+    reader.SetFileName(str(path))
+    reader.Update()
+    image = reader.GetOutput()
+    scalars = vtk.util.numpy_support.vtk_to_numpy(image.GetPointData().GetScalars())
+    return image, scalars.reshape(image.GetDimensions()[::-1])
+
+
+def test_segment_writes_vti_and_a_mesh_beside_the_label_map(tmp_path):
+    import vtk.util.numpy_support  # noqa: F401 (read_image_data)
+    result = focusnet("segment", SOURCE_DIR / "test_data/Input/lung_ct_ID_0000_Z_0142.tif", tmp_path / "lung.vti",
+                      "--mesh", tmp_path / "lung.vtp", "--model", LUNG_MODEL, "--threads", 2)
+    assert result.returncode == 0, result.stderr
+    result = focusnet("segment", SOURCE_DIR / "test_data/Input/lung_ct_ID_0000_Z_0142.tif", tmp_path / "lung.png",
+                      "--model", LUNG_MODEL, "--threads", 2)
+    assert result.returncode == 0, result.stderr
+    image, labels = read_image_data(tmp_path / "lung.vti")
+    png = vtk.vtkPNGReader()  # the .png label map comes from ITK's writer
+    png.SetFileName(str(tmp_path / "lung.png"))
+    png.Update()
+    # vtkPNGReader puts the file's last row first (VTK's lower-left origin); ITK and .vti keep the file's order.
+    expected = vtk.util.numpy_support.vtk_to_numpy(png.GetOutput().GetPointData().GetScalars()).reshape(512, 512)
+    expected = expected[::-1].ravel()
+    assert image.GetDimensions() == (512, 512, 1) and image.GetOrigin() == (0, 0, 0)
+    assert np.array_equal(labels.ravel(), expected) and 1000 < np.count_nonzero(labels) < labels.size / 2
+    contour = read_mesh(tmp_path / "lung.vtp")
+    assert contour.GetNumberOfLines() > 100
+    assert contour.GetFieldData().GetAbstractArray("Name").GetValue(0) == "Lung"
+
+
+def test_segment_refuses_a_bad_mesh_name_before_any_work(tmp_path):
+    result = focusnet("segment", SOURCE_DIR / "test_data/Input/lung_ct_ID_0000_Z_0142.tif", tmp_path / "lung.vti",
+                      "--mesh", tmp_path / "lung.xyz", "--model", LUNG_MODEL)
+    assert result.returncode != 0 and "lung.xyz" in result.stderr and result.stderr.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_real_data_batch_writes_vti_with_the_series_geometry(tmp_path):
+    import vtk.util.numpy_support  # noqa: F401 (read_image_data)
+    series = SHARED_DATA / "dicom_samples/ct_series_uids_restored"
+    result = focusnet("batch", series, tmp_path / "out", "--formats", "vti", "--model", LUNG_MODEL, "--threads", 2,
+                      "-q")
+    assert result.returncode == 0, result.stderr
+    [written] = list((tmp_path / "out").rglob("label.vti"))
+    image, labels = read_image_data(written)
+    # The series' geometry as its README gives it (pydicom): 512 x 512 x 20, 0.9765625 mm pixels, 2 mm between
+    # slices, the first slice at z = -804.5 (the lowest), axial.
+    assert image.GetDimensions() == (512, 512, 20)
+    assert image.GetSpacing() == pytest.approx((0.9765625, 0.9765625, 2.0))
+    assert image.GetOrigin()[2] == pytest.approx(-804.5)
+    direction = image.GetDirectionMatrix()
+    assert [direction.GetElement(r, c) for r in range(3) for c in range(3)] == pytest.approx(np.eye(3).ravel())
+    assert set(np.unique(labels)) == {0, 1} and np.count_nonzero(labels) > 10000
+    assert '"vti": "label.vti"' in (written.parent / "summary.json").read_text()

@@ -28,11 +28,24 @@ struct MeshOptions
 vtkSmartPointer<vtkPolyData>
 LabelSurface(vtkImageData * labels, int label, const MeshOptions & options = {});
 
+/** LabelSurface of a label map file (any format FocusNet reads). Throws focusnet::Error naming the file, also when no
+ * voxel has the label. */
+vtkSmartPointer<vtkPolyData>
+LabelMapFileSurface(const std::string & labelMap, int label, const MeshOptions & options = {});
+
 /** Writes a mesh by its extension: .vtp, .vtk, .stl, .obj or .ply, atomically. The label's name and colour go where the
  * format has room: field data "Name" and "Color" (.vtp, .vtk), vertex colours (.ply). Throws focusnet::Error naming
  * the file, also for another extension. */
 void
 WriteMesh(vtkPolyData * mesh, const SegmentLabel & label, const std::string & fileName);
+
+/** LabelSurface of label's value written with its name and colour (WriteMesh). Throws focusnet::Error naming the file,
+ * also when no voxel has the label; nothing is written then. */
+void
+WriteLabelSurface(vtkImageData *       labels,
+                  const SegmentLabel & label,
+                  const MeshOptions &  options,
+                  const std::string &  fileName);
 
 struct MeshResult
 {

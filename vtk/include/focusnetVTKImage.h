@@ -30,6 +30,15 @@ template <typename TPixel, unsigned int VDimension>
 typename itk::Image<TPixel, VDimension>::Pointer
 ToITKImage(vtkImageData * image);
 
+/** A label map file or DICOM series (any format FocusNet reads) as vtkImageData of unsigned char with its geometry.
+ * Throws focusnet::Error naming the file when it cannot be read or has more than one component. */
+vtkSmartPointer<vtkImageData>
+ReadLabelMapAsVTKImage(const std::string & fileName);
+
+/** An image file or DICOM series as vtkImageData of float with its geometry, for display: colour as luminance. */
+vtkSmartPointer<vtkImageData>
+ReadImageAsVTKImage(const std::string & fileName);
+
 /** Writes an image as VTK XML image data (.vti, compressed), which ParaView opens with its geometry. Atomic; throws
  * focusnet::Error naming the file. */
 void

@@ -6,15 +6,16 @@
 
 #include "focusnetAtomicFile.h"
 #include "focusnetError.h"
-#include "focusnetImageIO.hxx"
+#include "focusnetImageIO.h"
 #include "focusnetModelMetadata.h"
+#include "focusnetVTKGeometry.h"
 #include "focusnetVTKImage.h"
 
 #include <vtkDiscreteFlyingEdges2D.h>
 #include <vtkDiscreteFlyingEdges3D.h>
 #include <vtkDoubleArray.h>
 #include <vtkFieldData.h>
-#include <vtkMatrix3x3.h>
+#include <vtkImageConstantPad.h>
 #include <vtkOBJWriter.h>
 #include <vtkPLYWriter.h>
 #include <vtkPointData.h>
@@ -30,45 +31,13 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 
 namespace focusnet
 {
-namespace
-{
-std::string
-LowerExtension(const std::string & fileName)
-{
-  std::string extension = FullExtension(fileName);
-  std::transform(
-    extension.begin(), extension.end(), extension.begin(), [](unsigned char c) { return std::tolower(c); });
-  return extension;
-}
-
-/** index space (spacing applied, origin 0, identity direction) -> physical space, LPS or RAS. */
-vtkSmartPointer<vtkTransform>
-PhysicalTransform(vtkImageData * image, bool ras)
-{
-  auto matrix = vtkSmartPointer<vtkMatrix4x4>::New();
-  for (int r = 0; r < 3; ++r)
-  {
-    const double flip = ras && r < 2 ? -1.0 : 1.0; // RAS is LPS with x and y negated
-    for (int c = 0; c < 3; ++c)
-    {
-      matrix->SetElement(r, c, flip * image->GetDirectionMatrix()->GetElement(r, c));
-    }
-    matrix->SetElement(r, 3, flip * image->GetOrigin()[r]);
-  }
-  auto transform = vtkSmartPointer<vtkTransform>::New();
-  transform->SetMatrix(matrix);
-  return transform;
-}
-} // namespace
-
 void
 CheckMeshFileName(const std::string & fileName)
 {
-  const std::string                        extension = LowerExtension(fileName);
+  const std::string                        extension = FormatExtension(fileName);
   static const std::array<const char *, 5> supported{ ".vtp", ".vtk", ".stl", ".obj", ".ply" };
   if (std::find(supported.begin(), supported.end(), extension) == supported.end())
   {
@@ -79,14 +48,21 @@ CheckMeshFileName(const std::string & fileName)
 vtkSmartPointer<vtkPolyData>
 LabelSurface(vtkImageData * labels, int label, const MeshOptions & options)
 {
-  // Extract in index space scaled by the spacing; the origin and direction are applied after, as a transform (the
-  // extraction filters of VTK 9.1 ignore the direction matrix).
-  auto indexSpace = vtkSmartPointer<vtkImageData>::New();
-  indexSpace->ShallowCopy(labels);
-  indexSpace->SetOrigin(0.0, 0.0, 0.0);
-  indexSpace->SetDirectionMatrix(vtkSmartPointer<vtkMatrix3x3>::New());
   const int * extent = labels->GetExtent();
   const bool  slice = extent[4] == extent[5];
+  // One voxel of background around the image: a structure cut by the image's border gets a closed surface there,
+  // at the border voxels' outer faces, instead of an open one.
+  auto padding = vtkSmartPointer<vtkImageConstantPad>::New();
+  padding->SetInputData(IndexSpaceImage(labels));
+  padding->SetConstant(0.0);
+  padding->SetOutputWholeExtent(extent[0] - 1,
+                                extent[1] + 1,
+                                extent[2] - 1,
+                                extent[3] + 1,
+                                extent[4] - (slice ? 0 : 1),
+                                extent[5] + (slice ? 0 : 1));
+  padding->Update();
+  vtkImageData * indexSpace = padding->GetOutput();
 
   vtkSmartPointer<vtkPolyData> surface;
   if (slice)
@@ -127,7 +103,9 @@ LabelSurface(vtkImageData * labels, int label, const MeshOptions & options)
   }
   auto transform = vtkSmartPointer<vtkTransformPolyDataFilter>::New();
   transform->SetInputData(surface);
-  transform->SetTransform(PhysicalTransform(labels, options.ras));
+  auto physical = vtkSmartPointer<vtkTransform>::New();
+  physical->SetMatrix(PhysicalMatrix(labels, options.ras));
+  transform->SetTransform(physical);
   transform->Update();
   if (slice)
   {
@@ -147,7 +125,7 @@ void
 WriteMesh(vtkPolyData * mesh, const SegmentLabel & label, const std::string & fileName)
 {
   CheckMeshFileName(fileName);
-  const std::string extension = LowerExtension(fileName);
+  const std::string extension = FormatExtension(fileName);
   auto              named = vtkSmartPointer<vtkPolyData>::New();
   named->ShallowCopy(mesh);
   auto name = vtkSmartPointer<vtkStringArray>::New();
@@ -213,6 +191,39 @@ WriteMesh(vtkPolyData * mesh, const SegmentLabel & label, const std::string & fi
                   });
 }
 
+void
+WriteLabelSurface(vtkImageData *       labels,
+                  const SegmentLabel & label,
+                  const MeshOptions &  options,
+                  const std::string &  fileName)
+{
+  CheckMeshFileName(fileName);
+  vtkSmartPointer<vtkPolyData> mesh;
+  try
+  {
+    mesh = LabelSurface(labels, label.value, options);
+  }
+  catch (const Error & e)
+  {
+    throw Error(fileName + ": " + e.what());
+  }
+  WriteMesh(mesh, label, fileName);
+}
+
+vtkSmartPointer<vtkPolyData>
+LabelMapFileSurface(const std::string & labelMap, int label, const MeshOptions & options)
+{
+  const vtkSmartPointer<vtkImageData> image = ReadLabelMapAsVTKImage(labelMap);
+  try
+  {
+    return LabelSurface(image, label, options);
+  }
+  catch (const Error & e)
+  {
+    throw Error(labelMap + ": " + e.what());
+  }
+}
+
 MeshResult
 MeshLabelMapFile(const std::string &  labelMap,
                  const std::string &  output,
@@ -222,24 +233,7 @@ MeshLabelMapFile(const std::string &  labelMap,
 {
   CheckMeshFileName(output);
   CheckOutputFile(output, overwrite, labelMap);
-  const ImageSource source = InspectImageSource(labelMap);
-  if (source.components != 1)
-  {
-    throw Error(labelMap + ": a label map has one value per voxel, this image has " +
-                std::to_string(source.components));
-  }
-  vtkSmartPointer<vtkImageData> image =
-    source.dimension == 2 ? ToVTKImage(ReadImageSource<itk::Image<unsigned char, 2>>(source).GetPointer())
-                          : ToVTKImage(ReadImageSource<itk::Image<unsigned char, 3>>(source).GetPointer());
-  vtkSmartPointer<vtkPolyData> mesh;
-  try
-  {
-    mesh = LabelSurface(image, label.value, options);
-  }
-  catch (const Error & e)
-  {
-    throw Error(labelMap + ": " + e.what());
-  }
+  const vtkSmartPointer<vtkPolyData> mesh = LabelMapFileSurface(labelMap, label.value, options);
   WriteMesh(mesh, label, output);
   return { mesh->GetNumberOfPoints(), mesh->GetNumberOfCells() };
 }

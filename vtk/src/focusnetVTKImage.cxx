@@ -6,6 +6,7 @@
 
 #include "focusnetAtomicFile.h"
 #include "focusnetError.h"
+#include "focusnetImageIO.hxx"
 
 #include <vtkDataArray.h>
 #include <vtkMatrix3x3.h>
@@ -92,6 +93,35 @@ ToITKImage(vtkImageData * image)
               image->GetScalarPointer(),
               sizeof(TPixel) * result->GetBufferedRegion().GetNumberOfPixels());
   return result;
+}
+
+namespace
+{
+template <typename TPixel>
+vtkSmartPointer<vtkImageData>
+ReadAsVTKImage(const ImageSource & source)
+{
+  return source.dimension == 2 ? ToVTKImage(ReadImageSource<itk::Image<TPixel, 2>>(source).GetPointer())
+                               : ToVTKImage(ReadImageSource<itk::Image<TPixel, 3>>(source).GetPointer());
+}
+} // namespace
+
+vtkSmartPointer<vtkImageData>
+ReadLabelMapAsVTKImage(const std::string & fileName)
+{
+  const ImageSource source = InspectImageSource(fileName);
+  if (source.components != 1)
+  {
+    throw Error(fileName + ": a label map has one value per voxel, this image has " +
+                std::to_string(source.components));
+  }
+  return ReadAsVTKImage<unsigned char>(source);
+}
+
+vtkSmartPointer<vtkImageData>
+ReadImageAsVTKImage(const std::string & fileName)
+{
+  return ReadAsVTKImage<float>(InspectImageSource(fileName));
 }
 
 void
