@@ -13,6 +13,7 @@
 #include <vtkMatrix3x3.h>
 
 #include <cmath>
+#include <vector>
 
 namespace
 {
@@ -70,6 +71,34 @@ TEST(FocusNetVTK, EveryVoxelIsAtTheSamePhysicalPointInBoth)
                          image->GetBufferPointer()));
   focusnet::testing::ExpectErrorContaining([&] { focusnet::ToITKImage<float, 3>(vtkImage); }, { "unsigned char" });
   focusnet::testing::ExpectErrorContaining([&] { focusnet::ToITKImage<unsigned char, 2>(vtkImage); }, { "volume" });
+}
+
+TEST(FocusNetVTK, TheVTKImageSharesThePixelsAndKeepsThemAlive)
+{
+  auto                             image = ObliqueVolume();
+  const auto                       pixels = image->GetBufferedRegion().GetNumberOfPixels();
+  unsigned char *                  buffer = image->GetBufferPointer();
+  const std::vector<unsigned char> values(buffer, buffer + pixels);
+  const auto                       vtkImage = focusnet::ToVTKImage(image.GetPointer());
+  EXPECT_EQ(vtkImage->GetScalarPointer(), static_cast<void *>(buffer)); // no copy
+
+  // The ITK image gone (and its pipeline's next buffer never reaching VTK), the pixels are still there.
+  image->SetPixelContainer(LabelImage::PixelContainer::New());
+  image = nullptr;
+  const auto * shared = static_cast<const unsigned char *>(vtkImage->GetScalarPointer());
+  EXPECT_TRUE(std::equal(values.begin(), values.end(), shared));
+}
+
+TEST(FocusNetVTK, TheSharedPixelsAreReleasedWithTheVTKImage)
+{
+  const auto                              image = ObliqueVolume();
+  const LabelImage::PixelContainerPointer container = image->GetPixelContainer();
+  const int                               before = container->GetReferenceCount();
+  {
+    const auto vtkImage = focusnet::ToVTKImage(image.GetPointer());
+    EXPECT_EQ(container->GetReferenceCount(), before + 1);
+  }
+  EXPECT_EQ(container->GetReferenceCount(), before);
 }
 
 TEST(FocusNetVTK, TheSurfaceLiesWhereTheLabelledVoxelsAre)

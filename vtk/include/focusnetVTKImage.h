@@ -18,8 +18,9 @@ namespace focusnet
 
 /** An ITK image as a vtkImageData: the extent from the buffered region (index .. index + size - 1), and the origin,
  * spacing and direction matrix (vtkImageData has one since VTK 9) of the ITK image, so that every voxel has the same
- * physical (LPS) position in both. A 2D image is one slice thick with the identity in the third direction. The pixels
- * are copied. Instantiated for unsigned char and float pixels, 2D and 3D. */
+ * physical (LPS) position in both. A 2D image is one slice thick with the identity in the third direction. No copy:
+ * the scalars are the ITK image's pixel buffer, kept alive as long as the VTK array (as itk::ImageToVTKImageFilter,
+ * a change to the pixels on one side shows on the other). Instantiated for unsigned char and float pixels, 2D, 3D. */
 template <typename TPixel, unsigned int VDimension>
 vtkSmartPointer<vtkImageData>
 ToVTKImage(const itk::Image<TPixel, VDimension> * image);

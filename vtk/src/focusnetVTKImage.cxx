@@ -8,6 +8,8 @@
 #include "focusnetError.h"
 #include "focusnetImageIO.hxx"
 
+#include <vtkAOSDataArrayTemplate.h>
+#include <vtkCallbackCommand.h>
 #include <vtkDataArray.h>
 #include <vtkMatrix3x3.h>
 #include <vtkPointData.h>
@@ -45,9 +47,22 @@ ToVTKImage(const itk::Image<TPixel, VDimension> * image)
   result->SetOrigin(origin);
   result->SetSpacing(spacing);
   result->SetDirectionMatrix(direction);
-  result->AllocateScalars(vtkTypeTraits<TPixel>::VTKTypeID(), 1);
-  // ITK and VTK both store x fastest, then y, then z.
-  std::memcpy(result->GetScalarPointer(), image->GetBufferPointer(), sizeof(TPixel) * region.GetNumberOfPixels());
+  // ITK and VTK both store x fastest, then y, then z: the scalars are the ITK buffer itself. The array holds a
+  // reference to the pixel container, which owns the buffer, so the pixels outlive the ITK image and survive its
+  // pipeline giving it a new container.
+  using ContainerType = typename itk::Image<TPixel, VDimension>::PixelContainer;
+  auto * container = const_cast<ContainerType *>(image->GetPixelContainer());
+  container->Register();
+  auto scalars = vtkSmartPointer<vtkAOSDataArrayTemplate<TPixel>>::New();
+  scalars->SetNumberOfComponents(1);
+  scalars->SetArray(container->GetBufferPointer(), static_cast<vtkIdType>(region.GetNumberOfPixels()), 1 /* save */);
+  auto release = vtkSmartPointer<vtkCallbackCommand>::New();
+  release->SetClientData(container);
+  release->SetCallback([](vtkObject *, unsigned long, void * client, void *)
+                       { static_cast<ContainerType *>(client)->UnRegister(); });
+  scalars->AddObserver(vtkCommand::DeleteEvent, release);
+  scalars->SetName("ImageScalars"); // the name vtkImageData::AllocateScalars gives
+  result->GetPointData()->SetScalars(scalars);
   return result;
 }
 
