@@ -231,6 +231,7 @@ struct BatchCommand
   std::string            modelFile;
   std::string            shard{ "0/1" };
   bool                   quiet{ false };
+  bool                   merge{ false };
 
   void
   Add(CLI::App & app)
@@ -257,6 +258,10 @@ struct BatchCommand
       ->capture_default_str();
     focusnet::AddInferenceArguments(*command, options.segmentation.inference);
     command->add_flag("--retry-failed", options.retryFailed, "Segment again the series an earlier run failed on");
+    command->add_flag("--merge",
+                      merge,
+                      "Segment nothing: join what the tasks of a job array did into OUTPUT_ROOT/summary.csv; exit "
+                      "non-zero when a series is missing");
     command->add_flag("-q,--quiet", quiet, "Print only the final counts");
   }
 
@@ -271,6 +276,11 @@ struct BatchCommand
     {
       throw Error(std::string("--shard ") + e.what());
     }
+    if (merge)
+    {
+      Merge();
+      return;
+    }
 #ifdef FOCUSNET_WITH_VTK
     options.moreFormats["vti"] = WriteVTKLabelMap;
 #endif
@@ -283,6 +293,10 @@ struct BatchCommand
       options.scanProgress = SearchProgress(scanning);
       options.progress = [&progress](std::size_t done, std::size_t total, const std::string & last)
       {
+        if (!progress.Drawing()) // a log (a cluster job's output): one line per series
+        {
+          std::cerr << "series " << done << "/" << total << ": " << last << std::endl;
+        }
         progress.Update(static_cast<float>(done) / static_cast<float>(std::max<std::size_t>(total, 1)),
                         std::to_string(done) + "/" + std::to_string(total) + " " + last.substr(0, 40));
       };
@@ -310,6 +324,32 @@ struct BatchCommand
       std::cout << " (" << 60.0 * static_cast<double>(segmented) / report.seconds << " series/min)";
     }
     std::cout << "\nsummary: " << report.summaryFileName << '\n';
+  }
+
+  void
+  Merge()
+  {
+    const focusnet::MergeReport report = focusnet::MergeBatch(options);
+    for (const std::string & name : report.missingShardSummaries)
+    {
+      std::cerr << "no summary: " << name << " (that task did not finish)\n";
+    }
+    for (const focusnet::BatchItem & item : report.items)
+    {
+      if (item.status == "missing")
+      {
+        std::cerr << "missing: " << item.seriesUid << " (" << item.source << ")\n";
+      }
+    }
+    const std::size_t missing = report.Count("missing");
+    std::cout << report.items.size() << " series: " << report.Count("ok") << " ok, " << report.Count("partial")
+              << " partial, " << report.Count("skipped") << " skipped, " << report.Count("failed") << " failed, "
+              << missing << " missing\nsummary: " << report.summaryFileName << '\n';
+    if (missing > 0)
+    {
+      throw Error(options.outputRoot + ": " + std::to_string(missing) +
+                  " series missing; submit the array again to finish them");
+    }
   }
 };
 

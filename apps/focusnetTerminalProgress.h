@@ -28,6 +28,13 @@ public:
   operator=(const TerminalProgress &) = delete;
   ~TerminalProgress() { Finish(); }
 
+  /** True when the bar is drawn: stderr is a terminal. */
+  bool
+  Drawing() const
+  {
+    return m_Enabled;
+  }
+
   void
   Update(float fraction, const std::string & details = {})
   {

@@ -18,6 +18,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <vector>
 #include <sys/wait.h>
 
 namespace
@@ -446,6 +447,69 @@ TEST_F(FocusNetCommandLineRealData, BatchSegmentsEverySeriesAndSkipsThemOnTheSec
                               ModelFile() + "' --shard 3/3"),
                      "--shard '3/3'",
                      2); // in/ and out/ only
+}
+
+TEST_F(FocusNetCommandLineRealData, ShardsTogetherDoEverySeriesOnceAndTheMergeNamesWhatIsMissing)
+{
+  std::filesystem::create_directories(m_Directory / "in/mr");
+  for (const auto & file : std::filesystem::directory_iterator(SharedData("dicom_samples/mr_series_babymri")))
+  {
+    std::filesystem::copy_file(file.path(), std::filesystem::path(m_Directory / "in/mr") / file.path().filename());
+  }
+  for (const char * single : { "CT_small.dcm", "dicompyler-ct.0.dcm", "examples_ybr_color.dcm" })
+  {
+    std::filesystem::copy_file(SharedData(std::string("dicom_samples/single/") + single),
+                               m_Directory / (std::string("in/") + single));
+  }
+  const std::string roots = "'" + (m_Directory / "in") + "' '" + (m_Directory / "out") + "'";
+  auto              seriesOf = [](const std::string & csv, const std::string & status)
+  {
+    std::multiset<std::string> uids; // the series_uid column of the rows with this status
+    std::istringstream         lines(csv);
+    std::string                line;
+    std::getline(lines, line);
+    while (std::getline(lines, line))
+    {
+      std::vector<std::string> fields;
+      std::istringstream       cells(line);
+      for (std::string cell; std::getline(cells, cell, ',');)
+      {
+        fields.push_back(cell);
+      }
+      if (fields.size() > 3 && fields[0] == status)
+      {
+        uids.insert(fields[3]);
+      }
+    }
+    return uids;
+  };
+
+  ASSERT_EQ(Focusnet("batch " + roots + " --model '" + ModelFile() + "' --formats nrrd --shard 0/2").exitCode, 0);
+  const auto    first = seriesOf(Slurp(m_Directory / "out/summary-shard-0-of-2.csv"), "ok");
+  const Outcome incomplete = Focusnet("batch " + roots + " --merge");
+  const auto    missing = seriesOf(Slurp(m_Directory / "out/summary.csv"), "missing");
+  ASSERT_FALSE(first.empty());
+  ASSERT_FALSE(missing.empty()) << "the 4 series all hash to shard 0 of 2: pick other samples";
+  EXPECT_NE(incomplete.exitCode, 0);
+  EXPECT_NE(incomplete.err.find(std::to_string(missing.size()) + " series missing"), std::string::npos)
+    << incomplete.err;
+  EXPECT_NE(incomplete.err.find("no summary: summary-shard-1-of-2.csv"), std::string::npos) << incomplete.err;
+  for (const std::string & uid : missing)
+  {
+    EXPECT_NE(incomplete.err.find("missing: " + uid), std::string::npos) << incomplete.err;
+  }
+
+  ASSERT_EQ(Focusnet("batch " + roots + " --model '" + ModelFile() + "' --formats nrrd --shard 1/2").exitCode, 0);
+  const auto second = seriesOf(Slurp(m_Directory / "out/summary-shard-1-of-2.csv"), "ok");
+  EXPECT_EQ(second, missing); // the other shard did exactly what was missing
+  const Outcome complete = Focusnet("batch " + roots + " --merge");
+  EXPECT_EQ(complete.exitCode, 0) << complete.err;
+  EXPECT_NE(complete.out.find("4 series: 4 ok, 0 partial, 0 skipped, 0 failed, 0 missing"), std::string::npos)
+    << complete.out;
+  auto all = first;
+  all.insert(second.begin(), second.end());
+  EXPECT_EQ(seriesOf(Slurp(m_Directory / "out/summary.csv"), "ok"), all);
+  EXPECT_EQ(std::set<std::string>(all.begin(), all.end()).size(), 4U); // four different series, each once
 }
 
 TEST_F(FocusNetCommandLineRealData, DicomSegOfAnAnonymisedSeriesIsRefusedCleanly)

@@ -57,7 +57,7 @@ struct BatchOptions
 /** What happened to one series (or one unreadable file) in a batch run. */
 struct BatchItem
 {
-  std::string   status; ///< ok, partial (label map written, DICOM SEG refused), skipped, failed
+  std::string   status; ///< ok, partial (label map written, DICOM SEG refused), skipped, failed; missing (MergeBatch)
   std::string   reason;
   std::string   studyUid;
   std::string   seriesUid;
@@ -89,6 +89,19 @@ struct BatchReport
  * for unusable options or an unreadable input or output root. */
 BatchReport
 RunBatch(const BatchOptions & options, const std::shared_ptr<const Model> & model);
+
+struct MergeReport : BatchReport
+{
+  std::vector<std::string> missingShardSummaries; ///< summary-shard-I-of-N.csv absent where others of N exist
+};
+
+/** Joins what the tasks of a job array (or several interrupted runs) did: scans options.inputRoot as RunBatch does
+ * and reports every series of every shard as its summary.json in options.outputRoot records it, "missing" where
+ * no run finished it; options.modalities selects as in the runs. Writes OUTPUT_ROOT/summary.csv (replacing the
+ * last one), lists the shard summaries absent, and loads no model. Throws focusnet::Error for a root that is not a
+ * folder. */
+MergeReport
+MergeBatch(const BatchOptions & options);
 
 } // namespace focusnet
 

@@ -18,8 +18,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -107,6 +109,28 @@ Describe(const DicomSeriesInfo & series)
   return item;
 }
 
+/** The run summary of a shard: summary.csv for the whole, summary-shard-I-of-N.csv for a task of an array. */
+std::string
+SummaryCsvName(const Shard & shard)
+{
+  return shard.count == 1
+           ? std::string("summary.csv")
+           : "summary-shard-" + std::to_string(shard.index) + "-of-" + std::to_string(shard.count) + ".csv";
+}
+
+/** True, with the item marked skipped, for a series whose files do not make one volume. */
+bool
+SkippedForGeometry(const DicomSeriesInfo & series, BatchItem & item)
+{
+  if (series.problem.empty())
+  {
+    return false;
+  }
+  item.status = "skipped";
+  item.reason = "inconsistent geometry: " + series.problem;
+  return true;
+}
+
 /** The outputs an earlier run recorded as complete, or nothing: "status" and the files listed must exist. */
 std::optional<Json>
 CompletedSummary(const fs::path & folder)
@@ -184,10 +208,8 @@ public:
   {
     const auto start = std::chrono::steady_clock::now();
     BatchItem  item = Describe(series);
-    if (!series.problem.empty())
+    if (SkippedForGeometry(series, item))
     {
-      item.status = "skipped";
-      item.reason = "inconsistent geometry: " + series.problem;
       return item;
     }
     item.outputFolder = OutputFolder(series);
@@ -322,6 +344,45 @@ private:
   Json                                 m_ModelJson;
 };
 
+/** The series of the scan to segment: those of the shard (all with shard null) and of the wanted modalities. The
+ * others of the shard, and its unreadable files, are added to items as skipped and failed. */
+std::vector<const DicomSeriesInfo *>
+Select(const DicomScan & scan, const BatchOptions & options, const Shard * shard, std::vector<BatchItem> & items)
+{
+  std::vector<const DicomSeriesInfo *> selected;
+  for (const DicomSeriesInfo & series : scan.series)
+  {
+    if (shard != nullptr && !InShard(series.key, *shard))
+    {
+      continue;
+    }
+    const auto & wanted = options.modalities;
+    if (!wanted.empty() && std::none_of(wanted.begin(),
+                                        wanted.end(),
+                                        [&](const std::string & m) { return Upper(m) == Upper(series.modality); }))
+    {
+      BatchItem item = Describe(series);
+      item.status = "skipped";
+      item.reason = "modality " + (series.modality.empty() ? std::string("(none)") : series.modality) + " not selected";
+      items.push_back(item);
+      continue;
+    }
+    selected.push_back(&series);
+  }
+  for (const UnreadableFile & file : scan.unreadable)
+  {
+    if (shard == nullptr || InShard(file.path, *shard))
+    {
+      BatchItem item;
+      item.status = "failed";
+      item.reason = file.reason;
+      item.source = file.path;
+      items.push_back(item);
+    }
+  }
+  return selected;
+}
+
 void
 WriteRunSummary(const std::string & fileName, const std::vector<BatchItem> & items)
 {
@@ -412,37 +473,7 @@ RunBatch(const BatchOptions & options, const std::shared_ptr<const Model> & mode
   const DicomScan scan = ScanDicomTree(options.inputRoot, options.scanProgress);
   BatchReport     report;
   report.otherFiles = scan.otherFiles;
-  std::vector<const DicomSeriesInfo *> selected;
-  for (const DicomSeriesInfo & series : scan.series)
-  {
-    if (!InShard(series.key, options.shard))
-    {
-      continue;
-    }
-    const auto & wanted = options.modalities;
-    if (!wanted.empty() && std::none_of(wanted.begin(),
-                                        wanted.end(),
-                                        [&](const std::string & m) { return Upper(m) == Upper(series.modality); }))
-    {
-      BatchItem item = Describe(series);
-      item.status = "skipped";
-      item.reason = "modality " + (series.modality.empty() ? std::string("(none)") : series.modality) + " not selected";
-      report.items.push_back(item);
-      continue;
-    }
-    selected.push_back(&series);
-  }
-  for (const UnreadableFile & file : scan.unreadable)
-  {
-    if (InShard(file.path, options.shard))
-    {
-      BatchItem item;
-      item.status = "failed";
-      item.reason = file.reason;
-      item.source = file.path;
-      report.items.push_back(item);
-    }
-  }
+  const std::vector<const DicomSeriesInfo *> selected = Select(scan, options, &options.shard, report.items);
 
   std::vector<BatchItem>   results(selected.size());
   std::atomic<std::size_t> next{ 0 };
@@ -475,11 +506,76 @@ RunBatch(const BatchOptions & options, const std::shared_ptr<const Model> & mode
   }
 
   report.items.insert(report.items.begin(), results.begin(), results.end());
-  report.summaryFileName = (fs::path(options.outputRoot) /
-                            (options.shard.count == 1 ? std::string("summary.csv")
-                                                      : "summary-shard-" + std::to_string(options.shard.index) +
-                                                          "-of-" + std::to_string(options.shard.count) + ".csv"))
-                             .string();
+  report.summaryFileName = (fs::path(options.outputRoot) / SummaryCsvName(options.shard)).string();
+  WriteRunSummary(report.summaryFileName, report.items);
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return report;
+}
+
+MergeReport
+MergeBatch(const BatchOptions & options)
+{
+  const auto      start = std::chrono::steady_clock::now();
+  std::error_code error;
+  for (const std::string & root : { options.inputRoot, options.outputRoot })
+  {
+    if (!fs::is_directory(root, error))
+    {
+      throw Error(root + ": not a folder");
+    }
+  }
+  const DicomScan scan = ScanDicomTree(options.inputRoot, options.scanProgress);
+  MergeReport     report;
+  report.otherFiles = scan.otherFiles;
+  for (const DicomSeriesInfo * series : Select(scan, options, nullptr, report.items))
+  {
+    BatchItem item = Describe(*series);
+    if (!SkippedForGeometry(*series, item))
+    {
+      item.outputFolder = OutputFolder(*series);
+      if (const auto done = CompletedSummary(fs::path(options.outputRoot) / item.outputFolder))
+      {
+        item.status = (*done)["status"].get<std::string>();
+        const Json & errors = (*done)["errors"];
+        item.reason = errors.empty() ? std::string() : errors.front().get<std::string>();
+        item.labelVoxels = (*done).value("voxel_count", std::uint64_t{ 0 });
+        item.volumeMl = (*done).value("volume_ml", 0.0);
+        item.seconds = (*done).value("seconds", 0.0);
+      }
+      else
+      {
+        item.status = "missing";
+        item.reason = "no run has finished it (no complete summary.json)";
+        item.outputFolder.clear();
+      }
+    }
+    report.items.push_back(item);
+  }
+
+  // The arrays' task summaries: for each N, the shards I of N that wrote none.
+  std::map<unsigned int, std::set<unsigned int>> shards;
+  for (const auto & entry : fs::directory_iterator(options.outputRoot, error))
+  {
+    unsigned int index = 0, count = 0;
+    char         end = 0;
+    if (std::sscanf(entry.path().filename().string().c_str(), "summary-shard-%u-of-%u.cs%c", &index, &count, &end) ==
+          3 &&
+        end == 'v' && index < count)
+    {
+      shards[count].insert(index);
+    }
+  }
+  for (const auto & [count, written] : shards)
+  {
+    for (unsigned int index = 0; index < count; ++index)
+    {
+      if (written.count(index) == 0)
+      {
+        report.missingShardSummaries.push_back(SummaryCsvName({ index, count }));
+      }
+    }
+  }
+  report.summaryFileName = (fs::path(options.outputRoot) / SummaryCsvName({})).string();
   WriteRunSummary(report.summaryFileName, report.items);
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;
