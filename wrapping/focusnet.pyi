@@ -21,11 +21,13 @@ class Model:
         device: str = "auto",
         threads: int = 0,
         batch_size: int = 8,
+        precision: str = "fp32",
     ) -> None:
         """Loads a model file; None takes $FOCUSNET_MODEL, else the installed default model.
 
+        precision: 'fp32', or 'bf16' on CPUs with AVX512-BF16 or AMX (focusnet.native_bf16()) and on GPUs.
         Raises FileNotFoundError for a missing file, OSError for one that is not a valid model file, and
-        ValueError for an unknown device or bad threads / batch_size.
+        ValueError for an unknown device, bad threads / batch_size or a precision this machine cannot run.
         """
     @property
     def metadata(self) -> Dict[str, Any]: ...
@@ -59,6 +61,9 @@ class Model:
 
         Options: series_uid, probabilities, overlay, dicom_seg, keep_empty_frames, overwrite, tta, threshold, axis.
         """
+
+def native_bf16() -> bool:
+    """True when this CPU computes bfloat16 natively (AVX512-BF16 or AMX), where Model(precision='bf16') runs."""
 
 def read_image(
     path: _Path, series_uid: str = ""

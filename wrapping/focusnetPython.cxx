@@ -171,7 +171,11 @@ struct PythonModel
   focusnet::InferenceOptions             inference;
   std::string                            device; ///< what inference.device resolves to
 
-  PythonModel(const py::object & givenPath, const std::string & deviceName, int threads, int batchSize)
+  PythonModel(const py::object &  givenPath,
+              const std::string & deviceName,
+              int                 threads,
+              int                 batchSize,
+              const std::string & precision)
   {
     if (threads < 0)
     {
@@ -211,9 +215,18 @@ struct PythonModel
     {
       Raise(PyExc_ValueError, e.what());
     }
+    if (precision != "fp32" && precision != "bf16")
+    {
+      Raise(PyExc_ValueError, "precision must be 'fp32' or 'bf16', not '" + precision + "'");
+    }
+    if (precision == "bf16" && device == "cpu" && !focusnet::NativeBFloat16())
+    {
+      Raise(PyExc_ValueError, "precision 'bf16' needs a CPU with AVX512-BF16 or AMX; this one has neither");
+    }
     inference.device = deviceName;
     inference.threads = threads;
     inference.batchSize = batchSize;
+    inference.precision = precision;
   }
 
   py::object
@@ -491,14 +504,16 @@ PYBIND11_MODULE(focusnet, m)
     });
 
   py::class_<PythonModel>(m, "Model", "A FocusNet (or U-Net) model file, loaded once and run on arrays or files.")
-    .def(py::init<const py::object &, const std::string &, int, int>(),
+    .def(py::init<const py::object &, const std::string &, int, int, const std::string &>(),
          py::arg("path") = py::none(),
          py::arg("device") = "auto",
          py::arg("threads") = 0,
          py::arg("batch_size") = 8,
+         py::arg("precision") = "fp32",
          "Loads a model file; path=None takes $FOCUSNET_MODEL, else the installed default model. device: 'auto' (a "
          "GPU when LibTorch sees one), 'cpu', 'cuda' or 'cuda:N'. threads: LibTorch threads (0: all cores). "
-         "batch_size: slices per forward pass.")
+         "batch_size: slices per forward pass. precision: 'fp32', or 'bf16' on CPUs with AVX512-BF16 or AMX and on "
+         "GPUs.")
     .def_property_readonly(
       "metadata",
       [](const PythonModel & self)
@@ -535,6 +550,10 @@ PYBIND11_MODULE(focusnet, m)
          "Segments an image file or DICOM series folder into a label map file (or a DICOM SEG for .dcm), as "
          "`focusnet segment` does. Keywords: series_uid, probabilities, overlay, dicom_seg, keep_empty_frames, "
          "overwrite, tta, threshold, axis. Returns {'slices', 'label_voxels', 'label_volume_mm3'}.");
+
+  m.def("native_bf16",
+        &focusnet::NativeBFloat16,
+        "True when this CPU computes bfloat16 natively (AVX512-BF16 or AMX), where Model(precision='bf16') runs.");
 
   m.def("read_image",
         &ReadImage,

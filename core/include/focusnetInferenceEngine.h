@@ -23,12 +23,15 @@ struct InferenceOptions
   int         batchSize{ 8 };   ///< slices per forward pass
   /** Average over the identity and the mirror images the model was trained on (TrainedFlips). */
   bool flipAugmentation{ false };
+  /** "fp32", or "bf16": the network's weights and activations in bfloat16, for CPUs that compute it natively
+   * (NativeBFloat16) and CUDA devices; probabilities are float either way. */
+  std::string precision{ "fp32" };
 
   bool
   operator==(const InferenceOptions & other) const
   {
     return device == other.device && threads == other.threads && batchSize == other.batchSize &&
-           flipAugmentation == other.flipAugmentation;
+           flipAugmentation == other.flipAugmentation && precision == other.precision;
   }
 };
 
@@ -77,6 +80,11 @@ private:
  * otherwise. Throws focusnet::Error for an unknown device or an absent GPU. */
 std::string
 ResolveDevice(const std::string & device);
+
+/** True when this CPU computes bfloat16 natively (AVX512-BF16 or AMX-BF16, from /proc/cpuinfo): there bf16
+ * inference is faster than fp32; elsewhere it would be emulated and slower, and the engine refuses it. */
+bool
+NativeBFloat16();
 
 /** Whether this LibTorch build sees a CUDA device. */
 bool

@@ -9,9 +9,31 @@
 #include "focusnetTensorOps.h"
 
 #include <cstring>
+#include <fstream>
 
 namespace focusnet
 {
+namespace
+{
+/** Whether /proc/cpuinfo lists this CPU feature flag (false where there is no such file). */
+bool
+CpuHasFlag(const std::string & flag)
+{
+  static const std::string flags = []
+  {
+    std::ifstream cpuinfo("/proc/cpuinfo");
+    for (std::string line; std::getline(cpuinfo, line);)
+    {
+      if (line.rfind("flags", 0) == 0)
+      {
+        return " " + line.substr(line.find(':') + 1) + " ";
+      }
+    }
+    return std::string();
+  }();
+  return flags.find(" " + flag + " ") != std::string::npos;
+}
+} // namespace
 
 struct InferenceEngine::Impl
 {
@@ -19,22 +41,30 @@ struct InferenceEngine::Impl
   InferenceOptions                             options;
   torch::Device                                device{ torch::kCPU };
   std::shared_ptr<nn::SegmentationNetworkImpl> network;
+  torch::ScalarType                            dtype{ torch::kFloat };
 
   Flips flips; ///< used by flip augmentation: those the model was trained on
+
+  /** The network on a float batch, in the engine's precision; float logits. */
+  torch::Tensor
+  Forward(const torch::Tensor & x) const
+  {
+    return network->forward(x.to(dtype)).to(torch::kFloat);
+  }
 
   /** The network's logits for a batch; with flip augmentation, the logits of the probabilities averaged over the
    * identity and the flipped copies (log(mean p) - log(mean (1 - p)), in log space so saturated maps stay finite). */
   torch::Tensor
   Logits(const torch::Tensor & x) const
   {
-    std::vector<torch::Tensor> copies{ network->forward(x) };
+    std::vector<torch::Tensor> copies{ Forward(x) };
     if (options.flipAugmentation)
     {
       for (const auto & [used, dimension] : { std::pair{ flips.leftRight, 3 }, std::pair{ flips.upDown, 2 } })
       {
         if (used)
         {
-          copies.push_back(network->forward(x.flip({ dimension })).flip({ dimension }));
+          copies.push_back(Forward(x.flip({ dimension })).flip({ dimension }));
         }
       }
     }
@@ -64,11 +94,30 @@ InferenceEngine::InferenceEngine(const Model & model, const InferenceOptions & o
   m_Impl->device = ParseDevice(options.device);
   m_Impl->network = nn::BuildNetwork(m_Impl->metadata.architecture);
   CopyState(*ModelInternals::Of(model).network, *m_Impl->network);
-  m_Impl->network->to(m_Impl->device);
+  if (options.precision == "bf16")
+  {
+    if (m_Impl->device.is_cpu() && !NativeBFloat16())
+    {
+      throw Error("bf16 precision needs a CPU with AVX512-BF16 or AMX (this one computes it only by emulation, "
+                  "slower than fp32); use fp32");
+    }
+    m_Impl->dtype = torch::kBFloat16;
+  }
+  else if (options.precision != "fp32")
+  {
+    throw Error("unknown precision '" + options.precision + "' (use fp32 or bf16)");
+  }
+  m_Impl->network->to(m_Impl->device, m_Impl->dtype);
   m_Impl->network->eval();
 }
 
 InferenceEngine::~InferenceEngine() = default;
+
+bool
+NativeBFloat16()
+{
+  return CpuHasFlag("avx512_bf16") || CpuHasFlag("amx_bf16");
+}
 
 void
 InferenceEngine::Predict(const float * slices,

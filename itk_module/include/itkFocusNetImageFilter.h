@@ -73,6 +73,11 @@ public:
   itkSetStringMacro(Device);
   itkGetStringMacro(Device);
 
+  /** "fp32" (the default) or "bf16": the network in bfloat16, for CPUs with AVX512-BF16 or AMX
+   * (focusnet::NativeBFloat16) and GPUs. */
+  itkSetStringMacro(Precision);
+  itkGetStringMacro(Precision);
+
   /** Slices per forward pass. */
   itkSetClampMacro(BatchSize, unsigned int, 1, NumericTraits<unsigned int>::max());
   itkGetConstMacro(BatchSize, unsigned int);
@@ -137,6 +142,7 @@ private:
   std::shared_ptr<const focusnet::Model>     m_Model;
   bool                                       m_ModelFromFile{ false };
   std::string                                m_Device{ "auto" };
+  std::string                                m_Precision{ "fp32" };
   unsigned int                               m_BatchSize{ 8 };
   unsigned int                               m_NumberOfTorchThreads{ 0 };
   unsigned int                               m_SliceAxis{ ImageDimension - 1 };

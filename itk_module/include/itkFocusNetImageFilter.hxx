@@ -220,9 +220,11 @@ const focusnet::InferenceEngine &
 FocusNetImageFilter<TInputImage, TOutputImage>::Engine()
 {
   const auto                       model = this->GetModel();
-  const focusnet::InferenceOptions options{
-    m_Device, static_cast<int>(m_NumberOfTorchThreads), static_cast<int>(m_BatchSize), m_TestTimeAugmentation
-  };
+  const focusnet::InferenceOptions options{ m_Device,
+                                            static_cast<int>(m_NumberOfTorchThreads),
+                                            static_cast<int>(m_BatchSize),
+                                            m_TestTimeAugmentation,
+                                            m_Precision };
   if (!m_Engine || m_EngineModel != model || !(m_Engine->Options() == options))
   {
     m_Engine.reset(); // free the old network before building the new one
@@ -333,6 +335,7 @@ FocusNetImageFilter<TInputImage, TOutputImage>::PrintSelf(std::ostream & os, Ind
   os << indent << "ModelFileName: " << m_ModelFileName << std::endl;
   os << indent << "Model: " << (m_Model ? m_Model->Metadata().architecture.name : std::string("(none)")) << std::endl;
   os << indent << "Device: " << m_Device << std::endl;
+  os << indent << "Precision: " << m_Precision << std::endl;
   os << indent << "BatchSize: " << m_BatchSize << std::endl;
   os << indent << "NumberOfTorchThreads: " << m_NumberOfTorchThreads << std::endl;
   os << indent << "SliceAxis: " << m_SliceAxis << std::endl;

@@ -40,6 +40,7 @@ SegmentImage(const TImage *                       image,
   filter->SetNumberOfTorchThreads(static_cast<unsigned int>(std::max(0, options.inference.threads)));
   filter->SetBatchSize(static_cast<unsigned int>(std::max(1, options.inference.batchSize)));
   filter->SetTestTimeAugmentation(options.inference.flipAugmentation);
+  filter->SetPrecision(options.inference.precision);
   filter->SetThreshold(options.threshold);
   filter->SetGenerateProbabilityMap(probabilities);
   if (options.sliceAxis >= 0)

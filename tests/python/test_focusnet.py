@@ -320,3 +320,18 @@ def test_real_data_isic_dermoscopy_pair_gives_the_labels_of_the_command(tmp_path
     assert probabilities.std() > 1e-4  # an untrained model, but not a constant one
     np.testing.assert_array_equal(probabilities, read_mha(tmp_path / "p.mha"))
     np.testing.assert_array_equal(labels, read_mha(tmp_path / "out.mha"))
+
+
+def test_bf16_agrees_with_fp32_where_the_cpu_has_it_and_is_refused_elsewhere(lung_slice):
+    with pytest.raises(ValueError, match="precision must be 'fp32' or 'bf16'"):
+        focusnet.Model(LUNG_MODEL, device="cpu", precision="fp16")
+    flags = next(line for line in open("/proc/cpuinfo") if line.startswith("flags")).split()
+    assert focusnet.native_bf16() == ("avx512_bf16" in flags or "amx_bf16" in flags)
+    if not focusnet.native_bf16():
+        with pytest.raises(ValueError, match="AVX512-BF16 or AMX"):
+            focusnet.Model(LUNG_MODEL, device="cpu", precision="bf16")
+        return
+    fp32 = focusnet.Model(LUNG_MODEL, device="cpu", threads=2).segment(lung_slice)
+    bf16 = focusnet.Model(LUNG_MODEL, device="cpu", threads=2, precision="bf16").segment(lung_slice)
+    both, total = np.logical_and(fp32, bf16).sum(), fp32.astype(bool).sum() + bf16.astype(bool).sum()
+    assert 2 * both / total >= 0.999  # Dice, computed here

@@ -1,0 +1,89 @@
+/*=========================================================================
+ *  FocusNet for ITK and 3D Slicer
+ *  Licensed under the Apache License, Version 2.0
+ *=========================================================================*/
+
+// The inference engine alone on the CPU: ms per slice of InferenceEngine::Predict on random 256 x 256 slices.
+//
+//   focusnet-engine-speed MODEL_FILE|WIDTH BATCH THREADS [REPEATS] [fp32|bf16]
+//
+// Prints one line: "engine <ms per slice, median of REPEATS> <min> <max> <MACs per slice>". Each repeat predicts
+// max(BATCH, 8) slices (whole batches) after one warm-up call. benchmarks/cpu-speed.py runs it beside the PyTorch
+// anchor and prints the tables.
+
+#include "focusnetInferenceEngine.h"
+#include "focusnetModel.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <vector>
+
+int
+main(int argc, char * argv[])
+{
+  if (argc < 4)
+  {
+    std::fprintf(stderr, "usage: %s MODEL_FILE|WIDTH BATCH THREADS [REPEATS] [fp32|bf16]\n", argv[0]);
+    return EXIT_FAILURE;
+  }
+  try
+  {
+    const std::string what = argv[1];
+    const int         batch = std::stoi(argv[2]);
+    const int         threads = std::stoi(argv[3]);
+    const int         repeats = argc > 4 ? std::stoi(argv[4]) : 3;
+    const std::string precision = argc > 5 ? argv[5] : "fp32";
+    focusnet::Model   model = [&]
+    {
+      if (what.find_first_not_of("0123456789.") == std::string::npos)
+      {
+        focusnet::ModelMetadata metadata;
+        metadata.architecture.width = std::stod(what);
+        return focusnet::Model::Create(metadata, 1);
+      }
+      return focusnet::Model::Load(what);
+    }();
+    const int64_t size = model.Metadata().inputSize;
+    const int64_t channels = model.Metadata().architecture.inputChannels;
+    const int64_t count = std::max(batch, 8) / batch * batch;
+
+    focusnet::InferenceOptions options;
+    options.device = "cpu";
+    options.threads = threads;
+    options.batchSize = batch;
+    options.precision = precision;
+    const focusnet::InferenceEngine engine(model, options);
+
+    std::vector<float>                    slices(static_cast<size_t>(count * size * size * channels));
+    std::vector<float>                    probabilities(static_cast<size_t>(count * size * size));
+    std::mt19937                          random(7);
+    std::uniform_real_distribution<float> uniform(0.0F, 1.0F);
+    std::generate(slices.begin(), slices.end(), [&] { return uniform(random); });
+
+    engine.Predict(slices.data(), batch, size, size, channels, probabilities.data()); // warm-up
+    std::vector<double> ms;
+    for (int r = 0; r < repeats; ++r)
+    {
+      const auto start = std::chrono::steady_clock::now();
+      engine.Predict(slices.data(), count, size, size, channels, probabilities.data());
+      ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count() /
+                   static_cast<double>(count));
+    }
+    std::sort(ms.begin(), ms.end());
+    std::printf("engine %.1f %.1f %.1f %lld\n",
+                ms[ms.size() / 2],
+                ms.front(),
+                ms.back(),
+                static_cast<long long>(model.MultiplyAccumulatesPerSlice()));
+  }
+  catch (const std::exception & e)
+  {
+    std::fprintf(stderr, "%s: %s\n", argv[0], e.what());
+    return EXIT_FAILURE;
+  }
+  return EXIT_SUCCESS;
+}
