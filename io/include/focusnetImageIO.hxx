@@ -16,6 +16,8 @@
 #include "itkImageFileWriter.h"
 #include "itkImageSeriesReader.h"
 
+#include <algorithm>
+
 namespace focusnet
 {
 
@@ -68,6 +70,37 @@ WriteImageAtomically(const TImage * image, const std::string & fileName)
                       throw Error(fileName + ": cannot write image: " + e.GetDescription());
                     }
                   });
+}
+
+/** A 2D image as a volume one slice thick in its plane: origin, spacing and direction extended by the identity (the
+ * slice at z = 0, 1 apart). The pixels are copied. For the writers and outputs that need 3 spatial dimensions. */
+template <typename TPixel>
+typename itk::Image<TPixel, 3>::Pointer
+OneSliceVolume(const itk::Image<TPixel, 2> * image)
+{
+  using VolumeType = itk::Image<TPixel, 3>;
+  auto       volume = VolumeType::New();
+  const auto size = image->GetLargestPossibleRegion().GetSize();
+  auto       spacing = volume->GetSpacing();
+  auto       origin = volume->GetOrigin();
+  auto       direction = volume->GetDirection();
+  for (unsigned int r = 0; r < 2; ++r)
+  {
+    spacing[r] = image->GetSpacing()[r];
+    origin[r] = image->GetOrigin()[r];
+    for (unsigned int c = 0; c < 2; ++c)
+    {
+      direction(r, c) = image->GetDirection()(r, c);
+    }
+  }
+  volume->SetRegions(itk::Size<3>{ { size[0], size[1], 1 } });
+  volume->SetSpacing(spacing);
+  volume->SetOrigin(origin);
+  volume->SetDirection(direction);
+  volume->Allocate();
+  std::copy_n(
+    image->GetBufferPointer(), image->GetLargestPossibleRegion().GetNumberOfPixels(), volume->GetBufferPointer());
+  return volume;
 }
 
 } // namespace focusnet

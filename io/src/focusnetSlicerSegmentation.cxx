@@ -117,30 +117,7 @@ WriteSlicerSegmentation(const itk::Image<std::uint8_t, 2> * labels,
                         const ModelMetadata &               metadata,
                         const std::string &                 fileName)
 {
-  // One slice thick, in the plane of the 2D image: origin, spacing and direction extended by the identity.
-  auto       volume = LabelImage::New();
-  const auto size = labels->GetLargestPossibleRegion().GetSize();
-  auto       spacing = volume->GetSpacing();
-  auto       origin = volume->GetOrigin();
-  auto       direction = volume->GetDirection();
-  for (unsigned int r = 0; r < 2; ++r)
-  {
-    spacing[r] = labels->GetSpacing()[r];
-    origin[r] = labels->GetOrigin()[r];
-    for (unsigned int c = 0; c < 2; ++c)
-    {
-      direction(r, c) = labels->GetDirection()(r, c);
-    }
-  }
-  volume->SetRegions(itk::Size<3>{ { size[0], size[1], 1 } });
-  volume->SetSpacing(spacing);
-  volume->SetOrigin(origin);
-  volume->SetDirection(direction);
-  volume->Allocate();
-  std::copy(labels->GetBufferPointer(),
-            labels->GetBufferPointer() + labels->GetLargestPossibleRegion().GetNumberOfPixels(),
-            volume->GetBufferPointer());
-  WriteSlicerSegmentation(volume.GetPointer(), metadata, fileName);
+  WriteSlicerSegmentation(OneSliceVolume(labels).GetPointer(), metadata, fileName);
 }
 
 } // namespace focusnet

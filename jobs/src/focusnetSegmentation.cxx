@@ -33,39 +33,10 @@ AsVolume(const LabelVolume3D * labels)
   return labels;
 }
 
-/** A 2D label map as a volume of one slice: unit thickness at z = 0, the identity in the third direction. */
 LabelVolume3D::ConstPointer
 AsVolume(const itk::Image<std::uint8_t, 2> * labels)
 {
-  const auto                   region = labels->GetBufferedRegion();
-  auto                         volume = LabelVolume3D::New();
-  LabelVolume3D::RegionType    volumeRegion;
-  LabelVolume3D::PointType     origin;
-  LabelVolume3D::SpacingType   spacing;
-  LabelVolume3D::DirectionType direction;
-  direction.SetIdentity();
-  for (unsigned int d = 0; d < 2; ++d)
-  {
-    volumeRegion.SetIndex(d, region.GetIndex(d));
-    volumeRegion.SetSize(d, region.GetSize(d));
-    origin[d] = labels->GetOrigin()[d];
-    spacing[d] = labels->GetSpacing()[d];
-    for (unsigned int c = 0; c < 2; ++c)
-    {
-      direction(d, c) = labels->GetDirection()(d, c);
-    }
-  }
-  volumeRegion.SetIndex(2, 0);
-  volumeRegion.SetSize(2, 1);
-  origin[2] = 0.0;
-  spacing[2] = 1.0;
-  volume->SetRegions(volumeRegion);
-  volume->SetOrigin(origin);
-  volume->SetSpacing(spacing);
-  volume->SetDirection(direction);
-  volume->Allocate();
-  std::copy_n(labels->GetBufferPointer(), region.GetNumberOfPixels(), volume->GetBufferPointer());
-  return volume.GetPointer();
+  return OneSliceVolume(labels).GetPointer();
 }
 
 template <typename TImage>
