@@ -191,6 +191,23 @@ WriteMesh(vtkPolyData * mesh, const SegmentLabel & label, const std::string & fi
                   });
 }
 
+namespace
+{
+/** LabelSurface, its error naming the file it is about. */
+vtkSmartPointer<vtkPolyData>
+SurfaceFor(const std::string & fileName, vtkImageData * labels, int label, const MeshOptions & options)
+{
+  try
+  {
+    return LabelSurface(labels, label, options);
+  }
+  catch (const Error & e)
+  {
+    throw Error(fileName + ": " + e.what());
+  }
+}
+} // namespace
+
 void
 WriteLabelSurface(vtkImageData *       labels,
                   const SegmentLabel & label,
@@ -198,30 +215,13 @@ WriteLabelSurface(vtkImageData *       labels,
                   const std::string &  fileName)
 {
   CheckMeshFileName(fileName);
-  vtkSmartPointer<vtkPolyData> mesh;
-  try
-  {
-    mesh = LabelSurface(labels, label.value, options);
-  }
-  catch (const Error & e)
-  {
-    throw Error(fileName + ": " + e.what());
-  }
-  WriteMesh(mesh, label, fileName);
+  WriteMesh(SurfaceFor(fileName, labels, label.value, options), label, fileName);
 }
 
 vtkSmartPointer<vtkPolyData>
 LabelMapFileSurface(const std::string & labelMap, int label, const MeshOptions & options)
 {
-  const vtkSmartPointer<vtkImageData> image = ReadLabelMapAsVTKImage(labelMap);
-  try
-  {
-    return LabelSurface(image, label, options);
-  }
-  catch (const Error & e)
-  {
-    throw Error(labelMap + ": " + e.what());
-  }
+  return SurfaceFor(labelMap, ReadLabelMapAsVTKImage(labelMap), label, options);
 }
 
 MeshResult
