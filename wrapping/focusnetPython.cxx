@@ -215,13 +215,13 @@ struct PythonModel
     {
       Raise(PyExc_ValueError, e.what());
     }
-    if (precision != "fp32" && precision != "bf16")
+    try
     {
-      Raise(PyExc_ValueError, "precision must be 'fp32' or 'bf16', not '" + precision + "'");
+      focusnet::CheckPrecision(precision, device);
     }
-    if (precision == "bf16" && device == "cpu" && !focusnet::NativeBFloat16())
+    catch (const Error & e)
     {
-      Raise(PyExc_ValueError, "precision 'bf16' needs a CPU with AVX512-BF16 or AMX; this one has neither");
+      Raise(PyExc_ValueError, e.what());
     }
     inference.device = deviceName;
     inference.threads = threads;

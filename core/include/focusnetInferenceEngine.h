@@ -86,6 +86,11 @@ ResolveDevice(const std::string & device);
 bool
 NativeBFloat16();
 
+/** Throws focusnet::Error unless precision is "fp32", or "bf16" on a device that computes it (NativeBFloat16 for
+ * "cpu"; any CUDA device). The engine checks its options with it; front doors may call it before any work. */
+void
+CheckPrecision(const std::string & precision, const std::string & device);
+
 /** Whether this LibTorch build sees a CUDA device. */
 bool
 CudaAvailable();

@@ -94,19 +94,8 @@ InferenceEngine::InferenceEngine(const Model & model, const InferenceOptions & o
   m_Impl->device = ParseDevice(options.device);
   m_Impl->network = nn::BuildNetwork(m_Impl->metadata.architecture);
   CopyState(*ModelInternals::Of(model).network, *m_Impl->network);
-  if (options.precision == "bf16")
-  {
-    if (m_Impl->device.is_cpu() && !NativeBFloat16())
-    {
-      throw Error("bf16 precision needs a CPU with AVX512-BF16 or AMX (this one computes it only by emulation, "
-                  "slower than fp32); use fp32");
-    }
-    m_Impl->dtype = torch::kBFloat16;
-  }
-  else if (options.precision != "fp32")
-  {
-    throw Error("unknown precision '" + options.precision + "' (use fp32 or bf16)");
-  }
+  CheckPrecision(options.precision, m_Impl->device.str());
+  m_Impl->dtype = options.precision == "bf16" ? torch::kBFloat16 : torch::kFloat;
   m_Impl->network->to(m_Impl->device, m_Impl->dtype);
   m_Impl->network->eval();
 }
@@ -117,6 +106,20 @@ bool
 NativeBFloat16()
 {
   return CpuHasFlag("avx512_bf16") || CpuHasFlag("amx_bf16");
+}
+
+void
+CheckPrecision(const std::string & precision, const std::string & device)
+{
+  if (precision != "fp32" && precision != "bf16")
+  {
+    throw Error("unknown precision '" + precision + "' (use fp32 or bf16)");
+  }
+  if (precision == "bf16" && device == "cpu" && !NativeBFloat16())
+  {
+    throw Error("bf16 precision needs a CPU with AVX512-BF16 or AMX (this one computes it only by emulation, "
+                "slower than fp32); use fp32");
+  }
 }
 
 void

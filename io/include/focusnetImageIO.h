@@ -52,6 +52,11 @@ FormatExtension(const std::string & fileName);
 void
 CheckOutputImageFileName(const std::string & fileName, unsigned int dimension, bool floatingPoint);
 
+/** Throws focusnet::Error naming the file unless it is named .png: pictures (overlays, snapshots) are PNG. what names
+ * the picture in the message, e.g. "the overlay picture". */
+void
+CheckPictureFileName(const std::string & fileName, const std::string & what);
+
 } // namespace focusnet
 
 #endif

@@ -189,6 +189,15 @@ FormatExtension(const std::string & fileName)
 }
 
 void
+CheckPictureFileName(const std::string & fileName, const std::string & what)
+{
+  if (FormatExtension(fileName) != ".png")
+  {
+    throw Error(fileName + ": " + what + " is written as PNG; name it .png");
+  }
+}
+
+void
 CheckOutputImageFileName(const std::string & fileName, unsigned int dimension, bool floatingPoint)
 {
   const std::string                        extension = FormatExtension(fileName);

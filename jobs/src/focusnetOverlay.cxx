@@ -48,10 +48,7 @@ WriteOverlayFile(const std::string &                 image,
                  const OverlayOptions &              options,
                  bool                                overwrite)
 {
-  if (FormatExtension(output) != ".png")
-  {
-    throw Error(output + ": the overlay picture is written as PNG; name it .png");
-  }
+  CheckPictureFileName(output, "the overlay picture");
   CheckOutputFile(output, overwrite, image);
   const ImageSource imageSource = InspectImageSource(image);
   const ImageSource labelSource = InspectImageSource(labelMap);

@@ -218,10 +218,7 @@ SegmentImageSource(const ImageSource &                  source,
   }
   if (!options.overlayFileName.empty())
   {
-    if (FormatExtension(options.overlayFileName) != ".png")
-    {
-      throw Error(options.overlayFileName + ": the overlay picture is written as PNG; name it .png");
-    }
+    CheckPictureFileName(options.overlayFileName, "the overlay picture");
     CheckOutputFile(options.overlayFileName, options.overwrite, input);
   }
   if (!options.probabilityFileName.empty())

@@ -300,10 +300,7 @@ SnapshotLabelMapFile(const std::string &     labelMap,
                      const SnapshotOptions & options,
                      bool                    overwrite)
 {
-  if (FormatExtension(output) != ".png")
-  {
-    throw Error(output + ": the snapshot is written as PNG; name it .png");
-  }
+  CheckPictureFileName(output, "the snapshot");
   if (options.width < 16 || options.height < 16 || options.width > 8192 || options.height > 8192)
   {
     throw Error(output + ": a snapshot is 16 to 8192 pixels wide and high, not " + std::to_string(options.width) +
