@@ -210,6 +210,8 @@ SetAttribute(const fs::path & file, const DcmTagKey & tag, const std::string & v
 {
   DcmFileFormat dicom;
   ASSERT_TRUE(dicom.loadFile(file.c_str()).good()) << file;
+  // DCMTK reads large values (the pixel data) from the file when saving: into memory first, as the file is replaced.
+  ASSERT_TRUE(dicom.loadAllDataIntoMemory().good()) << file;
   ASSERT_TRUE(dicom.getDataset()->putAndInsertString(tag, value.c_str()).good());
   ASSERT_TRUE(dicom.saveFile(file.c_str(), dicom.getDataset()->getOriginalXfer()).good()) << file;
 }

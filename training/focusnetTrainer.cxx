@@ -292,12 +292,6 @@ Train(const TrainingOptions & options, const TrainingCallbacks & callbacks)
     metadata.inputSize = options.initInputSize; // fully convolutional: the same weights at another size
     Validate(metadata);
   }
-  std::error_code error;
-  fs::create_directories(options.outputDirectory, error);
-  if (!fs::is_directory(options.outputDirectory))
-  {
-    throw Error(options.outputDirectory + ": cannot create the output folder");
-  }
   const TrainingFiles files(options.outputDirectory);
   if (!options.resume && fs::exists(files.checkpoint))
   {
@@ -327,14 +321,22 @@ Train(const TrainingOptions & options, const TrainingCallbacks & callbacks)
     validation.assign(training.end() - static_cast<std::ptrdiff_t>(count), training.end());
     training.resize(training.size() - count);
   }
-  WritePairList(files.trainingList, training);
-  WritePairList(files.validationList, validation);
 
+  // Every image is read before the output folder is touched: a damaged one stops the run with nothing written.
   const int64_t     size = metadata.inputSize;
   const int64_t     channels = metadata.architecture.inputChannels;
   ChannelStatistics statistics;
   const Dataset     train = LoadDataset(training, size, channels, &statistics);
   const Dataset     valid = LoadDataset(validation, size, channels, nullptr);
+  std::error_code   error;
+  fs::create_directories(options.outputDirectory, error);
+  if (!fs::is_directory(options.outputDirectory))
+  {
+    throw Error(options.outputDirectory + ": cannot create the output folder");
+  }
+  RemovePartialFiles(options.outputDirectory); // what a run killed while writing left
+  WritePairList(files.trainingList, training);
+  WritePairList(files.validationList, validation);
   if (options.initModel.empty())
   {
     metadata.normalization.kind = Normalization::Kind::MeanStd;

@@ -54,7 +54,8 @@ public:
   operator=(const InferenceEngine &) = delete;
 
   /** slices: count x height x width x channels floats (channels interleaved, as ITK stores RGB),
-   * with channels equal to the model's input channels. probabilities: count x height x width. */
+   * with channels equal to the model's input channels. probabilities: count x height x width. Throws focusnet::Error
+   * when a value is NaN or infinite. */
   void
   Predict(const float * slices,
           std::int64_t  count,

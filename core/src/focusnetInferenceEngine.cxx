@@ -8,6 +8,8 @@
 #include "focusnetModelImpl.h"
 #include "focusnetTensorOps.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 
@@ -140,9 +142,13 @@ InferenceEngine::Predict(const float * slices,
   {
     throw Error("invalid slice buffer shape");
   }
+  const int64_t sliceValues = height * width * channels;
+  if (std::any_of(slices, slices + count * sliceValues, [](float v) { return !std::isfinite(v); }))
+  {
+    throw Error("the image holds NaN or infinite values; FocusNet segments finite intensities only");
+  }
   torch::InferenceMode    guard;
   const ScopedThreadCount threads(m_Impl->options.threads);
-  const int64_t           sliceValues = height * width * channels;
   for (int64_t start = 0; start < count; start += m_Impl->options.batchSize)
   {
     const int64_t n = std::min<int64_t>(m_Impl->options.batchSize, count - start);

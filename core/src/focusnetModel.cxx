@@ -201,7 +201,15 @@ Model::Load(const std::string & fileName)
   auto impl = std::make_unique<Impl>();
   try
   {
-    impl->metadata = ModelMetadataFromJson(header.at("metadata").dump());
+    // The metadata's checksum (files written since it was added): a flipped letter in a key would otherwise fall
+    // back to a default without a word.
+    const std::string metadataText = header.at("metadata").dump();
+    if (header.contains("metadata_crc32") &&
+        Crc32(metadataText.data(), metadataText.size()) != header.at("metadata_crc32").get<std::uint32_t>())
+    {
+      throw Error("corrupt model file (metadata checksum mismatch)");
+    }
+    impl->metadata = ModelMetadataFromJson(metadataText);
   }
   catch (const std::exception & e)
   {
@@ -264,7 +272,10 @@ void
 Model::Save(const std::string & fileName) const
 {
   const Payload     payload = Serialize(*m_Impl->network);
-  const json        header = { { "metadata", json::parse(ToJson(m_Impl->metadata)) },
+  const json        metadata = json::parse(ToJson(m_Impl->metadata));
+  const std::string metadataText = metadata.dump();
+  const json        header = { { "metadata", metadata },
+                               { "metadata_crc32", Crc32(metadataText.data(), metadataText.size()) },
                                { "tensors", payload.table },
                                { "payload_bytes", payload.bytes.size() },
                                { "payload_crc32", Crc32(payload.bytes.data(), payload.bytes.size()) } };

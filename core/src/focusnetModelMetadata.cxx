@@ -8,6 +8,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <type_traits>
+#include <vector>
+
 namespace focusnet
 {
 using nlohmann::json;
@@ -92,6 +96,28 @@ ToJson(const ModelMetadata & m, int indent)
   return j.dump(indent);
 }
 
+namespace
+{
+/** object[key] as T; a missing key or a value of the wrong type is reported by the key's name. */
+template <typename T>
+T
+Get(const json & object, const char * key)
+{
+  try
+  {
+    return object.at(key).get<T>();
+  }
+  catch (const json::exception &)
+  {
+    throw Error(std::string("invalid model metadata: ") + key +
+                (object.contains(key)
+                   ? " is not a " + std::string(std::is_same_v<T, std::string> ? "string" : "number") + " (" +
+                       object.at(key).dump() + ")"
+                   : " is missing"));
+  }
+}
+} // namespace
+
 ModelMetadata
 ModelMetadataFromJson(const std::string & text)
 {
@@ -100,14 +126,14 @@ ModelMetadataFromJson(const std::string & text)
     const json    j = json::parse(text);
     ModelMetadata m;
     const json &  a = j.at("architecture");
-    m.architecture.name = a.at("name").get<std::string>();
-    m.architecture.inputChannels = a.at("input_channels").get<int>();
-    m.architecture.width = a.at("width").get<double>();
+    m.architecture.name = Get<std::string>(a, "name");
+    m.architecture.inputChannels = Get<int>(a, "input_channels");
+    m.architecture.width = Get<double>(a, "width");
     m.architecture.attentionStemWidth = a.value("attention_stem_width", 24);
     m.architecture.minimumChannels = a.value("minimum_channels", 1);
     m.architecture.dropoutPlacement = DropoutPlacementFromString(a.value("dropout_placement", "bottleneck"));
     m.architecture.dropoutRate = a.value("dropout_rate", 0.2);
-    m.inputSize = j.at("input_size").get<int>();
+    m.inputSize = Get<int>(j, "input_size");
     const json & n = j.at("normalization");
     if (n.at("kind") == "meanstd")
     {
@@ -118,18 +144,29 @@ ModelMetadataFromJson(const std::string & text)
     else if (n.at("kind") == "window")
     {
       m.normalization.kind = Normalization::Kind::Window;
-      m.normalization.windowCenter = n.at("center").get<double>();
-      m.normalization.windowWidth = n.at("width").get<double>();
+      m.normalization.windowCenter = Get<double>(n, "center");
+      m.normalization.windowWidth = Get<double>(n, "width");
     }
     else
     {
       throw Error("unknown normalization kind " + n.at("kind").dump());
     }
-    m.threshold = j.at("threshold").get<double>();
+    m.threshold = Get<double>(j, "threshold");
     const json & l = j.at("label");
-    m.label.name = l.at("name").get<std::string>();
-    m.label.value = l.at("value").get<std::uint8_t>();
-    m.label.color = l.at("color").get<std::array<std::uint8_t, 3>>();
+    m.label.name = Get<std::string>(l, "name");
+    // Read wide, so that 300 is refused rather than stored as 44.
+    const auto value = Get<std::int64_t>(l, "value");
+    if (value < 1 || value > 255)
+    {
+      throw Error("invalid model options: label value must be 1..255, not " + std::to_string(value));
+    }
+    m.label.value = static_cast<std::uint8_t>(value);
+    const auto color = l.at("color").get<std::vector<std::int64_t>>();
+    if (color.size() != 3 || std::any_of(color.begin(), color.end(), [](std::int64_t c) { return c < 0 || c > 255; }))
+    {
+      throw Error("invalid model options: label color must be three values 0..255, not " + l.at("color").dump());
+    }
+    std::copy(color.begin(), color.end(), m.label.color.begin());
     m.label.category = CodedConceptFromJson(l.at("category"));
     m.label.type = CodedConceptFromJson(l.at("type"));
     m.provenanceJson = j.value("provenance", json::object()).dump();
@@ -175,9 +212,9 @@ Validate(const ModelMetadata & m)
   {
     fail("width multiplier must be in (0, 4], not " + std::to_string(a.width));
   }
-  if (a.attentionStemWidth < 1)
+  if (a.attentionStemWidth < 1 || a.attentionStemWidth > 256)
   {
-    fail("attention stem width must be positive");
+    fail("attention stem width must be in [1, 256], not " + std::to_string(a.attentionStemWidth));
   }
   if (a.minimumChannels < 1 || a.minimumChannels > 64)
   {
@@ -187,9 +224,10 @@ Validate(const ModelMetadata & m)
   {
     fail("dropout rate must be in [0, 1)");
   }
-  if (m.inputSize < 16 || m.inputSize % 16 != 0)
+  if (m.inputSize < 16 || m.inputSize > 4096 || m.inputSize % 16 != 0)
   {
-    fail("input size must be a positive multiple of 16 (four 2x downsamplings), not " + std::to_string(m.inputSize));
+    fail("input size must be a multiple of 16 (four 2x downsamplings) in [16, 4096], not " +
+         std::to_string(m.inputSize));
   }
   if (!(m.threshold > 0.0 && m.threshold < 1.0))
   {

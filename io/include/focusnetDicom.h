@@ -42,6 +42,8 @@ struct DicomInstance
   bool                  hasPosition{ false };         ///< ImagePositionPatient present
   bool                  hasOrientation{ false };      ///< ImageOrientationPatient present
   std::array<double, 2> pixelSpacing{ { 1.0, 1.0 } }; ///< (row spacing, column spacing) in mm
+  bool                  hasPixelSpacing{ false };     ///< PixelSpacing present
+  std::string           damage; ///< why the file could not be read to its end (a file cut short); empty if whole
   std::array<double, 3> position{ { 0.0, 0.0, 0.0 } };
   std::array<double, 6> orientation{ { 1.0, 0.0, 0.0, 0.0, 1.0, 0.0 } };
 };

@@ -26,7 +26,9 @@ struct ImageSource
   std::vector<std::string> files; ///< one file, or a DICOM series in slice order
   unsigned int             dimension{ 0 };
   unsigned int             components{ 0 };
-  std::vector<std::size_t> size; ///< pixels along each dimension
+  std::vector<std::size_t> size;                   ///< pixels along each dimension
+  unsigned int             bitsPerComponent{ 0 };  ///< as stored in the file: 8 for 8-bit RGB, 16 for 16-bit
+  bool                     floatingPoint{ false }; ///< whether the file stores floating-point values
   bool                     dicom{ false };
   /** A scanned DICOM series: the headers the scan read, in the order of files (empty for other sources). */
   std::vector<DicomInstance> dicomInstances;
@@ -34,7 +36,8 @@ struct ImageSource
 
 /** Examines a file or a DICOM series folder (searched recursively, see ScanDicomTree). seriesUid picks a series
  * when a folder holds several; when the choice is ambiguous the error lists them. A series with inconsistent
- * geometry is refused with the reason. Throws focusnet::Error naming the path and the problem. */
+ * geometry is refused with the reason, as is a header that declares more than $FOCUSNET_MAX_VOXELS values (default
+ * 2^30) or more pixel data than the file holds. Throws focusnet::Error naming the path and the problem. */
 ImageSource
 InspectImageSource(const std::string & path, const std::string & seriesUid = {});
 

@@ -116,6 +116,13 @@ Organise(DicomSeriesInfo & series)
       series.problem = reason;
     }
   };
+  for (const DicomInstance & i : instances)
+  {
+    if (!i.damage.empty())
+    {
+      problem("damaged file " + i.path + ": " + i.damage);
+    }
+  }
   const bool geometry = std::all_of(
     instances.begin(), instances.end(), [](const DicomInstance & i) { return i.hasPosition && i.hasOrientation; });
   const std::array<double, 3> normal = Normal(first.orientation);
@@ -129,9 +136,29 @@ Organise(DicomSeriesInfo & series)
                      }
                      return a.instanceNumber < b.instanceNumber;
                    });
+  if (geometry)
+  {
+    // Two unit vectors at right angles: anything else has no normal to stack the slices along.
+    const auto & o = first.orientation;
+    const double row = Dot({ o[0], o[1], o[2] }, { o[0], o[1], o[2] });
+    const double column = Dot({ o[3], o[4], o[5] }, { o[3], o[4], o[5] });
+    if (std::abs(row - 1.0) > 1e-3 || std::abs(column - 1.0) > 1e-3 ||
+        std::abs(Dot({ o[0], o[1], o[2] }, { o[3], o[4], o[5] })) > 1e-3)
+    {
+      problem("ImageOrientationPatient is not two perpendicular unit vectors");
+    }
+  }
+  if (first.hasPixelSpacing && !(first.pixelSpacing[0] > 0.0 && first.pixelSpacing[1] > 0.0))
+  {
+    problem("PixelSpacing is not positive");
+  }
   if (instances.size() == 1)
   {
     return;
+  }
+  if (!first.hasPixelSpacing)
+  {
+    problem("no PixelSpacing: the slices' size in mm is unknown");
   }
   for (const DicomInstance & i : instances)
   {
@@ -248,8 +275,9 @@ LoadDicomHeader(const std::string & path, DcmFileFormat & file, std::string & er
 {
   QuietDcmtk();
   ++headersRead;
-  const OFCondition status =
-    file.loadFileUntilTag(path.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect, DCM_PixelData);
+  // The whole file is parsed, but values longer than DCM_MaxReadLength (the pixel data) are skipped, not read: a file
+  // cut short inside its pixel data ends before the declared length and is reported here, not read as if whole.
+  const OFCondition status = file.loadFile(path.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect);
   if (status.bad())
   {
     error = status.text();
@@ -304,7 +332,22 @@ DescribeInstance(DcmFileFormat & file, const std::string & path, DicomInstance &
   {
     instance.gantryTilt = tilt;
   }
-  GetNumbers(data, DCM_PixelSpacing, instance.pixelSpacing);
+  instance.hasPixelSpacing = GetNumbers(data, DCM_PixelSpacing, instance.pixelSpacing);
+  // Uncompressed pixel data shorter than the image it declares (GDCM would read it and leave the rest blank).
+  Uint16       bitsAllocated = 0;
+  DcmElement * pixels = nullptr;
+  if (!DcmXfer(instance.transferSyntaxUid.c_str()).isEncapsulated() &&
+      data.findAndGetUint16(DCM_BitsAllocated, bitsAllocated).good() && bitsAllocated >= 8 &&
+      data.findAndGetElement(DCM_PixelData, pixels).good() && pixels != nullptr)
+  {
+    const std::uint64_t declared = std::uint64_t{ instance.rows } * instance.columns * instance.samplesPerPixel *
+                                   (bitsAllocated / 8U) * std::max<std::uint32_t>(instance.frames, 1);
+    if (pixels->getLength() < declared && instance.damage.empty())
+    {
+      instance.damage = "the pixel data holds " + std::to_string(pixels->getLength()) + " of the " +
+                        std::to_string(declared) + " bytes the header declares";
+    }
+  }
   instance.hasPosition = GetNumbers(data, DCM_ImagePositionPatient, instance.position);
   instance.hasOrientation = GetNumbers(data, DCM_ImageOrientationPatient, instance.orientation);
 }
@@ -347,20 +390,24 @@ ScanDicomTree(const std::string & root, const std::function<void(std::size_t, st
     std::string   reason;
     const bool    preamble = HasDicomPreamble(path);
     DcmFileFormat header;
-    if (!LoadDicomHeader(path, header, reason))
+    const bool    whole = LoadDicomHeader(path, header, reason);
+    DescribeInstance(header, path, instance);
+    if (!whole)
     {
-      // Without the preamble a file that does not parse is simply not DICOM.
-      if (preamble)
-      {
-        scan.unreadable.push_back({ path, "not a readable DICOM file: " + reason });
-      }
-      else
+      // Without the preamble a file that does not parse is simply not DICOM. A file whose header parsed but that ends
+      // early (pixel data cut short) belongs to its series, and makes the series fail naming it.
+      if (!preamble)
       {
         ++scan.otherFiles;
+        continue;
       }
-      continue;
+      if (instance.seriesUid.empty() || instance.rows == 0)
+      {
+        scan.unreadable.push_back({ path, "not a readable DICOM file: " + reason });
+        continue;
+      }
+      instance.damage = reason;
     }
-    DescribeInstance(header, path, instance);
     if (instance.rows == 0 || instance.columns == 0 || instance.sopClassUid == UID_SegmentationStorage)
     {
       ++scan.otherFiles; // not an image (DICOMDIR, structured report, segmentation...), or not DICOM at all

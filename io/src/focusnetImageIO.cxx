@@ -8,6 +8,7 @@
 
 #include "focusnetAtomicFile.h"
 #include "focusnetError.h"
+#include "focusnetImageFileChecks.h"
 
 #include "gdcmTrace.h"
 #include "itkGDCMImageIO.h"
@@ -22,9 +23,18 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdarg>
 #include <filesystem>
 #include <mutex>
 #include <sstream>
+
+// ITK's own libtiff, whose headers Debian does not install: its message handlers (libtiff's TIFFErrorHandler).
+extern "C"
+{
+  using ItkTiffHandler = void (*)(const char *, const char *, va_list);
+  ItkTiffHandler itk_TIFFSetWarningHandler(ItkTiffHandler);
+  ItkTiffHandler itk_TIFFSetErrorHandler(ItkTiffHandler);
+}
 
 namespace focusnet
 {
@@ -39,8 +49,13 @@ RegisterImageIOFactories()
                  {
                    // GDCM prints warnings (private tags, missing spacing) straight to stderr; our errors are reported
                    // as such.
+                   // So do GDCM's errors and libtiff's warnings and errors: the reader's exception says what failed,
+                   // and FocusNet reports it in one line naming the file.
                    gdcm::Trace::WarningOff();
                    gdcm::Trace::DebugOff();
+                   gdcm::Trace::ErrorOff();
+                   itk_TIFFSetWarningHandler(nullptr);
+                   itk_TIFFSetErrorHandler(nullptr);
                    itk::GDCMImageIOFactory::RegisterOneFactory();
                    itk::NrrdImageIOFactory::RegisterOneFactory();
                    itk::NiftiImageIOFactory::RegisterOneFactory();
@@ -164,9 +179,17 @@ InspectImageFiles(const std::string & path, const std::vector<std::string> & fil
     source.dimension = 3; // a series of 2D files
   }
   source.components = io->GetNumberOfComponents();
+  source.bitsPerComponent = static_cast<unsigned int>(8 * io->GetComponentSize());
+  source.floatingPoint =
+    io->GetComponentType() == itk::IOComponentEnum::FLOAT || io->GetComponentType() == itk::IOComponentEnum::DOUBLE;
   for (unsigned int d = 0; d < source.dimension; ++d)
   {
     source.size.push_back(d < io->GetNumberOfDimensions() ? io->GetDimensions(d) : source.files.size());
+  }
+  CheckDeclaredSize(files.size() > 1 ? path : files.front(), source.size, source.components);
+  if (files.size() == 1)
+  {
+    CheckPixelDataComplete(files.front(), io->GetImageSizeInBytes());
   }
   if (source.dimension < 2 || source.dimension > 3)
   {

@@ -237,15 +237,7 @@ public:
       {
         throw Error(folder.string() + ": cannot create the output folder");
       }
-      // A run killed while writing leaves hidden ".NAME.partial-PID-N" files (see WriteAtomically): clear them.
-      for (const auto & entry : fs::directory_iterator(folder, error))
-      {
-        const std::string name = entry.path().filename().string();
-        if (name.front() == '.' && name.find(".partial-") != std::string::npos)
-        {
-          fs::remove(entry.path(), error);
-        }
-      }
+      RemovePartialFiles(folder.string());
       SegmentationOptions options = m_Options.segmentation;
       // Files of an interrupted attempt (no summary yet) are this run's own: replace them.
       options.overwrite = true;
