@@ -9,6 +9,7 @@
 #include "focusnetModel.h"
 #include "focusnetTestUtilities.h"
 
+#include <array>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -140,7 +141,29 @@ TEST(FocusNetModel, FileRoundTripKeepsWeightsAndMetadata)
   EXPECT_EQ(directory.Files(), std::vector<std::string>{ "model.fnm" }); // no temporary left behind
 
   const Model loaded = Model::Load(directory / "model.fnm");
-  EXPECT_EQ(ToJson(loaded.Metadata()), ToJson(metadata));
+  // Field by field against what was set, not the JSON against the JSON: a field both sides dropped would pass that.
+  const ModelMetadata & m = loaded.Metadata();
+  EXPECT_EQ(m.architecture.name, metadata.architecture.name);
+  EXPECT_EQ(m.architecture.inputChannels, 3);
+  EXPECT_EQ(m.architecture.width, metadata.architecture.width);
+  EXPECT_EQ(m.architecture.attentionStemWidth, metadata.architecture.attentionStemWidth);
+  EXPECT_EQ(m.architecture.minimumChannels, metadata.architecture.minimumChannels);
+  EXPECT_EQ(m.architecture.dropoutPlacement, DropoutPlacement::Throughout);
+  EXPECT_EQ(m.architecture.dropoutRate, metadata.architecture.dropoutRate);
+  EXPECT_EQ(m.inputSize, metadata.inputSize);
+  EXPECT_EQ(m.normalization.kind, metadata.normalization.kind);
+  EXPECT_EQ(m.normalization.mean, metadata.normalization.mean);
+  EXPECT_EQ(m.normalization.standardDeviation, metadata.normalization.standardDeviation);
+  EXPECT_EQ(m.threshold, 0.4);
+  EXPECT_EQ(m.label.name, "Skin lesion");
+  EXPECT_EQ(m.label.value, 2);
+  EXPECT_EQ(m.label.color, (std::array<std::uint8_t, 3>{ 1, 2, 3 }));
+  EXPECT_EQ(m.label.type.value, "52988006");
+  EXPECT_EQ(m.label.type.scheme, "SCT");
+  EXPECT_EQ(m.label.type.meaning, "Lesion");
+  EXPECT_EQ(m.label.category.value, metadata.label.category.value);
+  EXPECT_EQ(m.label.category.meaning, metadata.label.category.meaning);
+  EXPECT_EQ(m.provenanceJson, R"({"data":"isic2017","epochs":3})");
   EXPECT_EQ(loaded.WeightsChecksum(), model.WeightsChecksum());
   EXPECT_EQ(loaded.ParameterCount(), model.ParameterCount());
 
@@ -264,6 +287,16 @@ TEST(FocusNetMetadata, InvalidOptionsAreRejected)
   expectInvalid([](ModelMetadata & m) { m.threshold = 1.5; }, "threshold");
   expectInvalid([](ModelMetadata & m) { m.normalization.standardDeviation = { 0.0 }; }, "std");
   expectInvalid([](ModelMetadata & m) { m.label.value = 0; }, "label value");
+}
+
+TEST_F(FocusNetModelFile, AFlippedLetterInTheMetadataIsCaughtByItsChecksum)
+{
+  // "attention_stem_width" has a default: without the checksum, a damaged key would load as the default silently.
+  std::string bytes = m_Bytes;
+  const auto  at = bytes.find("\"attention_stem_width\"");
+  ASSERT_NE(at, std::string::npos);
+  bytes[at + 1] ^= 0x01;
+  ExpectErrorContaining([&] { Model::Load(Write("flipped.fnm", bytes)); }, { "flipped.fnm", "metadata checksum" });
 }
 
 TEST(FocusNetMetadata, JsonRoundTrip)

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <limits>
 #include <type_traits>
 #include <vector>
 
@@ -98,23 +99,84 @@ ToJson(const ModelMetadata & m, int indent)
 
 namespace
 {
-/** object[key] as T; a missing key or a value of the wrong type is reported by the key's name. */
+/** value as T, named key in messages. Whole numbers must be JSON integers within T's range: nlohmann's get<int>()
+ * casts a JSON float such as 1e98 to an integer, which is undefined behaviour (found by fuzzing the metadata). */
+template <typename T>
+T
+As(const json & value, const std::string & key)
+{
+  auto fail = [&](const std::string & what)
+  { throw Error("invalid model metadata: " + key + " is not " + what + " (" + value.dump() + ")"); };
+  if constexpr (std::is_same_v<T, std::string>)
+  {
+    if (!value.is_string())
+    {
+      fail("a string");
+    }
+    return value.get<std::string>();
+  }
+  else if constexpr (std::is_integral_v<T>)
+  {
+    if (!value.is_number_integer())
+    {
+      fail("a whole number");
+    }
+    if (value.is_number_unsigned()
+          ? value.get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<T>::max())
+          : value.get<std::int64_t>() < static_cast<std::int64_t>(std::numeric_limits<T>::min()) ||
+              value.get<std::int64_t>() > static_cast<std::int64_t>(std::numeric_limits<T>::max()))
+    {
+      fail("a whole number in range");
+    }
+    return static_cast<T>(value.is_number_unsigned() ? static_cast<std::int64_t>(value.get<std::uint64_t>())
+                                                     : value.get<std::int64_t>());
+  }
+  else
+  {
+    if (!value.is_number())
+    {
+      fail("a number");
+    }
+    return value.get<T>();
+  }
+}
+
+/** object[key] as T (see As); a missing key is reported by its name. */
 template <typename T>
 T
 Get(const json & object, const char * key)
 {
-  try
+  if (!object.is_object() || !object.contains(key))
   {
-    return object.at(key).get<T>();
+    throw Error(std::string("invalid model metadata: ") + key + " is missing");
   }
-  catch (const json::exception &)
+  return As<T>(object.at(key), key);
+}
+
+/** object[key] as T, or fallback when the key is absent (keys added in later versions). */
+template <typename T>
+T
+GetOr(const json & object, const char * key, const T & fallback)
+{
+  return object.is_object() && object.contains(key) ? As<T>(object.at(key), key) : fallback;
+}
+
+/** object[key] as a list of T. */
+template <typename T>
+std::vector<T>
+GetList(const json & object, const char * key)
+{
+  const json & list = object.contains(key) ? object.at(key) : json();
+  if (!list.is_array())
   {
-    throw Error(std::string("invalid model metadata: ") + key +
-                (object.contains(key)
-                   ? " is not a " + std::string(std::is_same_v<T, std::string> ? "string" : "number") + " (" +
-                       object.at(key).dump() + ")"
-                   : " is missing"));
+    throw Error(std::string("invalid model metadata: ") + key + " is not a list");
   }
+  std::vector<T> values;
+  for (const json & value : list)
+  {
+    values.push_back(As<T>(value, key));
+  }
+  return values;
 }
 } // namespace
 
@@ -129,17 +191,18 @@ ModelMetadataFromJson(const std::string & text)
     m.architecture.name = Get<std::string>(a, "name");
     m.architecture.inputChannels = Get<int>(a, "input_channels");
     m.architecture.width = Get<double>(a, "width");
-    m.architecture.attentionStemWidth = a.value("attention_stem_width", 24);
-    m.architecture.minimumChannels = a.value("minimum_channels", 1);
-    m.architecture.dropoutPlacement = DropoutPlacementFromString(a.value("dropout_placement", "bottleneck"));
-    m.architecture.dropoutRate = a.value("dropout_rate", 0.2);
+    m.architecture.attentionStemWidth = GetOr<int>(a, "attention_stem_width", 24);
+    m.architecture.minimumChannels = GetOr<int>(a, "minimum_channels", 1);
+    m.architecture.dropoutPlacement =
+      DropoutPlacementFromString(GetOr<std::string>(a, "dropout_placement", "bottleneck"));
+    m.architecture.dropoutRate = GetOr<double>(a, "dropout_rate", 0.2);
     m.inputSize = Get<int>(j, "input_size");
     const json & n = j.at("normalization");
     if (n.at("kind") == "meanstd")
     {
       m.normalization.kind = Normalization::Kind::MeanStd;
-      m.normalization.mean = n.at("mean").get<std::vector<double>>();
-      m.normalization.standardDeviation = n.at("std").get<std::vector<double>>();
+      m.normalization.mean = GetList<double>(n, "mean");
+      m.normalization.standardDeviation = GetList<double>(n, "std");
     }
     else if (n.at("kind") == "window")
     {
@@ -161,7 +224,7 @@ ModelMetadataFromJson(const std::string & text)
       throw Error("invalid model options: label value must be 1..255, not " + std::to_string(value));
     }
     m.label.value = static_cast<std::uint8_t>(value);
-    const auto color = l.at("color").get<std::vector<std::int64_t>>();
+    const auto color = GetList<std::int64_t>(l, "color");
     if (color.size() != 3 || std::any_of(color.begin(), color.end(), [](std::int64_t c) { return c < 0 || c > 255; }))
     {
       throw Error("invalid model options: label color must be three values 0..255, not " + l.at("color").dump());

@@ -23,6 +23,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from focusnet_test_files import read_nrrd
+
 FOCUSNET = os.environ["FOCUSNET_EXECUTABLE"]
 TRAIN = os.environ.get("FOCUSNET_TRAIN_EXECUTABLE", "")
 CLI_MODULE = os.environ.get("FOCUSNET_SEGMENTATION_CLI", "")
@@ -302,18 +304,6 @@ def test_the_voxel_limit_can_be_raised_and_is_checked(tiny_models, tmp_path):
 
 
 # ---- odd but valid images -------------------------------------------------------------------------------------------
-def read_nrrd_labels(path):
-    data = Path(path).read_bytes()
-    end = data.index(b"\n\n")
-    fields = dict(line.split(": ", 1) for line in data[:end].decode().splitlines()[1:] if ": " in line)
-    body = data[end + 2:]
-    if fields["encoding"] in ("gzip", "gz"):
-        import gzip
-        body = gzip.decompress(body)
-    sizes = [int(s) for s in fields["sizes"].split()]
-    return np.frombuffer(body, np.uint8).reshape(sizes[::-1])
-
-
 def test_odd_but_valid_images_are_segmented(tiny_models, tmp_path):
     rng = np.random.default_rng(3)
     rgb8 = (rng.random((24, 20, 3)) * 255).astype(np.uint8)
@@ -335,7 +325,7 @@ def test_odd_but_valid_images_are_segmented(tiny_models, tmp_path):
         result = run(FOCUSNET, "segment", tmp_path / name, output, "--model", tiny_models[model], "--threads", "1",
                      "--threshold", "0.5")
         assert result.returncode == 0, (name, result.stderr)
-        labels[name] = read_nrrd_labels(output)
+        labels[name] = read_nrrd(output)
         assert list(labels[name].shape) == shape, name
     # The colour variants hold the same picture: the same labels. (The untrained model is not blank on it: checked.)
     for name in ("rgba.png", "rgb16.png", "rgb16.mha"):
@@ -667,4 +657,4 @@ def test_real_data_a_two_slice_and_a_one_slice_series_are_segmented(tiny_models,
             shutil.copy(source, folder)
         result = run(FOCUSNET, "segment", folder, tmp_path / ("%d.nrrd" % count), "--model", tiny_models["gray"])
         assert result.returncode == 0, result.stderr
-        assert read_nrrd_labels(tmp_path / ("%d.nrrd" % count)).shape == (count, 512, 512)
+        assert read_nrrd(tmp_path / ("%d.nrrd" % count)).shape == (count, 512, 512)

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+
+from focusnet_test_files import write_disc_pairs
 
 FOCUSNET = os.environ["FOCUSNET_EXECUTABLE"]
 TRAIN = os.environ.get("FOCUSNET_TRAIN_EXECUTABLE", "")
@@ -163,19 +164,7 @@ EPOCHS = 4
 @pytest.fixture(scope="module")
 def pairs(tmp_path_factory):
     """16 synthetic image/mask pairs (bright discs on noise), written with Pillow."""
-    folder = tmp_path_factory.mktemp("pairs")
-    rng = np.random.default_rng(11)
-    lines = []
-    for k in range(16):
-        y, x = np.mgrid[:48, :48]
-        cy, cx, r = rng.integers(14, 34), rng.integers(14, 34), rng.integers(6, 12)
-        mask = ((y - cy) ** 2 + (x - cx) ** 2 <= r * r).astype(np.uint8) * 255
-        image = (rng.normal(60, 20, (48, 48)) + (mask > 0) * 90).clip(0, 255).astype(np.uint8)
-        Image.fromarray(image).save(folder / ("i%02d.png" % k))
-        Image.fromarray(mask).save(folder / ("m%02d.png" % k))
-        lines.append("i%02d.png,m%02d.png" % (k, k))
-    (folder / "list.txt").write_text("\n".join(lines) + "\n")
-    return folder / "list.txt"
+    return write_disc_pairs(tmp_path_factory.mktemp("pairs"), 16, 48, seed=11)
 
 
 def train(pairs, out, *extra):
