@@ -53,11 +53,6 @@ ToJson(const CodedConcept & code)
   return { { "value", code.value }, { "scheme", code.scheme }, { "meaning", code.meaning } };
 }
 
-CodedConcept
-CodedConceptFromJson(const json & j)
-{
-  return { j.at("value").get<std::string>(), j.at("scheme").get<std::string>(), j.at("meaning").get<std::string>() };
-}
 } // namespace
 
 std::string
@@ -141,16 +136,16 @@ As(const json & value, const std::string & key)
   }
 }
 
-/** object[key] as T (see As); a missing key is reported by its name. */
+/** object[key] as T (see As); a missing key is reported by its name, or by name when given. */
 template <typename T>
 T
-Get(const json & object, const char * key)
+Get(const json & object, const char * key, const char * name = nullptr)
 {
   if (!object.is_object() || !object.contains(key))
   {
-    throw Error(std::string("invalid model metadata: ") + key + " is missing");
+    throw Error(std::string("invalid model metadata: ") + (name ? name : key) + " is missing");
   }
-  return As<T>(object.at(key), key);
+  return As<T>(object.at(key), name ? name : key);
 }
 
 /** object[key] as T, or fallback when the key is absent (keys added in later versions). */
@@ -161,22 +156,29 @@ GetOr(const json & object, const char * key, const T & fallback)
   return object.is_object() && object.contains(key) ? As<T>(object.at(key), key) : fallback;
 }
 
-/** object[key] as a list of T. */
+/** object[key] as a list of T, named as Get names it. */
 template <typename T>
 std::vector<T>
-GetList(const json & object, const char * key)
+GetList(const json & object, const char * key, const char * name = nullptr)
 {
-  const json & list = object.contains(key) ? object.at(key) : json();
+  const std::string named = name ? name : key;
+  const json &      list = object.is_object() && object.contains(key) ? object.at(key) : json();
   if (!list.is_array())
   {
-    throw Error(std::string("invalid model metadata: ") + key + " is not a list");
+    throw Error("invalid model metadata: " + named + " is not a list");
   }
   std::vector<T> values;
   for (const json & value : list)
   {
-    values.push_back(As<T>(value, key));
+    values.push_back(As<T>(value, named));
   }
   return values;
+}
+
+CodedConcept
+CodedConceptFromJson(const json & j)
+{
+  return { Get<std::string>(j, "value"), Get<std::string>(j, "scheme"), Get<std::string>(j, "meaning") };
 }
 } // namespace
 
@@ -217,17 +219,12 @@ ModelMetadataFromJson(const std::string & text)
     m.threshold = Get<double>(j, "threshold");
     const json & l = j.at("label");
     m.label.name = Get<std::string>(l, "name");
-    // Read wide, so that 300 is refused rather than stored as 44.
-    const auto value = Get<std::int64_t>(l, "value");
-    if (value < 1 || value > 255)
+    // As<std::uint8_t> refuses 300 rather than storing 44; Validate refuses 0.
+    m.label.value = Get<std::uint8_t>(l, "value", "label value");
+    const auto color = GetList<std::uint8_t>(l, "color", "label color");
+    if (color.size() != 3)
     {
-      throw Error("invalid model options: label value must be 1..255, not " + std::to_string(value));
-    }
-    m.label.value = static_cast<std::uint8_t>(value);
-    const auto color = GetList<std::int64_t>(l, "color");
-    if (color.size() != 3 || std::any_of(color.begin(), color.end(), [](std::int64_t c) { return c < 0 || c > 255; }))
-    {
-      throw Error("invalid model options: label color must be three values 0..255, not " + l.at("color").dump());
+      throw Error("invalid model metadata: label color must be three values 0..255, not " + l.at("color").dump());
     }
     std::copy(color.begin(), color.end(), m.label.color.begin());
     m.label.category = CodedConceptFromJson(l.at("category"));
