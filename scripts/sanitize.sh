@@ -2,6 +2,8 @@
 # Builds the project and its tests with AddressSanitizer and UndefinedBehaviorSanitizer (build-sanitize/) and runs
 # the suite. Any finding stops the test that made it (-fno-sanitize-recover). tcmalloc and the Python module are
 # off: AddressSanitizer brings its own allocator, and an instrumented module does not load into Python.
+# LibTorch's tensors stay on AddressSanitizer's allocator (FOCUSNET_KEEP_TENSOR_MEMORY=0): the tensor-memory tests
+# switch the project's own large-tensor allocator on for themselves, so it is checked too.
 # Leak checking is off: LibTorch, ITK and VTK keep process-lifetime allocations (registries, factories) that
 # LeakSanitizer would report at exit. No suppressions are needed otherwise. The whole suite is not part of .ci/run
 # (it takes about 40 minutes on 2 cores: instrumented build and a 3-5x slower suite).
@@ -25,4 +27,5 @@ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFOCUSNET_SAN
 cmake --build "$build" "${targets[@]}"
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:halt_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export FOCUSNET_KEEP_TENSOR_MEMORY=0
 ctest --test-dir "$build" --parallel "$(nproc)" --output-on-failure --timeout 1800 "${selection[@]}" "$@"

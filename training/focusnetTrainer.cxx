@@ -8,6 +8,7 @@
 #include "focusnetError.h"
 #include "focusnetMetrics.h"
 #include "focusnetModelImpl.h"
+#include "focusnetTensorMemory.h"
 #include "focusnetTensorOps.h"
 #include "focusnetVersion.h"
 
@@ -302,6 +303,7 @@ Train(const TrainingOptions & options, const TrainingCallbacks & callbacks)
   {
     throw Error(files.checkpoint + ": nothing to resume");
   }
+  KeepLargeTensorMemory();
   const ScopedThreadCount threadCount(options.threads);
   const torch::Device     device = ParseDevice(options.device);
 

@@ -20,7 +20,6 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
-#include <malloc.h>
 
 #include <cmath>
 #include <cstring>
@@ -475,12 +474,6 @@ Evaluate(const py::array & labels, const py::array & reference)
 
 PYBIND11_MODULE(focusnet, m)
 {
-  // LibTorch allocates and frees large tensors constantly; glibc's malloc hands them back to the kernel and faults
-  // them in again (1.4-10x slower on the development VMs). A module cannot bring its own allocator into a running
-  // Python, so it keeps glibc from returning large blocks instead: a process-wide setting, made once on import.
-  mallopt(M_MMAP_THRESHOLD, 1 << 30);
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
-
   m.doc() = "FocusNet segmentation (Kaul et al., ISBI 2019) for numpy arrays: the same network, model files and "
             "results as the focusnet command and itk::FocusNetImageFilter.";
   m.attr("__version__") = focusnet::Version;

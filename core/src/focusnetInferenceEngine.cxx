@@ -6,6 +6,7 @@
 
 #include "focusnetError.h"
 #include "focusnetModelImpl.h"
+#include "focusnetTensorMemory.h"
 #include "focusnetTensorOps.h"
 
 #include <algorithm>
@@ -90,6 +91,7 @@ InferenceEngine::InferenceEngine(const Model & model, const InferenceOptions & o
   {
     throw Error("thread count must not be negative");
   }
+  KeepLargeTensorMemory();
   m_Impl->metadata = model.Metadata();
   m_Impl->options = options;
   m_Impl->flips = TrainedFlips(m_Impl->metadata);
@@ -102,7 +104,11 @@ InferenceEngine::InferenceEngine(const Model & model, const InferenceOptions & o
   m_Impl->network->eval();
 }
 
-InferenceEngine::~InferenceEngine() = default;
+InferenceEngine::~InferenceEngine()
+{
+  m_Impl.reset();
+  ReleaseUnusedTensorMemory();
+}
 
 bool
 NativeBFloat16()
