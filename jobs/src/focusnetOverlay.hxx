@@ -36,11 +36,12 @@ WriteOverlay(const TImage *                      image,
   using PictureType = itk::Image<RGB, 2>;
   constexpr bool gray = itk::FocusNetDetail::ComponentCount<typename TImage::PixelType>() == 1;
   const auto     region = image->GetLargestPossibleRegion();
-  const auto [width, height] = itk::FocusNetDetail::SliceShape(region, axis);
-  const int64_t slices = axis < TImage::ImageDimension ? static_cast<int64_t>(region.GetSize(axis)) : 1;
-  const int64_t count = std::clamp<int64_t>(options.slices, 1, slices);
-  const int64_t columns = static_cast<int64_t>(std::ceil(std::sqrt(static_cast<double>(count))));
-  const int64_t rows = (count + columns - 1) / columns;
+  const auto     shape = itk::FocusNetDetail::SliceShape(region, axis);
+  const int64_t  width = shape.first, height = shape.second; // not a structured binding: the lambdas below use them
+  const int64_t  slices = axis < TImage::ImageDimension ? static_cast<int64_t>(region.GetSize(axis)) : 1;
+  const int64_t  count = std::clamp<int64_t>(options.slices, 1, slices);
+  const int64_t  columns = static_cast<int64_t>(std::ceil(std::sqrt(static_cast<double>(count))));
+  const int64_t  rows = (count + columns - 1) / columns;
 
   std::vector<float>        values; // count slices one after the other, channels interleaved
   std::vector<std::uint8_t> inside;
