@@ -177,3 +177,31 @@ def test_the_model_is_the_flag_then_focusnet_model_then_the_installed_default(tm
     assert (outputs["variable"] != outputs["installed"]).any()
     missing = focusnet("segment", LUNG, tmp_path / "m.nrrd", env={"FOCUSNET_MODEL": str(tmp_path / "none.fnm")})
     assert missing.returncode != 0 and "none.fnm" in missing.stderr
+
+
+def test_real_data_batch_summary_counts_the_label_map_voxels_and_their_volume(tmp_path):
+    # summary.csv's voxel_count against the label map counted here, and volume_ml against that count times the
+    # voxel volume from pydicom's PixelSpacing and the distance between ImagePositionPatient along the normal.
+    needs_dicom()
+    import csv
+    import pydicom
+    tree = tmp_path / "tree"
+    series = copy_series(tree / "ct", 20, "2.25.301")
+    out = tmp_path / "out"
+    result = focusnet("batch", tree, out, "--model", MODEL, "--threads", "2", "--formats", "nrrd")
+    assert result.returncode == 0, result.stderr
+    [row] = list(csv.DictReader((out / "summary.csv").open()))
+    assert row["status"] == "ok", row
+    [label_map] = list((out / row["output_folder"]).glob("*.nrrd"))  # output_folder: relative to the output root
+    voxels = int(np.count_nonzero(read_nrrd(label_map)))
+    assert voxels > 0
+    assert int(row["voxel_count"]) == voxels
+    datasets = [pydicom.dcmread(f, stop_before_pixels=True) for f in sorted(series.iterdir())]
+    normal = np.cross(*np.array(datasets[0].ImageOrientationPatient, dtype=float).reshape(2, 3))
+    positions = sorted(float(np.dot(normal, np.array(d.ImagePositionPatient, dtype=float))) for d in datasets)
+    gap = positions[1] - positions[0]
+    assert np.allclose(np.diff(positions), gap)
+    rows_mm, columns_mm = (float(s) for s in datasets[0].PixelSpacing)
+    expected_ml = voxels * rows_mm * columns_mm * gap / 1000.0
+    assert abs(float(row["volume_ml"]) - expected_ml) <= 0.0005 + 1e-9, (row["volume_ml"], expected_ml)
+    assert int(row["slices"]) == 20 and int(row["files"]) == 20
