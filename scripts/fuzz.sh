@@ -4,13 +4,13 @@
 # into build-fuzz/corpus/TARGET), merges what adds coverage into it (-merge=1) and packs it again. Crashes are
 # written to build-fuzz/crashes/. Needs Debian's clang (clang-14).
 # Targets run side by side, one per core. Exits non-zero when one found a crash.
-# Usage: scripts/fuzz.sh [SECONDS [TARGET...]]   TARGET: Metadata ModelFile DicomFile (default: all)
+# Usage: scripts/fuzz.sh [SECONDS [TARGET...]]   TARGET: Metadata ModelFile DicomFile SlicerCommandLine (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-600}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(Metadata ModelFile DicomFile)
+[ ${#targets[@]} -gt 0 ] || targets=(Metadata ModelFile DicomFile SlicerCommandLine)
 build=${FUZZ_BUILD_DIR:-build-fuzz}
 CC=clang CXX=clang++ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFOCUSNET_FUZZ=ON \
   -DFOCUSNET_SANITIZE=address,undefined -DFOCUSNET_USE_TCMALLOC=OFF -DFOCUSNET_BUILD_PYTHON=OFF \

@@ -18,7 +18,7 @@ selection=(-E InstalledPackageConsumer) # it compiles a project of its own witho
 if [ "${1:-}" = "--libraries" ]; then
   shift
   targets=(--target focusnetCoreTests focusnetITKFilterTests focusnetIOTests focusnetDicomTests
-    focusnetFuzzMetadata focusnetFuzzModelFile focusnetFuzzDicomFile)
+    focusnetFuzzMetadata focusnetFuzzModelFile focusnetFuzzDicomFile focusnetFuzzSlicerCommandLine)
   selection=(-L library)
 fi
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFOCUSNET_SANITIZE=address,undefined \

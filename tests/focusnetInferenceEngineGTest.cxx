@@ -289,7 +289,9 @@ TEST(FocusNetInferenceEngine, Bf16RunsWhereTheCpuComputesItAndIsRefusedElsewhere
     ExpectErrorContaining([&] { InferenceEngine(model, bf16); }, { "AVX512-BF16 or AMX" });
   }
   bf16.precision = "fp16";
-  ExpectErrorContaining([&] { InferenceEngine(model, bf16); }, { "unknown precision 'fp16'" });
+  ExpectErrorContaining([&] { InferenceEngine(model, bf16); }, { "fp16 precision runs on GPUs only" });
+  bf16.precision = "fp8";
+  ExpectErrorContaining([&] { InferenceEngine(model, bf16); }, { "unknown precision 'fp8'" });
 }
 
 TEST(FocusNetInferenceEngine, UNetRunsThroughTheSameEngine)

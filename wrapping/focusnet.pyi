@@ -25,7 +25,8 @@ class Model:
     ) -> None:
         """Loads a model file; None takes $FOCUSNET_MODEL, else the installed default model.
 
-        precision: 'fp32', or 'bf16' on CPUs with AVX512-BF16 or AMX (focusnet.native_bf16()) and on GPUs.
+        precision: 'fp32'; 'bf16' on CPUs with AVX512-BF16 or AMX (focusnet.native_bf16()) and on GPUs; 'fp16' on
+            GPUs.
         Raises FileNotFoundError for a missing file, OSError for one that is not a valid model file, and
         ValueError for an unknown device, bad threads / batch_size or a precision this machine cannot run.
         """

@@ -505,8 +505,8 @@ PYBIND11_MODULE(focusnet, m)
          py::arg("precision") = "fp32",
          "Loads a model file; path=None takes $FOCUSNET_MODEL, else the installed default model. device: 'auto' (a "
          "GPU when LibTorch sees one), 'cpu', 'cuda' or 'cuda:N'. threads: LibTorch threads (0: all cores). "
-         "batch_size: slices per forward pass. precision: 'fp32', or 'bf16' on CPUs with AVX512-BF16 or AMX and on "
-         "GPUs.")
+         "batch_size: slices per forward pass. precision: 'fp32'; 'bf16' on CPUs with AVX512-BF16 or AMX and on "
+         "GPUs; 'fp16' on GPUs.")
     .def_property_readonly(
       "metadata",
       [](const PythonModel & self)

@@ -23,8 +23,8 @@ struct InferenceOptions
   int         batchSize{ 8 };   ///< slices per forward pass
   /** Average over the identity and the mirror images the model was trained on (TrainedFlips). */
   bool flipAugmentation{ false };
-  /** "fp32", or "bf16": the network's weights and activations in bfloat16, for CPUs that compute it natively
-   * (NativeBFloat16) and CUDA devices; probabilities are float either way. */
+  /** "fp32"; "bf16": the network's weights and activations in bfloat16, for CPUs that compute it natively
+   * (NativeBFloat16) and CUDA devices; "fp16": in float16, for CUDA devices. Probabilities are float either way. */
   std::string precision{ "fp32" };
 
   bool
@@ -87,10 +87,17 @@ ResolveDevice(const std::string & device);
 bool
 NativeBFloat16();
 
-/** Throws focusnet::Error unless precision is "fp32", or "bf16" on a device that computes it (NativeBFloat16 for
- * "cpu"; any CUDA device). The engine checks its options with it; front doors may call it before any work. */
+/** Throws focusnet::Error unless precision is "fp32", "bf16" on a device that computes it (NativeBFloat16 for
+ * "cpu"; any CUDA device) or "fp16" on a CUDA device. The engine checks its options with it; front doors may call it
+ * before any work. */
 void
 CheckPrecision(const std::string & precision, const std::string & device);
+
+/** Throws focusnet::Error for options no engine can run with here: a batch size below 1, a negative thread count, an
+ * unknown or absent device (ResolveDevice), a precision the device cannot run (CheckPrecision). The engine checks
+ * its options with it; front doors call it before any work. */
+void
+CheckInferenceOptions(const InferenceOptions & options);
 
 /** Whether this LibTorch build sees a CUDA device. */
 bool

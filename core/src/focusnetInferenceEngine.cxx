@@ -83,14 +83,7 @@ struct InferenceEngine::Impl
 InferenceEngine::InferenceEngine(const Model & model, const InferenceOptions & options)
   : m_Impl(std::make_unique<Impl>())
 {
-  if (options.batchSize < 1)
-  {
-    throw Error("batch size must be at least 1");
-  }
-  if (options.threads < 0)
-  {
-    throw Error("thread count must not be negative");
-  }
+  CheckInferenceOptions(options);
   KeepLargeTensorMemory();
   m_Impl->metadata = model.Metadata();
   m_Impl->options = options;
@@ -98,8 +91,9 @@ InferenceEngine::InferenceEngine(const Model & model, const InferenceOptions & o
   m_Impl->device = ParseDevice(options.device);
   m_Impl->network = nn::BuildNetwork(m_Impl->metadata.architecture);
   CopyState(*ModelInternals::Of(model).network, *m_Impl->network);
-  CheckPrecision(options.precision, m_Impl->device.str());
-  m_Impl->dtype = options.precision == "bf16" ? torch::kBFloat16 : torch::kFloat;
+  m_Impl->dtype = options.precision == "bf16"   ? torch::kBFloat16
+                  : options.precision == "fp16" ? torch::kHalf
+                                                : torch::kFloat;
   m_Impl->network->to(m_Impl->device, m_Impl->dtype);
   m_Impl->network->eval();
 }
@@ -117,11 +111,30 @@ NativeBFloat16()
 }
 
 void
+CheckInferenceOptions(const InferenceOptions & options)
+{
+  if (options.batchSize < 1)
+  {
+    throw Error("batch size must be at least 1");
+  }
+  if (options.threads < 0)
+  {
+    throw Error("thread count must not be negative");
+  }
+  CheckPrecision(options.precision, ResolveDevice(options.device));
+}
+
+void
 CheckPrecision(const std::string & precision, const std::string & device)
 {
-  if (precision != "fp32" && precision != "bf16")
+  if (precision != "fp32" && precision != "bf16" && precision != "fp16")
   {
-    throw Error("unknown precision '" + precision + "' (use fp32 or bf16)");
+    throw Error("unknown precision '" + precision + "' (use fp32, bf16 or fp16)");
+  }
+  if (precision == "fp16" && device == "cpu")
+  {
+    throw Error("fp16 precision runs on GPUs only (LibTorch's CPU convolutions have no fast float16 path); use fp32, "
+                "or bf16 on a CPU with AVX512-BF16 or AMX");
   }
   if (precision == "bf16" && device == "cpu" && !NativeBFloat16())
   {

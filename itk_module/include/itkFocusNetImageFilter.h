@@ -73,8 +73,8 @@ public:
   itkSetStringMacro(Device);
   itkGetStringMacro(Device);
 
-  /** "fp32" (the default) or "bf16": the network in bfloat16, for CPUs with AVX512-BF16 or AMX
-   * (focusnet::NativeBFloat16) and GPUs. */
+  /** "fp32" (the default); "bf16": the network in bfloat16, for CPUs with AVX512-BF16 or AMX
+   * (focusnet::NativeBFloat16) and GPUs; "fp16": in float16, for GPUs. */
   itkSetStringMacro(Precision);
   itkGetStringMacro(Precision);
 

@@ -193,6 +193,7 @@ SegmentImageSource(const ImageSource &                  source,
   {
     throw Error("no model given");
   }
+  CheckInferenceOptions(options.inference);
   const std::string & input = source.path;
   if (output.empty() && options.dicomSegmentationFileName.empty() && options.slicerSegmentationFileName.empty() &&
       options.labelMapOutputs.empty())

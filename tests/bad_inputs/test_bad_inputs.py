@@ -469,6 +469,30 @@ def test_outputs_in_a_missing_folder_or_over_the_input_are_refused(tiny_models, 
     assert fingerprint(lung_slice.parent) == before
 
 
+@pytest.mark.parametrize("settings, reason", [(["--device", "tpu"], "invalid device 'tpu'"),
+                                              (["--device", "cpu", "--precision", "fp16"], "fp16 precision runs on GPUs only")])
+def test_a_device_or_precision_no_engine_can_run_is_refused_before_any_work(settings, reason, tiny_models, lung_slice,
+                                                                           good_mask, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    listing = tmp_path / "list.txt"
+    listing.write_text("%s,%s\n" % (lung_slice, good_mask))
+    model = tiny_models["gray"]
+    calls = [run(FOCUSNET, "segment", lung_slice, out / "labels.nrrd", "--model", model, *settings),
+             run(FOCUSNET, "batch", lung_slice.parent, out / "batch", "--model", model, *settings),
+             run(FOCUSNET, "evaluate", "--model", model, "--list", listing, "--csv", out / "m.csv", *settings)]
+    for result in calls:
+        expect_clean_failure(result, "focusnet", [settings[-1]], out, reason)
+    if CLI_MODULE and "--precision" not in settings:  # the module's description has no precision parameter
+        result = run(CLI_MODULE, lung_slice, out / "labels.nrrd", "--model", model, *settings)
+        assert result.returncode > 0 and "tpu" in result.stderr, result.stderr  # its enumeration: a usage error
+        assert files_under(out) == []
+    if focusnet is not None:
+        keywords = dict(zip([k.lstrip("-") for k in settings[::2]], settings[1::2]))
+        with pytest.raises(ValueError, match=reason):
+            focusnet.Model(model, **keywords)
+
+
 def test_a_read_only_output_folder_is_refused(tiny_models, lung_slice, tmp_path):
     folder = tmp_path / "read-only"
     mount_tmpfs(folder, "ro,size=1m")

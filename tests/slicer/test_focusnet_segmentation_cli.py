@@ -211,6 +211,18 @@ def test_a_failed_run_says_why_in_one_line_and_writes_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_an_empty_file_name_is_refused_by_its_parameter_name(volume_file, tmp_path):
+    # Found by fuzzing the command line (fuzz/focusnetFuzzSlicerCommandLine.cxx): an empty input reached the reader,
+    # whose message named no file (": no such file or directory").
+    for arguments, name in (([""], "inputVolume"), ([str(volume_file), ""], "outputLabelVolume")):
+        result = subprocess.run([MODULE] + arguments + ([""] if len(arguments) == 1 else []), capture_output=True,
+                                text=True)
+        assert result.returncode != 0
+        assert name + ": an empty file name" in result.stderr, result.stderr
+        assert "<filter-start>" not in result.stdout  # refused before any work
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_focusnet_segment_writes_a_slicer_segmentation_of_a_2d_image(tmp_path):
     lung = SOURCE_DIR / "test_data/Input/lung_ct_ID_0000_Z_0142.tif"
     subprocess.run([FOCUSNET, "segment", lung, tmp_path / "lung.seg.nrrd", "--model", LUNG_MODEL, "--threads", "2",

@@ -1,0 +1,60 @@
+/*=========================================================================
+ *  FocusNet for ITK and 3D Slicer
+ *  Licensed under the Apache License, Version 2.0
+ *=========================================================================*/
+// Fuzz target: the Slicer CLI module's command line (arguments separated by NUL bytes). Either CLI11 answers it (a
+// usage error, --help, --version) or the request holds values inside the ranges FocusNetSegmentation.xml declares;
+// any exception is a finding (RunCommandLine would turn it into a message that does not say what was wrong).
+
+#include "FocusNetSegmentationCommandLine.h"
+#include "focusnetFuzzTarget.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <ostream>
+#include <string>
+#include <vector>
+
+extern "C" int
+LLVMFuzzerTestOneInput(const std::uint8_t * data, std::size_t size)
+{
+  std::vector<std::string> arguments{ "FocusNetSegmentation" };
+  std::string              argument;
+  for (std::size_t i = 0; i <= size; ++i)
+  {
+    if (i == size || data[i] == '\0')
+    {
+      arguments.push_back(argument);
+      argument.clear();
+    }
+    else
+    {
+      argument.push_back(static_cast<char>(data[i]));
+    }
+  }
+  std::vector<const char *> argv;
+  for (const std::string & a : arguments)
+  {
+    argv.push_back(a.c_str());
+  }
+  std::ostream silent(nullptr);
+  int          exitCode = 0;
+  const auto   request =
+    focusnet::slicer::ParseCommandLine(static_cast<int>(argv.size()), argv.data(), exitCode, silent, silent);
+  if (!request)
+  {
+    return 0;
+  }
+  const auto & inference = request->options.inference;
+  const double threshold = request->options.threshold;
+  if (request->inputVolume.empty() || request->outputLabelVolume.empty())
+  {
+    std::abort(); // both are required, as file names
+  }
+  if (inference.threads < 0 || inference.threads > 256 || inference.batchSize < 1 || inference.batchSize > 256 ||
+      !(std::isnan(threshold) || (threshold > 0.0 && threshold <= 0.99)))
+  {
+    std::abort(); // outside the ranges of FocusNetSegmentation.xml
+  }
+  return 0;
+}
