@@ -3,13 +3,14 @@
  *  Licensed under the Apache License, Version 2.0
  *=========================================================================*/
 
-// The inference engine alone on the CPU: ms per slice of InferenceEngine::Predict on random 256 x 256 slices.
+// The inference engine alone: ms per slice of InferenceEngine::Predict on random 256 x 256 slices in host memory,
+// probabilities back in host memory.
 //
-//   focusnet-engine-speed MODEL_FILE|WIDTH BATCH THREADS [REPEATS] [fp32|bf16]
+//   focusnet-engine-speed MODEL_FILE|WIDTH BATCH THREADS [REPEATS] [fp32|bf16|fp16] [DEVICE]
 //
 // Prints one line: "engine <ms per slice, median of REPEATS> <min> <max> <MACs per slice>". Each repeat predicts
-// max(BATCH, 8) slices (whole batches) after one warm-up call. benchmarks/cpu-speed.py runs it beside the PyTorch
-// anchor and prints the tables.
+// max(BATCH, 8) slices (whole batches) after one warm-up call. DEVICE: cpu (the default), cuda or cuda:N.
+// benchmarks/cpu-speed.py runs it beside the PyTorch anchor and prints the tables; benchmarks/gpu/run.sh on a GPU.
 
 #include "focusnetInferenceEngine.h"
 #include "focusnetModel.h"
@@ -27,7 +28,7 @@ main(int argc, char * argv[])
 {
   if (argc < 4)
   {
-    std::fprintf(stderr, "usage: %s MODEL_FILE|WIDTH BATCH THREADS [REPEATS] [fp32|bf16]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s MODEL_FILE|WIDTH BATCH THREADS [REPEATS] [fp32|bf16|fp16] [DEVICE]\n", argv[0]);
     return EXIT_FAILURE;
   }
   try
@@ -37,6 +38,7 @@ main(int argc, char * argv[])
     const int         threads = std::stoi(argv[3]);
     const int         repeats = argc > 4 ? std::stoi(argv[4]) : 3;
     const std::string precision = argc > 5 ? argv[5] : "fp32";
+    const std::string device = argc > 6 ? argv[6] : "cpu";
     focusnet::Model   model = [&]
     {
       if (what.find_first_not_of("0123456789.") == std::string::npos)
@@ -52,7 +54,7 @@ main(int argc, char * argv[])
     const int64_t count = std::max(batch, 8) / batch * batch;
 
     focusnet::InferenceOptions options;
-    options.device = "cpu";
+    options.device = device;
     options.threads = threads;
     options.batchSize = batch;
     options.precision = precision;
