@@ -206,26 +206,19 @@ struct PythonModel
     {
       Raise(PyExc_OSError, e.what());
     }
+    inference.device = deviceName;
+    inference.threads = threads;
+    inference.batchSize = batchSize;
+    inference.precision = precision;
     try
     {
+      focusnet::CheckInferenceOptions(inference); // the device and the precision: threads and batch_size are above
       device = focusnet::ResolveDevice(deviceName);
     }
     catch (const Error & e)
     {
       Raise(PyExc_ValueError, e.what());
     }
-    try
-    {
-      focusnet::CheckPrecision(precision, device);
-    }
-    catch (const Error & e)
-    {
-      Raise(PyExc_ValueError, e.what());
-    }
-    inference.device = deviceName;
-    inference.threads = threads;
-    inference.batchSize = batchSize;
-    inference.precision = precision;
   }
 
   py::object
