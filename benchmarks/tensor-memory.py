@@ -11,6 +11,7 @@ volumes (wall time and peak RSS), the same with glibc's malloc instead of tcmall
 import argparse
 import importlib.util
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -42,12 +43,13 @@ def load_volume_writer():
 
 
 def run(command, keep):
+    """The finished child process, with the kept memory on (the default) or switched off."""
     environment = dict(os.environ)
     if keep:
         environment.pop(SWITCH, None)
     else:
         environment[SWITCH] = "0"
-    return subprocess.run(command, capture_output=True, text=True, check=True, env=environment).stdout
+    return subprocess.run(command, capture_output=True, text=True, check=True, env=environment)
 
 
 def main():
@@ -71,9 +73,7 @@ def main():
             def measure(keep):
                 command = [*timed, str(build / program), "segment", str(volumes[slices]), str(Path(work) / "o.nrrd"),
                            "--model", str(MODEL), "--threads", threads, "--device", "cpu", "--overwrite", "-q"]
-                environment = dict(os.environ, **({} if keep else {SWITCH: "0"}))
-                result = subprocess.run(command, capture_output=True, text=True, check=True, env=environment)
-                seconds, kilobytes = result.stderr.split()[-2:]
+                seconds, kilobytes = run(command, keep).stderr.split()[-2:]
                 return float(seconds), float(kilobytes) / 1024
             return measure
 
@@ -86,7 +86,7 @@ def main():
                      architecture, "--width", "0.25", "--min-channels", "16", "--size", "256", "--epochs", "1",
                      "--epoch-size", "48", "--threads", threads, "--device", "cpu"], keep)
                 rate = float((out / "log.csv").read_text().strip().splitlines()[-1].split(",")[-1])
-                subprocess.run(["rm", "-rf", str(out)], check=True)
+                shutil.rmtree(out)
                 return (rate,)
             return measure
 
@@ -94,10 +94,10 @@ def main():
         for what, label in (("1", "full width"), (str(MODEL), "default model")):
             for batch in ("1", "8"):
                 cases.append((f"engine, {label}, batch {batch}: ms/slice", lambda keep, w=what, b=batch: (
-                    float(run([engine, w, b, threads, "3"], keep).split()[1]),)))
+                    float(run([engine, w, b, threads, "3"], keep).stdout.split()[1]),)))
         cases.append(("Python, default model, 8 x 512 x 512: first call ms, later calls ms", lambda keep: tuple(
             map(float, run(["/usr/bin/python3", "-c", FIRST_CALL, str(build / "wrapping/lib/python3/dist-packages"),
-                            str(MODEL), threads], keep).split()))))
+                            str(MODEL), threads], keep).stdout.split()))))
         for slices in (16, 128):
             cases.append((f"focusnet segment 512 x 512 x {slices}: s, peak RSS MiB", segment("apps/focusnet", slices)))
         cases.append(("the same, 128 slices, glibc malloc: s, peak RSS MiB",
