@@ -18,6 +18,35 @@ MakeBatchNorm(int64_t channels)
 {
   return torch::nn::BatchNorm2d(torch::nn::BatchNorm2dOptions(channels).eps(1e-3).momentum(0.01));
 }
+
+/** Whether x may be overwritten: autograd is not recording (inference, or evaluation under no_grad) and nothing but
+ * the caller, which gives x up (a temporary, or a tensor it does not read again), holds x or its memory. The
+ * elementwise steps below then reuse their input's memory instead of allocating a tensor as large: a batch touches less
+ * memory and its working set is smaller. In training autograd needs the inputs, and they are left alone. */
+bool
+Overwritable(const torch::Tensor & x)
+{
+  return !torch::GradMode::is_enabled() && x.use_count() == 1 && x.storage().use_count() == 1;
+}
+
+torch::Tensor
+Relu(const torch::Tensor & x)
+{
+  return Overwritable(x) ? x.relu_() : torch::relu(x);
+}
+
+torch::Tensor
+Sum(const torch::Tensor & x, const torch::Tensor & y)
+{
+  return Overwritable(x) ? x.add_(y) : x + y;
+}
+
+/** x times y, y broadcast to x's shape. */
+torch::Tensor
+Product(const torch::Tensor & x, const torch::Tensor & y)
+{
+  return Overwritable(x) ? x.mul_(y) : x * y;
+}
 } // namespace
 
 int64_t
@@ -68,8 +97,7 @@ ResidualBlockImpl::ResidualBlockImpl(int64_t in, int64_t out)
 torch::Tensor
 ResidualBlockImpl::forward(const torch::Tensor & x)
 {
-  torch::Tensor y = conv2(torch::relu(norm(conv1(x))));
-  return y + (shortcut ? shortcut(x) : x);
+  return Sum(conv2(Relu(norm(conv1(x)))), shortcut ? shortcut(x) : x);
 }
 
 DownsamplingBlockImpl::DownsamplingBlockImpl(int64_t in, int64_t out)
@@ -84,9 +112,7 @@ DownsamplingBlockImpl::DownsamplingBlockImpl(int64_t in, int64_t out)
 torch::Tensor
 DownsamplingBlockImpl::forward(const torch::Tensor & x)
 {
-  torch::Tensor y = conv1(torch::relu(norm1(x)));
-  y = conv2(torch::relu(norm2(y)));
-  return y + shortcut(x);
+  return Sum(conv2(Relu(norm2(conv1(Relu(norm1(x)))))), shortcut(x));
 }
 
 SqueezeExcitationImpl::SqueezeExcitationImpl(int64_t channels)
@@ -104,7 +130,7 @@ SqueezeExcitationImpl::forward(const torch::Tensor & x)
 {
   torch::Tensor s = x.mean({ 2, 3 });
   s = torch::sigmoid(expand(torch::relu(reduce(s))));
-  return x * s.unsqueeze(-1).unsqueeze(-1);
+  return Product(x, s.unsqueeze(-1).unsqueeze(-1));
 }
 
 UpsamplingImpl::UpsamplingImpl(int64_t in, int64_t out)
@@ -118,7 +144,7 @@ UpsamplingImpl::forward(const torch::Tensor & x)
   namespace F = torch::nn::functional;
   torch::Tensor up =
     F::interpolate(x, F::InterpolateFuncOptions().scale_factor(std::vector<double>{ 2.0, 2.0 }).mode(torch::kNearest));
-  return torch::relu(conv(up));
+  return Relu(conv(up));
 }
 
 FocusNetImpl::FocusNetImpl(const ArchitectureOptions & architecture)
@@ -189,44 +215,53 @@ FocusNetImpl::Drop(const torch::Tensor & x, bool bottleneck)
   return apply ? dropout(x) : x;
 }
 
+// Encode and Decode take their tensors by value and let them go once read, and forward() hands each activation over
+// (std::move) at its last use: a batch holds only the activations still to be read, not every one computed so far.
 torch::Tensor
-FocusNetImpl::Encode(EncoderLevel & level, const torch::Tensor & x, const torch::Tensor & gate)
+FocusNetImpl::Encode(EncoderLevel & level, torch::Tensor x, torch::Tensor gate)
 {
   torch::Tensor y = level.excite1(level.block(x));
+  x.reset();
   if (gate.defined())
   {
-    y = level.excite2(y * torch::sigmoid(gate));
+    gate = Overwritable(gate) ? gate.sigmoid_() : torch::sigmoid(gate);
+    y = level.excite2(Product(y, gate));
+    gate.reset();
   }
   return Drop(level.down(y), false);
 }
 
 torch::Tensor
-FocusNetImpl::Decode(DecoderLevel & level, const torch::Tensor & deeper, const torch::Tensor & skip)
+FocusNetImpl::Decode(DecoderLevel & level, torch::Tensor deeper, torch::Tensor skip)
 {
-  return Drop(level.block(torch::cat({ level.up(deeper), skip }, 1)), false);
+  torch::Tensor joined = torch::cat({ level.up(deeper), skip }, 1);
+  deeper.reset();
+  skip.reset();
+  return Drop(level.block(joined), false);
 }
 
 torch::Tensor
 FocusNetImpl::forward(const torch::Tensor & x)
 {
-  const torch::Tensor a0 = torch::leaky_relu(attentionStemNorm(attentionStem(x)), 0.3);
-  const torch::Tensor a2 = Drop(attentionBlock2(attentionDown1(a0)), false);
-  const torch::Tensor a3 = Drop(attentionBlock3(attentionDown2(a2)), false);
-  const torch::Tensor a4 = Drop(attentionBlock4(attentionDown3(a3)), true);
-  const torch::Tensor gate5 = Decode(attentionUp5, a4, a3);
-  const torch::Tensor gate6 = Decode(attentionUp6, gate5, a2);
-  const torch::Tensor gate7 = Decode(attentionUp7, gate6, a0);
+  torch::Tensor a0 = attentionStemNorm(attentionStem(x));
+  a0 = Overwritable(a0) ? torch::leaky_relu_(a0, 0.3) : torch::leaky_relu(a0, 0.3);
+  torch::Tensor a2 = Drop(attentionBlock2(attentionDown1(a0)), false);
+  torch::Tensor a3 = Drop(attentionBlock3(attentionDown2(a2)), false);
+  torch::Tensor a4 = Drop(attentionBlock4(attentionDown3(a3)), true);
+  torch::Tensor gate5 = Decode(attentionUp5, std::move(a4), std::move(a3));
+  torch::Tensor gate6 = Decode(attentionUp6, gate5, std::move(a2));
+  torch::Tensor gate7 = Decode(attentionUp7, gate6, std::move(a0));
 
-  const torch::Tensor m0 = torch::relu(mainStemNorm(mainStem(x)));
-  const torch::Tensor b1 = Encode(level1, m0, gate7);
-  const torch::Tensor b2 = Encode(level2, b1, gate6);
-  const torch::Tensor b3 = Encode(level3, b2, gate5);
-  const torch::Tensor b4 = Encode(level4, b3, torch::Tensor());
+  torch::Tensor m0 = Relu(mainStemNorm(mainStem(x)));
+  torch::Tensor b1 = Encode(level1, m0, std::move(gate7));
+  torch::Tensor b2 = Encode(level2, b1, std::move(gate6));
+  torch::Tensor b3 = Encode(level3, b2, std::move(gate5));
+  torch::Tensor b4 = Encode(level4, b3, torch::Tensor());
 
-  torch::Tensor d = Decode(decoder1, b4, b3);
-  d = Decode(decoder2, d, b2);
-  d = Decode(decoder3, d, b1);
-  d = Decode(decoder4, d, m0);
+  torch::Tensor d = Decode(decoder1, std::move(b4), std::move(b3));
+  d = Decode(decoder2, std::move(d), std::move(b2));
+  d = Decode(decoder3, std::move(d), std::move(b1));
+  d = Decode(decoder4, std::move(d), std::move(m0));
   d = refine2(refine1(d));
   return head(d);
 }

@@ -104,9 +104,9 @@ struct FocusNetImpl : SegmentationNetworkImpl
   };
 
   torch::Tensor
-  Encode(EncoderLevel & level, const torch::Tensor & x, const torch::Tensor & gate);
+  Encode(EncoderLevel & level, torch::Tensor x, torch::Tensor gate);
   torch::Tensor
-  Decode(DecoderLevel & level, const torch::Tensor & deeper, const torch::Tensor & skip);
+  Decode(DecoderLevel & level, torch::Tensor deeper, torch::Tensor skip);
   torch::Tensor
   Drop(const torch::Tensor & x, bool bottleneck);
 
