@@ -97,7 +97,10 @@ ResidualBlockImpl::ResidualBlockImpl(int64_t in, int64_t out)
 torch::Tensor
 ResidualBlockImpl::forward(const torch::Tensor & x)
 {
-  return Sum(conv2(Relu(norm(conv1(x)))), shortcut ? shortcut(x) : x);
+  // One step a statement: C++ keeps a temporary until its statement ends, and each step's input can go after it.
+  torch::Tensor y = norm(conv1(x));
+  y = conv2(Relu(y));
+  return Sum(y, shortcut ? shortcut(x) : x);
 }
 
 DownsamplingBlockImpl::DownsamplingBlockImpl(int64_t in, int64_t out)
@@ -112,7 +115,9 @@ DownsamplingBlockImpl::DownsamplingBlockImpl(int64_t in, int64_t out)
 torch::Tensor
 DownsamplingBlockImpl::forward(const torch::Tensor & x)
 {
-  return Sum(conv2(Relu(norm2(conv1(Relu(norm1(x)))))), shortcut(x));
+  torch::Tensor y = conv1(Relu(norm1(x)));
+  y = conv2(Relu(norm2(y)));
+  return Sum(y, shortcut(x));
 }
 
 SqueezeExcitationImpl::SqueezeExcitationImpl(int64_t channels)
@@ -138,13 +143,35 @@ UpsamplingImpl::UpsamplingImpl(int64_t in, int64_t out)
   conv = register_module("conv", ConvLayer(in, out, 2));
 }
 
+// Nearest 2x upsampling then the 2x2 convolution padded bottom/right, computed at the input's resolution. Output row
+// 2i reads input row i twice, row 2i+1 rows i and i+1 (and likewise for columns), so each of the four output phases
+// (even or odd row x even or odd column) is a 2x2 convolution of the input with the kernel's taps summed where they
+// read the same input pixel; one convolution with 4x the output channels computes the four phases and pixel_shuffle
+// interleaves them. Same outputs and multiply-accumulates, without the upsampled and padded copies at 4x the input's
+// size, which were the largest tensors of a batch.
 torch::Tensor
 UpsamplingImpl::forward(const torch::Tensor & x)
 {
-  namespace F = torch::nn::functional;
-  torch::Tensor up =
-    F::interpolate(x, F::InterpolateFuncOptions().scale_factor(std::vector<double>{ 2.0, 2.0 }).mode(torch::kNearest));
-  return Relu(conv(up));
+  const torch::Tensor & w = conv->conv->weight; // out x in x 2 x 2
+  const torch::Tensor   w00 = w.select(3, 0).select(2, 0), w01 = w.select(3, 1).select(2, 0);
+  const torch::Tensor   w10 = w.select(3, 0).select(2, 1), w11 = w.select(3, 1).select(2, 1);
+  const torch::Tensor   zero = torch::zeros_like(w00);
+  auto                  kernel =
+    [](const torch::Tensor & k00, const torch::Tensor & k01, const torch::Tensor & k10, const torch::Tensor & k11) {
+      return torch::stack({ torch::stack({ k00, k01 }, -1), torch::stack({ k10, k11 }, -1) }, -2);
+    };
+  const torch::Tensor phases = torch::stack({ kernel(w00 + w01 + w10 + w11, zero, zero, zero), // even row, even column
+                                              kernel(w00 + w10, w01 + w11, zero, zero),        // even row, odd column
+                                              kernel(w00 + w01, zero, w10 + w11, zero),        // odd row, even column
+                                              w },                                             // odd row, odd column
+                                            1)
+                                 .flatten(0, 1); // output channel c, phase p -> 4c + p, the order pixel_shuffle reads
+  const torch::Tensor bias = conv->conv->bias.repeat_interleave(4);
+  torch::Tensor       y =
+    torch::conv2d(torch::nn::functional::pad(x, torch::nn::functional::PadFuncOptions({ 0, 1, 0, 1 })), phases, bias);
+  y = torch::pixel_shuffle(y, 2);
+  conv->lastOutputPositions = y.size(2) * y.size(3);
+  return Relu(y);
 }
 
 FocusNetImpl::FocusNetImpl(const ArchitectureOptions & architecture)

@@ -38,7 +38,10 @@ def test_rgb_channels_reach_the_network_in_their_order(tmp_path):
     image[:, :20, 2] = 90
     _, probabilities = focusnet.Model(model_file, threads=2).segment(image, probabilities=True)
     expected = twin_probabilities(model_file, image, [0, 0, 0], [1, 1, 1])
-    np.testing.assert_allclose(probabilities, expected, atol=2e-4)
+    # Untrained weights on unnormalised 0..255 values: large activations, so float rounding shows more than with the
+    # trained model below. The C++ upsampling sums kernel taps the twin applies one by one (same maths, another order
+    # of float additions): 3.1e-4 here, 6e-5 before; channels in the wrong order differ by more than 0.1.
+    np.testing.assert_allclose(probabilities, expected, atol=1e-3)
     # The comparison can tell: the channels in another order give another map.
     reversed_channels = twin_probabilities(model_file, np.ascontiguousarray(image[..., ::-1]), [0, 0, 0], [1, 1, 1])
     assert np.abs(probabilities - reversed_channels).max() > 0.1
