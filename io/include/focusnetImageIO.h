@@ -29,6 +29,7 @@ struct ImageSource
   std::vector<std::size_t> size;                   ///< pixels along each dimension
   unsigned int             bitsPerComponent{ 0 };  ///< as stored in the file: 8 for 8-bit RGB, 16 for 16-bit
   bool                     floatingPoint{ false }; ///< whether the file stores floating-point values
+  bool                     signedInteger{ false }; ///< whether the file stores signed integers (CT in HU: int16)
   bool                     dicom{ false };
   /** A scanned DICOM series: the headers the scan read, in the order of files (empty for other sources). */
   std::vector<DicomInstance> dicomInstances;

@@ -180,8 +180,11 @@ InspectImageFiles(const std::string & path, const std::vector<std::string> & fil
   }
   source.components = io->GetNumberOfComponents();
   source.bitsPerComponent = static_cast<unsigned int>(8 * io->GetComponentSize());
-  source.floatingPoint =
-    io->GetComponentType() == itk::IOComponentEnum::FLOAT || io->GetComponentType() == itk::IOComponentEnum::DOUBLE;
+  const itk::IOComponentEnum type = io->GetComponentType();
+  source.floatingPoint = type == itk::IOComponentEnum::FLOAT || type == itk::IOComponentEnum::DOUBLE;
+  source.signedInteger = type == itk::IOComponentEnum::CHAR || type == itk::IOComponentEnum::SHORT ||
+                         type == itk::IOComponentEnum::INT || type == itk::IOComponentEnum::LONG ||
+                         type == itk::IOComponentEnum::LONGLONG;
   for (unsigned int d = 0; d < source.dimension; ++d)
   {
     source.size.push_back(d < io->GetNumberOfDimensions() ? io->GetDimensions(d) : source.files.size());

@@ -244,8 +244,18 @@ SegmentImageSource(const ImageSource &                  source,
     return color ? Segment<itk::Image<RGB, 2>>(source, output, model, options)
                  : Segment<itk::Image<float, 2>>(source, output, model, options);
   }
-  return color ? Segment<itk::Image<RGB, 3>>(source, output, model, options)
-               : Segment<itk::Image<float, 3>>(source, output, model, options);
+  if (color)
+  {
+    return Segment<itk::Image<RGB, 3>>(source, output, model, options);
+  }
+  // 16-bit signed volumes (CT in Hounsfield units, much of MR) are segmented as read, the filter converting a batch
+  // at a time: a float copy of the volume would double its memory, and filling fresh memory costs more than the
+  // conversion.
+  if (source.signedInteger && source.bitsPerComponent == 16)
+  {
+    return Segment<itk::Image<std::int16_t, 3>>(source, output, model, options);
+  }
+  return Segment<itk::Image<float, 3>>(source, output, model, options);
 }
 
 } // namespace focusnet

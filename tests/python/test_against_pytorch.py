@@ -57,3 +57,29 @@ def test_the_default_model_on_a_ct_slice_is_the_pytorch_twins(tmp_path):
     expected = twin_probabilities(model_file, image, normalization["mean"], normalization["std"])
     np.testing.assert_allclose(probabilities, expected, atol=2e-4)
     assert 0.2 < (expected > 0.5).mean() < 0.5  # lungs, not an empty or full map
+
+
+def test_an_int16_volume_is_segmented_as_read_like_the_pytorch_twin(tmp_path):
+    """`focusnet segment` feeds 16-bit signed volumes (CT in HU) to the filter as read, without a float copy: the
+    labels of each slice must still be the twin's thresholded probabilities."""
+    model_file = SOURCE_DIR / "test_data/models/focusnet-lung.fnm"
+    normalization = focusnet.Model(model_file).metadata["normalization"]
+    image, *_ = focusnet.read_image(SOURCE_DIR / "test_data/Input/lung_ct_ID_0000_Z_0142.tif")
+    slice_ = image[::2, ::2]  # 256 x 256: the model's input size, so no resampling enters
+    volume = np.stack([slice_, slice_[:, ::-1], slice_[::-1]]).astype(np.int16)
+    assert np.array_equal(volume[0], slice_)  # the slices hold whole HU values
+    volume_file = tmp_path / "ct.mha"
+    header = ["ObjectType = Image", "NDims = 3", "DimSize = 256 256 3", "ElementSpacing = 1.4 1.4 2.5",
+              "ElementType = MET_SHORT", "ElementDataFile = LOCAL"]
+    volume_file.write_bytes(("\n".join(header) + "\n").encode() + volume.astype("<i2").tobytes())
+    labels_file = tmp_path / "labels.nrrd"
+    subprocess.run([os.environ["FOCUSNET_EXECUTABLE"], "segment", str(volume_file), str(labels_file), "--model",
+                    str(model_file), "--threads", "2", "-q"], check=True)
+    labels, *_ = focusnet.read_image(labels_file)
+    assert labels.shape == volume.shape
+    for k in range(volume.shape[0]):
+        expected = twin_probabilities(model_file, volume[k].astype(np.float32), normalization["mean"],
+                                      normalization["std"])
+        undecided = np.abs(expected - 0.5) < 1e-3  # float rounding may tip these either way
+        assert np.array_equal((labels[k] != 0)[~undecided], (expected > 0.5)[~undecided]), k
+        assert 0.2 < (expected > 0.5).mean() < 0.5
