@@ -7,7 +7,7 @@ For each N, writes a CT-like int16 volume (.mha, uncompressed) and runs `focusne
 fresh process, measuring its wall time and peak RSS (getrusage of the child). The forward time is the engine alone
 (focusnet-engine-speed, same model, threads and batch size) times N; the overhead is the rest (start, model
 load, reading, slicing, resampling, writing). The memory model: peak RSS(N) against peak RSS(32) plus the extra
-input (float, as the filter holds it) and output (uint8) voxels.
+input (int16: the filter segments such volumes as read) and output (uint8) voxels.
 """
 import argparse
 import os
@@ -75,7 +75,7 @@ def main():
             forward = forward_ms * slices / 1000
             if base is None:
                 base = (slices, rss)
-            extra = (slices - base[0]) * 512 * 512 * (4 + 1) / 2**20  # float input + uint8 labels
+            extra = (slices - base[0]) * 512 * 512 * (2 + 1) / 2**20  # int16 input + uint8 labels
             allowed = base[1] + extra
             print(f"| {slices} | {seconds:.1f} | {forward:.1f} | {100 * (seconds - forward) / forward:.0f}% | "
                   f"{rss:.0f} | {allowed:.0f} | {rss / allowed:.2f} |", flush=True)
