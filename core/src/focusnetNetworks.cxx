@@ -41,6 +41,18 @@ Sum(const torch::Tensor & x, const torch::Tensor & y)
   return Overwritable(x) ? x.add_(y) : x + y;
 }
 
+torch::Tensor
+LeakyRelu(torch::Tensor x, double slope) // by value: torch::leaky_relu_ takes a mutable reference
+{
+  return Overwritable(x) ? torch::leaky_relu_(x, slope) : torch::leaky_relu(x, slope);
+}
+
+torch::Tensor
+Sigmoid(const torch::Tensor & x)
+{
+  return Overwritable(x) ? x.sigmoid_() : torch::sigmoid(x);
+}
+
 /** x times y, y broadcast to x's shape. */
 torch::Tensor
 Product(const torch::Tensor & x, const torch::Tensor & y)
@@ -251,7 +263,7 @@ FocusNetImpl::Encode(EncoderLevel & level, torch::Tensor x, torch::Tensor gate)
   x.reset();
   if (gate.defined())
   {
-    gate = Overwritable(gate) ? gate.sigmoid_() : torch::sigmoid(gate);
+    gate = Sigmoid(gate);
     y = level.excite2(Product(y, gate));
     gate.reset();
   }
@@ -270,8 +282,7 @@ FocusNetImpl::Decode(DecoderLevel & level, torch::Tensor deeper, torch::Tensor s
 torch::Tensor
 FocusNetImpl::forward(const torch::Tensor & x)
 {
-  torch::Tensor a0 = attentionStemNorm(attentionStem(x));
-  a0 = Overwritable(a0) ? torch::leaky_relu_(a0, 0.3) : torch::leaky_relu(a0, 0.3);
+  torch::Tensor a0 = LeakyRelu(attentionStemNorm(attentionStem(x)), 0.3);
   torch::Tensor a2 = Drop(attentionBlock2(attentionDown1(a0)), false);
   torch::Tensor a3 = Drop(attentionBlock3(attentionDown2(a2)), false);
   torch::Tensor a4 = Drop(attentionBlock4(attentionDown3(a3)), true);

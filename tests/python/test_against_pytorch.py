@@ -17,6 +17,7 @@ torch = pytest.importorskip("torch")
 SOURCE_DIR = Path(os.environ["FOCUSNET_SOURCE_DIR"])
 sys.path.insert(0, str(SOURCE_DIR / "benchmarks"))
 from focusnet_torch import build  # noqa: E402
+from focusnet_test_files import read_nrrd, write_nrrd  # noqa: E402
 
 
 def twin_probabilities(model_file, image, mean, std):
@@ -68,14 +69,12 @@ def test_an_int16_volume_is_segmented_as_read_like_the_pytorch_twin(tmp_path):
     slice_ = image[::2, ::2]  # 256 x 256: the model's input size, so no resampling enters
     volume = np.stack([slice_, slice_[:, ::-1], slice_[::-1]]).astype(np.int16)
     assert np.array_equal(volume[0], slice_)  # the slices hold whole HU values
-    volume_file = tmp_path / "ct.mha"
-    header = ["ObjectType = Image", "NDims = 3", "DimSize = 256 256 3", "ElementSpacing = 1.4 1.4 2.5",
-              "ElementType = MET_SHORT", "ElementDataFile = LOCAL"]
-    volume_file.write_bytes(("\n".join(header) + "\n").encode() + volume.astype("<i2").tobytes())
+    volume_file = tmp_path / "ct.nrrd"
+    write_nrrd(volume_file, volume, spacing=(1.4, 1.4, 2.5))
     labels_file = tmp_path / "labels.nrrd"
     subprocess.run([os.environ["FOCUSNET_EXECUTABLE"], "segment", str(volume_file), str(labels_file), "--model",
                     str(model_file), "--threads", "2", "-q"], check=True)
-    labels, *_ = focusnet.read_image(labels_file)
+    labels = read_nrrd(labels_file)
     assert labels.shape == volume.shape
     for k in range(volume.shape[0]):
         expected = twin_probabilities(model_file, volume[k].astype(np.float32), normalization["mean"],
