@@ -66,6 +66,8 @@ main(int argc, char * argv[])
     std::uniform_real_distribution<float> uniform(0.0F, 1.0F);
     std::generate(slices.begin(), slices.end(), [&] { return uniform(random); });
 
+    // As the ITK filter runs its batches: LibTorch's thread count set once, not each call.
+    const focusnet::InferenceEngine::ThreadCountScope threadCount(engine);
     engine.Predict(slices.data(), batch, size, size, channels, probabilities.data()); // warm-up
     std::vector<double> ms;
     for (int r = 0; r < repeats; ++r)

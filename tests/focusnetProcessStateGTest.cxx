@@ -56,4 +56,25 @@ TEST(FocusNetProcessState, TheEngineGivesTheCallersThreadCountBack)
   EXPECT_EQ(at::get_num_threads(), 1);
 }
 
+TEST(FocusNetProcessState, AThreadCountScopeHoldsTheEnginesCountUntilItEnds)
+{
+  at::set_num_threads(1);
+  focusnet::InferenceOptions options;
+  options.device = "cpu";
+  options.threads = 2;
+  const focusnet::InferenceEngine engine(focusnet::Model::Create(SmallModelMetadata(), 3), options);
+  const std::vector<float>        slices(2 * 16 * 16, 100.0F);
+  std::vector<float>              probabilities(slices.size());
+  std::vector<float>              outside(slices.size());
+  engine.Predict(slices.data(), 2, 16, 16, 1, outside.data());
+  {
+    const focusnet::InferenceEngine::ThreadCountScope threads(engine);
+    EXPECT_EQ(at::get_num_threads(), 2);
+    engine.Predict(slices.data(), 2, 16, 16, 1, probabilities.data());
+    EXPECT_EQ(at::get_num_threads(), 2); // not given back between calls
+  }
+  EXPECT_EQ(at::get_num_threads(), 1);
+  EXPECT_EQ(probabilities, outside);
+}
+
 } // namespace

@@ -15,6 +15,7 @@ namespace focusnet
 {
 
 class Model;
+class ScopedThreadCount;
 
 struct InferenceOptions
 {
@@ -63,6 +64,23 @@ public:
           std::int64_t  width,
           std::int64_t  channels,
           float *       probabilities) const;
+
+  /** While one lives, LibTorch runs with the engine's thread count, which Predict then neither sets nor gives back
+   * each call; the caller's count comes back when it is destroyed. For loops of Predict calls (the ITK filter's
+   * batches, evaluation's images): each change of LibTorch's count re-creates its thread pool, whose new worker
+   * spins before it sleeps, which cost about 40 ms a call on a 2-core machine. */
+  class ThreadCountScope
+  {
+  public:
+    explicit ThreadCountScope(const InferenceEngine & engine);
+    ~ThreadCountScope();
+    ThreadCountScope(const ThreadCountScope &) = delete;
+    ThreadCountScope &
+    operator=(const ThreadCountScope &) = delete;
+
+  private:
+    std::unique_ptr<ScopedThreadCount> m_Threads;
+  };
 
   const ModelMetadata &
   Metadata() const;

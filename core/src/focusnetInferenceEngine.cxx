@@ -185,6 +185,13 @@ InferenceEngine::Predict(const float * slices,
   }
 }
 
+InferenceEngine::ThreadCountScope::ThreadCountScope(const InferenceEngine & engine)
+  : m_Threads(std::make_unique<ScopedThreadCount>(engine.Options().threads))
+{
+}
+
+InferenceEngine::ThreadCountScope::~ThreadCountScope() = default;
+
 const ModelMetadata &
 InferenceEngine::Metadata() const
 {

@@ -255,8 +255,10 @@ FocusNetImageFilter<TInputImage, TOutputImage>::GenerateData()
   try
   {
     const focusnet::InferenceEngine & engine = this->Engine();
-    const focusnet::ModelMetadata &   metadata = engine.Metadata();
-    const auto                        channels = static_cast<unsigned int>(metadata.architecture.inputChannels);
+    // LibTorch's thread count set once for all the batches, not set and given back each Predict call.
+    const focusnet::InferenceEngine::ThreadCountScope threads(engine);
+    const focusnet::ModelMetadata &                   metadata = engine.Metadata();
+    const auto channels = static_cast<unsigned int>(metadata.architecture.inputChannels);
     if (inputComponents != channels && inputComponents != 1 && channels != 1)
     {
       itkExceptionMacro(<< "the model expects " << channels << " channel(s); the image has " << inputComponents);

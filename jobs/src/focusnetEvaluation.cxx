@@ -58,9 +58,10 @@ Evaluate(const Model &                      model,
          const InferenceOptions &           options,
          const std::function<void(float)> & progress)
 {
-  const InferenceEngine engine(model, options);
-  const double          threshold = model.Metadata().threshold;
-  EvaluationReport      report;
+  const InferenceEngine                   engine(model, options);
+  const InferenceEngine::ThreadCountScope threads(engine); // one thread count for every image, not set per call
+  const double                            threshold = model.Metadata().threshold;
+  EvaluationReport                        report;
   for (size_t i = 0; i < pairs.size(); ++i)
   {
     const ImageSlice   slice = ReadImagePair(pairs[i]);
