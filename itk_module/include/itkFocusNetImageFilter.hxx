@@ -7,8 +7,8 @@
 
 #include "itkFocusNetImageFilter.h"
 
-#include "itkImageRegionConstIterator.h"
-#include "itkImageRegionIterator.h"
+#include "itkImageScanlineConstIterator.h"
+#include "itkImageScanlineIterator.h"
 
 #include <cmath>
 #include <type_traits>
@@ -274,17 +274,6 @@ FocusNetImageFilter<TInputImage, TOutputImage>::GenerateData()
     std::vector<float> slices(static_cast<size_t>(batch * pixels * channels));
     std::vector<float> predictions(static_cast<size_t>(batch * pixels));
 
-    auto sliceRegion = [&](int64_t k)
-    {
-      RegionType slice = region;
-      if (ImageDimension == 3)
-      {
-        slice.SetIndex(axis, region.GetIndex(axis) + k);
-        slice.SetSize(axis, 1);
-      }
-      return slice;
-    };
-
     this->UpdateProgress(0.0F);
     for (int64_t first = 0; first < sliceCount; first += batch)
     {
@@ -292,27 +281,37 @@ FocusNetImageFilter<TInputImage, TOutputImage>::GenerateData()
       for (int64_t s = 0; s < n; ++s)
       {
         float * out = slices.data() + s * pixels * channels;
-        for (ImageRegionConstIterator<InputImageType> it(input, sliceRegion(first + s)); !it.IsAtEnd(); ++it)
+        for (ImageScanlineConstIterator<InputImageType> it(input, FocusNetDetail::SliceRegion(region, axis, first + s));
+             !it.IsAtEnd();
+             it.NextLine())
         {
-          FocusNetDetail::ToChannels(it.Get(), channels, out);
-          out += channels;
+          for (; !it.IsAtEndOfLine(); ++it, out += channels)
+          {
+            FocusNetDetail::ToChannels(it.Get(), channels, out);
+          }
         }
       }
       engine.Predict(slices.data(), n, height, width, channels, predictions.data());
       for (int64_t s = 0; s < n; ++s)
       {
-        const float *                        p = predictions.data() + s * pixels;
-        ImageRegionIterator<OutputImageType> it(labels, sliceRegion(first + s));
-        for (int64_t i = 0; !it.IsAtEnd(); ++it, ++i)
+        const RegionType slice = FocusNetDetail::SliceRegion(region, axis, first + s);
+        const float *    p = predictions.data() + s * pixels;
+        for (ImageScanlineIterator<OutputImageType> it(labels, slice); !it.IsAtEnd(); it.NextLine())
         {
-          it.Set(p[i] >= threshold ? labelValue : OutputPixelType{});
+          for (; !it.IsAtEndOfLine(); ++it, ++p)
+          {
+            it.Set(*p >= threshold ? labelValue : OutputPixelType{});
+          }
         }
         if (probabilities != nullptr)
         {
-          ImageRegionIterator<ProbabilityImageType> pit(probabilities, sliceRegion(first + s));
-          for (int64_t i = 0; !pit.IsAtEnd(); ++pit, ++i)
+          p = predictions.data() + s * pixels;
+          for (ImageScanlineIterator<ProbabilityImageType> it(probabilities, slice); !it.IsAtEnd(); it.NextLine())
           {
-            pit.Set(p[i]);
+            for (; !it.IsAtEndOfLine(); ++it, ++p)
+            {
+              it.Set(*p);
+            }
           }
         }
       }
