@@ -6,8 +6,10 @@
 For each N, writes a CT-like int16 volume (.mha, uncompressed) and runs `focusnet segment VOLUME OUT.nrrd` in a
 fresh process, measuring its wall time and peak RSS (getrusage of the child). The forward time is the engine alone
 (focusnet-engine-speed, same model, threads and batch size) times N; the overhead is the rest (start, model
-load, reading, slicing, resampling, writing). The memory model: peak RSS(N) against peak RSS(32) plus the extra
-input (int16: the filter segments such volumes as read) and output (uint8) voxels.
+load, reading, slicing, resampling, writing). "Warm" is the same job in a process that has done it once (the
+Python module's Model.segment_file, second call): what is left without starting a process and without first touches
+of memory. The memory model: peak RSS(N) against peak RSS(32) plus the extra input (int16: the filter segments such
+volumes as read) and output (uint8) voxels.
 """
 import argparse
 import os
@@ -47,6 +49,21 @@ def run_measured(command):
     return seconds, usage.ru_maxrss / 1024
 
 
+def warm_seconds(build, model, volume, out, threads, batch):
+    """Seconds of the second Model.segment_file of the volume in one Python process."""
+    script = ("import sys, time, focusnet\n"
+              f"m = focusnet.Model({str(model)!r}, device='cpu', threads={threads}, batch_size={batch})\n"
+              "times = []\n"
+              "for _ in range(2):\n"
+              "    start = time.perf_counter()\n"
+              f"    m.segment_file({str(volume)!r}, {str(out)!r}, overwrite=True)\n"
+              "    times.append(time.perf_counter() - start)\n"
+              "print(times[-1])\n")
+    environment = dict(os.environ, PYTHONPATH=str(build / "wrapping/lib/python3/dist-packages"))
+    return float(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                                env=environment).stdout)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("build", type=Path)
@@ -62,8 +79,9 @@ def main():
                                       capture_output=True, text=True, check=True).stdout.split()[1])
     print(f"model {arguments.model}, {arguments.threads} threads, batch {arguments.batch}; "
           f"forward alone {forward_ms:.1f} ms/slice\n")
-    print("| slices | total s | forward s | overhead | peak RSS MiB | RSS(32) + extra voxels | ratio |")
-    print("|---|---|---|---|---|---|---|")
+    print("| slices | total s | forward s | overhead | warm s | warm overhead | peak RSS MiB | RSS(32) + extra voxels | "
+          "ratio |")
+    print("|---|---|---|---|---|---|---|---|---|")
     base = None
     with tempfile.TemporaryDirectory() as work:
         for slices in map(int, arguments.slices.split(",")):
@@ -73,12 +91,14 @@ def main():
                                          "--threads", arguments.threads, "--batch-size", arguments.batch,
                                          "--device", "cpu", "--overwrite", "-q"])
             forward = forward_ms * slices / 1000
+            warm = warm_seconds(arguments.build, arguments.model, volume, out, arguments.threads, arguments.batch)
             if base is None:
                 base = (slices, rss)
             extra = (slices - base[0]) * 512 * 512 * (2 + 1) / 2**20  # int16 input + uint8 labels
             allowed = base[1] + extra
             print(f"| {slices} | {seconds:.1f} | {forward:.1f} | {100 * (seconds - forward) / forward:.0f}% | "
-                  f"{rss:.0f} | {allowed:.0f} | {rss / allowed:.2f} |", flush=True)
+                  f"{warm:.1f} | {100 * (warm - forward) / forward:.0f}% | {rss:.0f} | {allowed:.0f} | "
+                  f"{rss / allowed:.2f} |", flush=True)
             os.remove(volume)
 
 
