@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """`focusnet segment` on 512 x 512 x N volumes: time against the network's own time, and peak memory.
 
-    /usr/bin/python3 benchmarks/volume-memory.py BUILD_DIR [MODEL] [--slices 32,128,300] [--threads 2]
+    /usr/bin/python3 benchmarks/volume-memory.py BUILD_DIR [MODEL] [--slices 32,128,300] [--threads 2] [--repeats 3]
 
 For each N, writes a CT-like int16 volume (.mha, uncompressed) and runs `focusnet segment VOLUME OUT.nrrd` in a
 fresh process, measuring its wall time and peak RSS (getrusage of the child). The forward time is the engine alone
@@ -13,7 +13,7 @@ volumes as read) and output (uint8) voxels.
 """
 import argparse
 import os
-import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -71,34 +71,45 @@ def main():
     parser.add_argument("--slices", default="32,128,300")
     parser.add_argument("--threads", default="2")
     parser.add_argument("--batch", default="8")
+    parser.add_argument("--repeats", type=int, default=3)
     arguments = parser.parse_args()
     focusnet = arguments.build / "apps/focusnet"
     engine = arguments.build / "benchmarks/focusnet-engine-speed"
-    # The engine's time per slice on 256 x 256 network inputs, as the filter feeds it after resampling.
-    forward_ms = float(subprocess.run([engine, arguments.model, arguments.batch, arguments.threads, "3"],
-                                      capture_output=True, text=True, check=True).stdout.split()[1])
-    print(f"model {arguments.model}, {arguments.threads} threads, batch {arguments.batch}; "
-          f"forward alone {forward_ms:.1f} ms/slice\n")
+
+    def forward_ms():
+        """The engine's time per slice on 256 x 256 network inputs, as the filter feeds it after resampling."""
+        return float(subprocess.run([engine, arguments.model, arguments.batch, arguments.threads, "5"],
+                                    capture_output=True, text=True, check=True).stdout.split()[1])
+
+    print(f"model {arguments.model}, {arguments.threads} threads, batch {arguments.batch}; medians of "
+          f"{arguments.repeats} rounds, each measuring the engine alone right before the command (this VM's speed "
+          "drifts by 10-20% within minutes)\n")
     print("| slices | total s | forward s | overhead | warm s | warm overhead | peak RSS MiB | RSS(32) + extra voxels | "
           "ratio |")
     print("|---|---|---|---|---|---|---|---|---|")
     base = None
+    median = statistics.median
     with tempfile.TemporaryDirectory() as work:
         for slices in map(int, arguments.slices.split(",")):
             volume, out = Path(work) / f"v{slices}.mha", Path(work) / "out.nrrd"
             write_volume(volume, slices)
-            seconds, rss = run_measured([str(focusnet), "segment", str(volume), str(out), "--model", arguments.model,
-                                         "--threads", arguments.threads, "--batch-size", arguments.batch,
-                                         "--device", "cpu", "--overwrite", "-q"])
-            forward = forward_ms * slices / 1000
-            warm = warm_seconds(arguments.build, arguments.model, volume, out, arguments.threads, arguments.batch)
+            rounds = []
+            for _ in range(arguments.repeats):
+                forward = forward_ms() * slices / 1000
+                seconds, rss = run_measured([str(focusnet), "segment", str(volume), str(out), "--model",
+                                             arguments.model, "--threads", arguments.threads, "--batch-size",
+                                             arguments.batch, "--device", "cpu", "--overwrite", "-q"])
+                warm = warm_seconds(arguments.build, arguments.model, volume, out, arguments.threads, arguments.batch)
+                rounds.append((seconds, forward, warm, rss))
+            seconds, forward, warm, rss = (median(r[i] for r in rounds) for i in range(4))
+            overhead = median(100 * (r[0] - r[1]) / r[1] for r in rounds)
+            warm_overhead = median(100 * (r[2] - r[1]) / r[1] for r in rounds)
             if base is None:
                 base = (slices, rss)
             extra = (slices - base[0]) * 512 * 512 * (2 + 1) / 2**20  # int16 input + uint8 labels
             allowed = base[1] + extra
-            print(f"| {slices} | {seconds:.1f} | {forward:.1f} | {100 * (seconds - forward) / forward:.0f}% | "
-                  f"{warm:.1f} | {100 * (warm - forward) / forward:.0f}% | {rss:.0f} | {allowed:.0f} | "
-                  f"{rss / allowed:.2f} |", flush=True)
+            print(f"| {slices} | {seconds:.1f} | {forward:.1f} | {overhead:.0f}% | {warm:.1f} | {warm_overhead:.0f}% | "
+                  f"{rss:.0f} | {allowed:.0f} | {rss / allowed:.2f} |", flush=True)
             os.remove(volume)
 
 
