@@ -65,14 +65,17 @@ public:
           std::int64_t  channels,
           float *       probabilities) const;
 
-  /** While one lives, LibTorch runs with the engine's thread count, which Predict then neither sets nor gives back
-   * each call; the caller's count comes back when it is destroyed. For loops of Predict calls (the ITK filter's
-   * batches, evaluation's images): each change of LibTorch's count re-creates its thread pool, whose new worker
-   * spins before it sleeps, which cost about 40 ms a call on a 2-core machine. */
+  /** While one lives, LibTorch runs with the engine's thread count, which Predict (and engines made with the same
+   * count) then neither set nor give back each call; the caller's count comes back when it is destroyed. For loops
+   * of calls (the ITK filter's batches, evaluation's images, the Python module's Model.hold_threads): each change of
+   * LibTorch's count re-creates its thread pool and clears oneDNN's cached convolutions, which cost 20-40 ms a call
+   * on a 2-core machine. */
   class ThreadCountScope
   {
   public:
     explicit ThreadCountScope(const InferenceEngine & engine);
+    /** threads as InferenceOptions::threads (0: every hardware thread). */
+    explicit ThreadCountScope(int threads);
     ~ThreadCountScope();
     ThreadCountScope(const ThreadCountScope &) = delete;
     ThreadCountScope &

@@ -186,7 +186,12 @@ InferenceEngine::Predict(const float * slices,
 }
 
 InferenceEngine::ThreadCountScope::ThreadCountScope(const InferenceEngine & engine)
-  : m_Threads(std::make_unique<ScopedThreadCount>(engine.Options().threads))
+  : ThreadCountScope(engine.Options().threads)
+{
+}
+
+InferenceEngine::ThreadCountScope::ThreadCountScope(int threads)
+  : m_Threads(std::make_unique<ScopedThreadCount>(threads))
 {
 }
 

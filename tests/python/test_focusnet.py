@@ -270,6 +270,27 @@ def test_two_threads_at_once_give_the_labels_of_one_at_a_time(lung_slice, lung_l
     np.testing.assert_array_equal(alone[0], lung_labels_of_the_command)
 
 
+def test_hold_threads_keeps_the_models_thread_count_over_a_loop_and_then_gives_the_process_its_own_back(
+    lung_model, lung_slice, lung_labels_of_the_command
+):
+    # Debian's python3-torch runs the same LibTorch as the module, so it reads the count the module sets.
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with lung_model.hold_threads():
+            assert torch.get_num_threads() == 2
+            held = [lung_model.segment(lung_slice) for _ in range(2)]
+            assert torch.get_num_threads() == 2  # not given back between the calls
+        assert torch.get_num_threads() == 1
+        alone = lung_model.segment(lung_slice)
+        assert torch.get_num_threads() == 1  # a call outside gives it back
+    finally:
+        torch.set_num_threads(before)
+    for labels in [*held, alone]:
+        np.testing.assert_array_equal(labels, lung_labels_of_the_command)
+
+
 def test_real_data_ct_series_read_with_pydicom_gives_the_labels_of_the_command(lung_model, tmp_path):
     pydicom = pytest.importorskip("pydicom")
     series = SHARED_DATA / "dicom_samples/ct_series_uids_restored"
