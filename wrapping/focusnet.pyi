@@ -64,7 +64,7 @@ class Model:
         """
     def hold_threads(self) -> "ThreadCountHold":
         """A context manager for loops of calls: inside it LibTorch keeps this model's thread count instead of each
-        call setting it and giving the process's count back (each change costs LibTorch 20-40 ms on a small
+        call setting it and giving the process's count back (which costs LibTorch 20-40 ms a call on a small
         machine); the process's count comes back at its end.
         """
 

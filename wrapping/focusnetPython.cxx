@@ -550,7 +550,7 @@ PYBIND11_MODULE(focusnet, m)
         return PythonThreadCountHold{ self.inference.threads, nullptr };
       },
       "A context manager for loops of calls: inside it LibTorch keeps this model's thread count, instead of each call "
-      "setting it and giving the process's count back (each change costs LibTorch 20-40 ms on a small machine, a "
+      "setting it and giving the process's count back (which costs LibTorch 20-40 ms a call on a small machine, a "
       "quarter of a 2D slice's time); the process's count comes back at its end. "
       "`with model.hold_threads(): labels = [model.segment(a) for a in arrays]`");
 
@@ -558,6 +558,10 @@ PYBIND11_MODULE(focusnet, m)
     .def("__enter__",
          [](PythonThreadCountHold & self) -> PythonThreadCountHold &
          {
+           if (self.scope)
+           {
+             Raise(PyExc_RuntimeError, "this hold_threads() is already entered; call model.hold_threads() again");
+           }
            self.scope = std::make_unique<focusnet::InferenceEngine::ThreadCountScope>(self.threads);
            return self;
          })

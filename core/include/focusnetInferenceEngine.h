@@ -68,8 +68,8 @@ public:
   /** While one lives, LibTorch runs with the engine's thread count, which Predict (and engines made with the same
    * count) then neither set nor give back each call; the caller's count comes back when it is destroyed. For loops
    * of calls (the ITK filter's batches, evaluation's images, the Python module's Model.hold_threads): each change of
-   * LibTorch's count re-creates its thread pool and clears oneDNN's cached convolutions, which cost 20-40 ms a call
-   * on a 2-core machine. */
+   * LibTorch's count re-creates its thread pool (LibTorch's sources also drop cached oneDNN primitives there); set
+   * and given back, that cost 20-40 ms a call on a 2-core machine. */
   class ThreadCountScope
   {
   public:

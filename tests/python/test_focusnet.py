@@ -283,6 +283,12 @@ def test_hold_threads_keeps_the_models_thread_count_over_a_loop_and_then_gives_t
             held = [lung_model.segment(lung_slice) for _ in range(2)]
             assert torch.get_num_threads() == 2  # not given back between the calls
         assert torch.get_num_threads() == 1
+        hold = lung_model.hold_threads()
+        with hold:
+            with pytest.raises(RuntimeError, match="already entered"):
+                hold.__enter__()
+            assert torch.get_num_threads() == 2
+        assert torch.get_num_threads() == 1
         alone = lung_model.segment(lung_slice)
         assert torch.get_num_threads() == 1  # a call outside gives it back
     finally:
