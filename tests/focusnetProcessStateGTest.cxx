@@ -42,39 +42,50 @@ TEST(FocusNetProcessState, CreatingAModelLeavesTheGlobalRandomStreamAlone)
   EXPECT_EQ(focusnet::Model::Create(SmallModelMetadata(), 99).WeightsChecksum(), model.WeightsChecksum());
 }
 
-TEST(FocusNetProcessState, TheEngineGivesTheCallersThreadCountBack)
+/** Options for an engine of 2 threads, in a process whose own LibTorch count is 1. */
+focusnet::InferenceOptions
+TwoThreadsWhereTheCallerHasOne()
 {
   at::set_num_threads(1);
   focusnet::InferenceOptions options;
   options.device = "cpu";
   options.threads = 2;
-  const focusnet::InferenceEngine engine(focusnet::Model::Create(SmallModelMetadata(), 3), options);
-  EXPECT_EQ(at::get_num_threads(), 1);
+  return options;
+}
+
+/** The engine's probabilities for two 16 x 16 slices of 100. */
+std::vector<float>
+PredictTwoSlices(const focusnet::InferenceEngine & engine)
+{
   const std::vector<float> slices(2 * 16 * 16, 100.0F);
   std::vector<float>       probabilities(slices.size());
   engine.Predict(slices.data(), 2, 16, 16, 1, probabilities.data());
+  return probabilities;
+}
+
+TEST(FocusNetProcessState, TheEngineGivesTheCallersThreadCountBack)
+{
+  const focusnet::InferenceEngine engine(focusnet::Model::Create(SmallModelMetadata(), 3),
+                                         TwoThreadsWhereTheCallerHasOne());
+  EXPECT_EQ(at::get_num_threads(), 1);
+  PredictTwoSlices(engine);
   EXPECT_EQ(at::get_num_threads(), 1);
 }
 
 TEST(FocusNetProcessState, AThreadCountScopeHoldsTheEnginesCountUntilItEnds)
 {
-  at::set_num_threads(1);
-  focusnet::InferenceOptions options;
-  options.device = "cpu";
-  options.threads = 2;
-  const focusnet::InferenceEngine engine(focusnet::Model::Create(SmallModelMetadata(), 3), options);
-  const std::vector<float>        slices(2 * 16 * 16, 100.0F);
-  std::vector<float>              probabilities(slices.size());
-  std::vector<float>              outside(slices.size());
-  engine.Predict(slices.data(), 2, 16, 16, 1, outside.data());
+  const focusnet::InferenceEngine engine(focusnet::Model::Create(SmallModelMetadata(), 3),
+                                         TwoThreadsWhereTheCallerHasOne());
+  const std::vector<float>        outside = PredictTwoSlices(engine);
+  std::vector<float>              inside;
   {
     const focusnet::InferenceEngine::ThreadCountScope threads(engine);
     EXPECT_EQ(at::get_num_threads(), 2);
-    engine.Predict(slices.data(), 2, 16, 16, 1, probabilities.data());
+    inside = PredictTwoSlices(engine);
     EXPECT_EQ(at::get_num_threads(), 2); // not given back between calls
   }
   EXPECT_EQ(at::get_num_threads(), 1);
-  EXPECT_EQ(probabilities, outside);
+  EXPECT_EQ(inside, outside);
 }
 
 } // namespace
