@@ -5,17 +5,28 @@
 #include "focusnetTensorMemory.h"
 
 #include <c10/core/CPUAllocator.h>
+#include <torch/version.h>
 
 #include <sys/mman.h>
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <set>
 #include <string>
 #include <unordered_map>
 #include <utility>
+
+// LibTorch 2.3 made c10::Allocator::allocate non-const and added copy_data; Debian's is 1.13, GPU machines' newer.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
+#  define FOCUSNET_ALLOCATE_CONST
+#  define FOCUSNET_ALLOCATOR_COPIES_DATA 1
+#else
+#  define FOCUSNET_ALLOCATE_CONST const
+#  define FOCUSNET_ALLOCATOR_COPIES_DATA 0
+#endif
 
 namespace focusnet
 {
@@ -46,7 +57,7 @@ public:
   }
 
   c10::DataPtr
-  allocate(std::size_t bytes) const override
+  allocate(std::size_t bytes) FOCUSNET_ALLOCATE_CONST override
   {
     if (bytes < kLargeBytes)
     {
@@ -65,6 +76,14 @@ public:
   {
     return &Delete;
   }
+
+#if FOCUSNET_ALLOCATOR_COPIES_DATA
+  void
+  copy_data(void * destination, const void * source, std::size_t count) const override
+  {
+    std::memcpy(destination, source, count);
+  }
+#endif
 
   void
   ReleaseUnused()
