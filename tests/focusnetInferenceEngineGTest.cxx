@@ -6,12 +6,16 @@
 
 #include "focusnetInferenceEngine.h"
 #include "focusnetModel.h"
+#include "focusnetModelImpl.h"
 #include "focusnetTestUtilities.h"
+
+#include <torch/torch.h>
 
 #include <algorithm>
 #include <fstream>
 #include <iterator>
 #include <cmath>
+#include <cstdlib>
 #include <string>
 #include <utility>
 
@@ -137,6 +141,91 @@ TEST(FocusNetInferenceEngine, BatchesGiveTheSameResultAsOneByOne)
   // Different slices give different maps: the engine does not repeat one slice.
   EXPECT_NE(std::vector<float>(batched.begin(), batched.begin() + height * width),
             std::vector<float>(batched.begin() + height * width, batched.begin() + 2 * height * width));
+}
+
+TEST(FocusNetInferenceEngine, PredictStreamAsksAndGivesBatchByBatchInOrder)
+{
+  const Model                              model = Model::Create(SmallModelMetadata(), 3);
+  const InferenceEngine                    engine(model, Cpu(2));
+  constexpr int64_t                        count = 5, height = 32, width = 32, values = height * width;
+  const auto                               slices = RandomValues(count * values, 4);
+  std::vector<std::pair<int64_t, int64_t>> asked, given;
+  std::vector<float>                       streamed(static_cast<size_t>(count * values), -1.0F);
+  engine.PredictStream(
+    count,
+    height,
+    width,
+    1,
+    [&](int64_t first, int64_t n, float * batch)
+    {
+      asked.emplace_back(first, n);
+      std::copy_n(slices.begin() + first * values, n * values, batch);
+    },
+    [&](int64_t first, int64_t n, const float * p)
+    {
+      given.emplace_back(first, n);
+      std::copy_n(p, n * values, streamed.begin() + first * values);
+    });
+  const std::vector<std::pair<int64_t, int64_t>> batches{ { 0, 2 }, { 2, 2 }, { 4, 1 } };
+  EXPECT_EQ(asked, batches);
+  EXPECT_EQ(given, batches);
+  EXPECT_EQ(streamed, PredictAll(engine, slices, count, height, width));
+}
+
+TEST(FocusNetInferenceEngine, UnknownSpeedUpNamesAreRefused)
+{
+  ASSERT_EQ(::setenv("FOCUSNET_ENGINE_DISABLE", "fold,fusion", 1), 0);
+  ExpectErrorContaining([] { InferenceEngine(Model::Create(SmallModelMetadata(), 3), Cpu()); },
+                        { "FOCUSNET_ENGINE_DISABLE", "'fusion'" });
+  ::unsetenv("FOCUSNET_ENGINE_DISABLE");
+}
+
+/** Sets every batch norm's statistics and affine terms of a network to random values, as training would leave them. */
+void
+RandomiseBatchNorms(torch::nn::Module & network)
+{
+  torch::NoGradGuard noGrad;
+  torch::manual_seed(5);
+  for (const auto & module : network.modules())
+  {
+    if (auto * norm = dynamic_cast<torch::nn::BatchNorm2dImpl *>(module.get()))
+    {
+      norm->running_mean.uniform_(-0.5, 0.5);
+      norm->running_var.uniform_(0.3, 3.0);
+      norm->weight.uniform_(0.5, 1.5);
+      norm->bias.uniform_(-0.3, 0.3);
+    }
+  }
+}
+
+TEST(FocusNetInferenceEngine, FoldedBatchNormsComputeWhatTheNormsDid)
+{
+  for (const std::string architecture : { "focusnet", "unet" })
+  {
+    Model  model = Model::Create(SmallModelMetadata(1, architecture), 3);
+    auto & network = *ModelInternals::Of(model).network;
+    RandomiseBatchNorms(network);
+    network.eval();
+    const auto slices = RandomValues(3 * 32 * 32, 9);
+    // The oracle: the network as trained, every batch norm a step of its own.
+    const torch::Tensor x = (torch::tensor(slices).view({ 3, 1, 32, 32 }) - 100.0) / 50.0;
+    torch::Tensor       expected;
+    {
+      torch::NoGradGuard noGrad;
+      expected = torch::sigmoid(network.forward(x)).flatten();
+    }
+    const std::vector<float> folded = PredictAll(InferenceEngine(model, Cpu()), slices, 3, 32, 32);
+    ExpectNear(
+      folded, std::vector<float>(expected.data_ptr<float>(), expected.data_ptr<float>() + expected.numel()), 1e-4F);
+    // The comparison can tell: the engine without folding agrees as well, and the norms' own statistics matter.
+    ASSERT_EQ(::setenv("FOCUSNET_ENGINE_DISABLE", "fold", 1), 0);
+    const std::vector<float> unfolded = PredictAll(InferenceEngine(model, Cpu()), slices, 3, 32, 32);
+    ::unsetenv("FOCUSNET_ENGINE_DISABLE");
+    ExpectNear(folded, unfolded, 1e-4F); // the same maths in another order of float operations
+    Model plain = Model::Create(SmallModelMetadata(1, architecture), 3);
+    EXPECT_GT(MaxDifference(folded, PredictAll(InferenceEngine(plain, Cpu()), slices, 3, 32, 32)), 1e-2F)
+      << architecture;
+  }
 }
 
 TEST(FocusNetInferenceEngine, LogitsAreResampledBeforeTheSigmoid)

@@ -8,6 +8,7 @@
 #include "focusnetModelMetadata.h"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -42,7 +43,10 @@ struct InferenceOptions
  * Each slice is normalised as the model's metadata says, resized to the network input size,
  * run in batches in inference mode; the network's logits are resized back to the slice size (bilinear) and
  * only then turned into probabilities, so the 0.5 boundary falls between network pixels by their confidence.
- * The engine holds its own copy of the network on the chosen device.
+ * The engine holds its own copy of the network on the chosen device, readied for inference: batch norms folded into
+ * the convolutions before them; on CUDA also channels-last, convolution + ReLU fused by cuDNN, cuDNN's algorithm
+ * search (a process-wide setting), and batches overlapped with their copies (PredictStream). For measuring,
+ * $FOCUSNET_ENGINE_DISABLE turns any of these off by name: fold, fuse, channels_last, cudnn_benchmark, overlap.
  * \ingroup FocusNet
  */
 class InferenceEngine
@@ -64,6 +68,23 @@ public:
           std::int64_t  width,
           std::int64_t  channels,
           float *       probabilities) const;
+
+  /** Fills slices with slices [first, first + n): n x height x width x channels floats. */
+  using SliceSource = std::function<void(std::int64_t first, std::int64_t n, float * slices)>;
+  /** Takes the probabilities of slices [first, first + n): n x height x width floats, valid during the call. */
+  using ProbabilitySink = std::function<void(std::int64_t first, std::int64_t n, const float * probabilities)>;
+
+  /** Predict for callers that produce slices and consume probabilities batch by batch (the ITK filter): the engine
+   * asks source for each batch of up to the batch size, in order, and hands each batch's probabilities to sink, in
+   * order. On a GPU, source fills the next batch and sink takes the previous one while the device computes. Throws
+   * as Predict does; batches already given to sink stay given. */
+  void
+  PredictStream(std::int64_t            count,
+                std::int64_t            height,
+                std::int64_t            width,
+                std::int64_t            channels,
+                const SliceSource &     source,
+                const ProbabilitySink & sink) const;
 
   /** While one lives, LibTorch runs with the engine's thread count, which Predict (and engines made with the same
    * count) then neither set nor give back each call; the caller's count comes back when it is destroyed. For loops

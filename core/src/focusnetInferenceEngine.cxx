@@ -9,10 +9,18 @@
 #include "focusnetTensorMemory.h"
 #include "focusnetTensorOps.h"
 
+#include <c10/core/Event.h>
+#include <c10/core/impl/VirtualGuardImpl.h>
+
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <optional>
+#include <sstream>
+#include <thread>
+#include <unordered_set>
 
 namespace focusnet
 {
@@ -36,6 +44,29 @@ CpuHasFlag(const std::string & flag)
   }();
   return flags.find(" " + flag + " ") != std::string::npos;
 }
+
+/** The engine's speed-ups that $FOCUSNET_ENGINE_DISABLE (comma-separated names) turns off, for measuring each one:
+ * fold (batch norm folded into convolutions), fuse (cuDNN convolution + ReLU), channels_last (CUDA activations
+ * in NHWC), cudnn_benchmark (cuDNN's algorithm search), overlap (CUDA: filling and taking batches while the device
+ * computes another). Unknown names are refused, so that a typo cannot measure the wrong thing. */
+std::unordered_set<std::string>
+DisabledSpeedUps()
+{
+  static const std::unordered_set<std::string> known{ "fold", "fuse", "channels_last", "cudnn_benchmark", "overlap" };
+  std::unordered_set<std::string>              disabled;
+  const char *                                 setting = std::getenv("FOCUSNET_ENGINE_DISABLE");
+  std::istringstream                           names(setting != nullptr ? setting : "");
+  for (std::string name; std::getline(names, name, ',');)
+  {
+    if (!name.empty() && known.count(name) == 0)
+    {
+      throw Error("FOCUSNET_ENGINE_DISABLE: unknown name '" + name +
+                  "' (use fold, fuse, channels_last, cudnn_benchmark, overlap)");
+    }
+    disabled.insert(name);
+  }
+  return disabled;
+}
 } // namespace
 
 struct InferenceEngine::Impl
@@ -45,6 +76,8 @@ struct InferenceEngine::Impl
   torch::Device                                device{ torch::kCPU };
   std::shared_ptr<nn::SegmentationNetworkImpl> network;
   torch::ScalarType                            dtype{ torch::kFloat };
+  bool                                         channelsLast{ false }; ///< CUDA: activations in NHWC
+  bool                                         overlap{ false };      ///< CUDA: PredictStream's pipeline
 
   Flips flips; ///< used by flip augmentation: those the model was trained on
 
@@ -78,6 +111,18 @@ struct InferenceEngine::Impl
     const torch::Tensor z = torch::stack(copies);
     return torch::logsumexp(torch::log_sigmoid(z), 0) - torch::logsumexp(torch::log_sigmoid(-z), 0);
   }
+
+  /** Raw slices (N x C x H x W, float, on the device) to their probabilities, N x H x W float on the device. */
+  torch::Tensor
+  Probabilities(const torch::Tensor & slices) const
+  {
+    const int64_t height = slices.size(2), width = slices.size(3);
+    torch::Tensor x = Resize(Normalize(slices, metadata.normalization), metadata.inputSize, metadata.inputSize);
+    x = x.contiguous(channelsLast ? torch::MemoryFormat::ChannelsLast : torch::MemoryFormat::Contiguous);
+    // Resampling the logits, not the probabilities, puts the 0.5 boundary between two network pixels where the
+    // network's confidence on either side says; bilinear probabilities put it midway wherever both saturate.
+    return torch::sigmoid(Resize(Logits(x), height, width)).reshape({ -1, height, width }).contiguous();
+  }
 };
 
 InferenceEngine::InferenceEngine(const Model & model, const InferenceOptions & options)
@@ -91,11 +136,40 @@ InferenceEngine::InferenceEngine(const Model & model, const InferenceOptions & o
   m_Impl->device = ParseDevice(options.device);
   m_Impl->network = nn::BuildNetwork(m_Impl->metadata.architecture);
   CopyState(*ModelInternals::Of(model).network, *m_Impl->network);
+  m_Impl->network->eval();
+
+  const std::unordered_set<std::string> disabled = DisabledSpeedUps();
+  const bool                            cuda = m_Impl->device.is_cuda();
+  nn::InferencePreparation              preparation;
+  preparation.foldBatchNorm = disabled.count("fold") == 0;
+  preparation.fuseConvolutionRelu = cuda && disabled.count("fuse") == 0;
+  m_Impl->network->PrepareForInference(preparation); // in float on the CPU, before any rounding
   m_Impl->dtype = options.precision == "bf16"   ? torch::kBFloat16
                   : options.precision == "fp16" ? torch::kHalf
                                                 : torch::kFloat;
   m_Impl->network->to(m_Impl->device, m_Impl->dtype);
-  m_Impl->network->eval();
+  m_Impl->channelsLast = cuda && disabled.count("channels_last") == 0;
+  m_Impl->overlap = cuda && disabled.count("overlap") == 0;
+  if (m_Impl->channelsLast)
+  {
+    torch::NoGradGuard noGrad;
+    for (const auto & tensors : { m_Impl->network->parameters(), m_Impl->network->buffers() })
+    {
+      for (torch::Tensor t : tensors)
+      {
+        if (t.dim() == 4)
+        {
+          t.set_data(t.contiguous(torch::MemoryFormat::ChannelsLast));
+        }
+      }
+    }
+  }
+  if (cuda && disabled.count("cudnn_benchmark") == 0)
+  {
+    // cuDNN times its algorithms for each new shape once and keeps the fastest: the engine's batches share one
+    // shape (the last may be smaller). A process-wide setting, as in PyTorch (torch.backends.cudnn.benchmark).
+    at::globalContext().setBenchmarkCuDNN(true);
+  }
 }
 
 InferenceEngine::~InferenceEngine()
@@ -151,6 +225,26 @@ InferenceEngine::Predict(const float * slices,
                          std::int64_t  channels,
                          float *       probabilities) const
 {
+  const std::int64_t sliceValues = height * width * channels;
+  PredictStream(
+    count,
+    height,
+    width,
+    channels,
+    [&](std::int64_t first, std::int64_t n, float * batch)
+    { std::memcpy(batch, slices + first * sliceValues, sizeof(float) * n * sliceValues); },
+    [&](std::int64_t first, std::int64_t n, const float * batch)
+    { std::memcpy(probabilities + first * height * width, batch, sizeof(float) * n * height * width); });
+}
+
+void
+InferenceEngine::PredictStream(std::int64_t            count,
+                               std::int64_t            height,
+                               std::int64_t            width,
+                               std::int64_t            channels,
+                               const SliceSource &     source,
+                               const ProbabilitySink & sink) const
+{
   const ModelMetadata & metadata = m_Impl->metadata;
   if (channels != metadata.architecture.inputChannels)
   {
@@ -161,28 +255,63 @@ InferenceEngine::Predict(const float * slices,
   {
     throw Error("invalid slice buffer shape");
   }
-  const int64_t sliceValues = height * width * channels;
-  if (std::any_of(slices, slices + count * sliceValues, [](float v) { return !std::isfinite(v); }))
+  const torch::Device device = m_Impl->device;
+  const bool          overlap = m_Impl->overlap;
+  // On a GPU: page-locked host buffers (LibTorch's caching host allocator), so that the copies to and from the
+  // device run asynchronously; the allocator does not hand a buffer out again before its copy has finished.
+  const auto hostOptions = torch::TensorOptions().dtype(torch::kFloat).pinned_memory(overlap);
+
+  /** A batch whose probabilities are on their way to host memory. */
+  struct InFlight
   {
-    throw Error("the image holds NaN or infinite values; FocusNet segments finite intensities only");
-  }
+    torch::Tensor             probabilities;
+    std::optional<c10::Event> copied;
+    std::int64_t              first;
+    std::int64_t              n;
+  };
+  std::optional<InFlight> inFlight;
+  auto                    deliver = [&]
+  {
+    if (inFlight)
+    {
+      // Debian's LibTorch 1.13 has no c10::Event::synchronize; waiting by query is what CUDA's default spin does.
+      while (inFlight->copied && !inFlight->copied->query())
+      {
+        std::this_thread::yield();
+      }
+      sink(inFlight->first, inFlight->n, inFlight->probabilities.data_ptr<float>());
+      inFlight.reset();
+    }
+  };
+
   torch::InferenceMode    guard;
   const ScopedThreadCount threads(m_Impl->options.threads);
-  for (int64_t start = 0; start < count; start += m_Impl->options.batchSize)
+  for (std::int64_t first = 0; first < count; first += m_Impl->options.batchSize)
   {
-    const int64_t n = std::min<int64_t>(m_Impl->options.batchSize, count - start);
-    // from_blob wraps the caller's buffer without copying; the first operation that needs another layout copies.
-    torch::Tensor x =
-      torch::from_blob(const_cast<float *>(slices) + start * sliceValues, { n, height, width, channels })
-        .permute({ 0, 3, 1, 2 })
-        .to(m_Impl->device);
-    x = Resize(Normalize(x, metadata.normalization), metadata.inputSize, metadata.inputSize);
-    // Resampling the logits, not the probabilities, puts the 0.5 boundary between two network pixels where the
-    // network's confidence on either side says; bilinear probabilities put it midway wherever both saturate.
-    torch::Tensor p = torch::sigmoid(Resize(m_Impl->Logits(x.contiguous()), height, width));
-    p = p.to(torch::kCPU).contiguous();
-    std::memcpy(probabilities + start * height * width, p.data_ptr<float>(), sizeof(float) * n * height * width);
+    const std::int64_t n = std::min<std::int64_t>(m_Impl->options.batchSize, count - first);
+    torch::Tensor      host = torch::empty({ n, height, width, channels }, hostOptions);
+    float *            values = host.data_ptr<float>();
+    source(first, n, values);
+    if (std::any_of(values, values + host.numel(), [](float v) { return !std::isfinite(v); }))
+    {
+      throw Error("the image holds NaN or infinite values; FocusNet segments finite intensities only");
+    }
+    const torch::Tensor p = m_Impl->Probabilities(host.permute({ 0, 3, 1, 2 }).to(device, /*non_blocking=*/overlap));
+    InFlight            next{ p.to(torch::kCPU, /*non_blocking=*/overlap), std::nullopt, first, n };
+    if (overlap)
+    {
+      // Recorded on the stream the work was queued on: done once the probabilities are in host memory.
+      next.copied.emplace(device.type());
+      next.copied->record(c10::impl::VirtualGuardImpl(device.type()).getStream(device));
+    }
+    deliver(); // the previous batch, while the device works on this one
+    inFlight = std::move(next);
+    if (!overlap)
+    {
+      deliver();
+    }
   }
+  deliver();
 }
 
 InferenceEngine::ThreadCountScope::ThreadCountScope(const InferenceEngine & engine)

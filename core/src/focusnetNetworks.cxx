@@ -59,7 +59,48 @@ Product(const torch::Tensor & x, const torch::Tensor & y)
 {
   return Overwritable(x) ? x.mul_(y) : x * y;
 }
+
+/** ReLU(conv2d(x, weight, bias)): one cuDNN call for CUDA tensors when fuse is set, else the two steps. */
+torch::Tensor
+ConvolutionRelu(const torch::Tensor & x,
+                const torch::Tensor & weight,
+                const torch::Tensor & bias,
+                int64_t               stride,
+                int64_t               padding,
+                bool                  fuse)
+{
+  if (fuse && x.is_cuda())
+  {
+    return at::cudnn_convolution_relu(x, weight, bias, { stride, stride }, { padding, padding }, { 1, 1 }, 1);
+  }
+  return Relu(torch::conv2d(x, weight, bias, stride, padding));
+}
+
+/** The four phase kernels and their bias of UpsamplingImpl::forward, from the 2x2 kernel w (out x in x 2 x 2). */
+std::pair<torch::Tensor, torch::Tensor>
+PhaseKernels(const torch::Tensor & w, const torch::Tensor & bias)
+{
+  const torch::Tensor w00 = w.select(3, 0).select(2, 0), w01 = w.select(3, 1).select(2, 0);
+  const torch::Tensor w10 = w.select(3, 0).select(2, 1), w11 = w.select(3, 1).select(2, 1);
+  const torch::Tensor zero = torch::zeros_like(w00);
+  auto                kernel =
+    [](const torch::Tensor & k00, const torch::Tensor & k01, const torch::Tensor & k10, const torch::Tensor & k11) {
+      return torch::stack({ torch::stack({ k00, k01 }, -1), torch::stack({ k10, k11 }, -1) }, -2);
+    };
+  const torch::Tensor phases = torch::stack({ kernel(w00 + w01 + w10 + w11, zero, zero, zero), // even row, even column
+                                              kernel(w00 + w10, w01 + w11, zero, zero),        // even row, odd column
+                                              kernel(w00 + w01, zero, w10 + w11, zero),        // odd row, even column
+                                              w },                                             // odd row, odd column
+                                            1)
+                                 .flatten(0, 1); // output channel c, phase p -> 4c + p, the order pixel_shuffle reads
+  return { phases, bias.repeat_interleave(4) };
+}
 } // namespace
+
+void
+SegmentationNetworkImpl::PrepareForInference(const InferencePreparation &)
+{
+}
 
 int64_t
 ScaledChannels(int64_t channels, const ArchitectureOptions & options)
@@ -75,7 +116,9 @@ ConvLayerImpl::ConvLayerImpl(int64_t in, int64_t out, int64_t kernel, int64_t st
   // "Same" padding. Even kernels (the 2x2 after upsampling) pad bottom/right only, as Keras does; forward()
   // pads explicitly because LibTorch's padding="same" copies the input for even kernels and warns each call.
   padBottomRight = kernel % 2 == 0 ? kernel - 1 : 0;
-  options.padding(kernel % 2 == 0 ? 0 : kernel / 2);
+  padding = kernel % 2 == 0 ? 0 : kernel / 2;
+  this->stride = stride;
+  options.padding(padding);
   conv = register_module("conv", torch::nn::Conv2d(options));
   torch::nn::init::kaiming_normal_(conv->weight, 0.0, torch::kFanIn, torch::kReLU);
   if (bias)
@@ -87,12 +130,48 @@ ConvLayerImpl::ConvLayerImpl(int64_t in, int64_t out, int64_t kernel, int64_t st
 torch::Tensor
 ConvLayerImpl::forward(const torch::Tensor & x)
 {
-  torch::Tensor y = padBottomRight > 0
-                      ? conv(torch::nn::functional::pad(
-                          x, torch::nn::functional::PadFuncOptions({ 0, padBottomRight, 0, padBottomRight })))
-                      : conv(x);
+  const torch::Tensor & bias = conv->bias.defined() ? conv->bias : foldedBias;
+  torch::Tensor         y =
+    padBottomRight > 0
+              ? torch::conv2d(torch::nn::functional::pad(
+                        x, torch::nn::functional::PadFuncOptions({ 0, padBottomRight, 0, padBottomRight })),
+                      conv->weight,
+                      bias,
+                      stride)
+              : torch::conv2d(x, conv->weight, bias, stride, padding);
   lastOutputPositions = y.size(2) * y.size(3);
   return y;
+}
+
+torch::Tensor
+ConvLayerImpl::ForwardRelu(const torch::Tensor & x)
+{
+  if (padBottomRight > 0)
+  {
+    return Relu(forward(x));
+  }
+  torch::Tensor y =
+    ConvolutionRelu(x, conv->weight, conv->bias.defined() ? conv->bias : foldedBias, stride, padding, fuseRelu);
+  lastOutputPositions = y.size(2) * y.size(3);
+  return y;
+}
+
+void
+ConvLayerImpl::FoldBatchNorm(const torch::nn::BatchNorm2d & norm)
+{
+  torch::NoGradGuard noGrad;
+  // eval-mode batch norm: (y - mean) / sqrt(var + eps) * gamma + beta, per output channel of y = conv(x)
+  const torch::Tensor scale = norm->running_var.add(norm->options.eps()).rsqrt().mul(norm->weight);
+  const torch::Tensor shift = norm->bias - norm->running_mean * scale;
+  conv->weight.mul_(scale.view({ -1, 1, 1, 1 }));
+  if (conv->bias.defined())
+  {
+    conv->bias.mul_(scale).add_(shift);
+  }
+  else
+  {
+    foldedBias = register_buffer("folded_bias", shift);
+  }
 }
 
 ResidualBlockImpl::ResidualBlockImpl(int64_t in, int64_t out)
@@ -110,9 +189,16 @@ torch::Tensor
 ResidualBlockImpl::forward(const torch::Tensor & x)
 {
   // One step a statement: C++ keeps a temporary until its statement ends, and each step's input can go after it.
-  torch::Tensor y = norm(conv1(x));
-  y = conv2(Relu(y));
+  torch::Tensor y = norm ? Relu(norm(conv1(x))) : conv1->ForwardRelu(x);
+  y = conv2(y);
   return Sum(y, shortcut ? shortcut(x) : x);
+}
+
+void
+ResidualBlockImpl::FoldBatchNorm()
+{
+  conv1->FoldBatchNorm(norm);
+  norm = nullptr;
 }
 
 DownsamplingBlockImpl::DownsamplingBlockImpl(int64_t in, int64_t out)
@@ -127,9 +213,17 @@ DownsamplingBlockImpl::DownsamplingBlockImpl(int64_t in, int64_t out)
 torch::Tensor
 DownsamplingBlockImpl::forward(const torch::Tensor & x)
 {
-  torch::Tensor y = conv1(Relu(norm1(x)));
-  y = conv2(Relu(norm2(y)));
+  torch::Tensor y = Relu(norm1(x));
+  y = norm2 ? Relu(norm2(conv1(y))) : conv1->ForwardRelu(y);
+  y = conv2(y);
   return Sum(y, shortcut(x));
+}
+
+void
+DownsamplingBlockImpl::FoldBatchNorm()
+{
+  conv1->FoldBatchNorm(norm2);
+  norm2 = nullptr;
 }
 
 SqueezeExcitationImpl::SqueezeExcitationImpl(int64_t channels)
@@ -164,26 +258,28 @@ UpsamplingImpl::UpsamplingImpl(int64_t in, int64_t out)
 torch::Tensor
 UpsamplingImpl::forward(const torch::Tensor & x)
 {
-  const torch::Tensor & w = conv->conv->weight; // out x in x 2 x 2
-  const torch::Tensor   w00 = w.select(3, 0).select(2, 0), w01 = w.select(3, 1).select(2, 0);
-  const torch::Tensor   w10 = w.select(3, 0).select(2, 1), w11 = w.select(3, 1).select(2, 1);
-  const torch::Tensor   zero = torch::zeros_like(w00);
-  auto                  kernel =
-    [](const torch::Tensor & k00, const torch::Tensor & k01, const torch::Tensor & k10, const torch::Tensor & k11) {
-      return torch::stack({ torch::stack({ k00, k01 }, -1), torch::stack({ k10, k11 }, -1) }, -2);
-    };
-  const torch::Tensor phases = torch::stack({ kernel(w00 + w01 + w10 + w11, zero, zero, zero), // even row, even column
-                                              kernel(w00 + w10, w01 + w11, zero, zero),        // even row, odd column
-                                              kernel(w00 + w01, zero, w10 + w11, zero),        // odd row, even column
-                                              w },                                             // odd row, odd column
-                                            1)
-                                 .flatten(0, 1); // output channel c, phase p -> 4c + p, the order pixel_shuffle reads
-  const torch::Tensor bias = conv->conv->bias.repeat_interleave(4);
-  torch::Tensor       y =
-    torch::conv2d(torch::nn::functional::pad(x, torch::nn::functional::PadFuncOptions({ 0, 1, 0, 1 })), phases, bias);
+  const auto [weight, bias] =
+    phaseWeight.defined() ? std::pair{ phaseWeight, phaseBias } : PhaseKernels(conv->conv->weight, conv->conv->bias);
+  // ReLU before the interleaving: the same values, and the convolution and ReLU can be one call.
+  torch::Tensor y =
+    ConvolutionRelu(torch::nn::functional::pad(x, torch::nn::functional::PadFuncOptions({ 0, 1, 0, 1 })),
+                    weight,
+                    bias,
+                    1,
+                    0,
+                    conv->fuseRelu);
   y = torch::pixel_shuffle(y, 2);
   conv->lastOutputPositions = y.size(2) * y.size(3);
-  return Relu(y);
+  return y;
+}
+
+void
+UpsamplingImpl::KeepPhaseKernels()
+{
+  torch::NoGradGuard noGrad;
+  auto [weight, bias] = PhaseKernels(conv->conv->weight, conv->conv->bias);
+  phaseWeight = register_buffer("phase_weight", weight);
+  phaseBias = register_buffer("phase_bias", bias);
 }
 
 FocusNetImpl::FocusNetImpl(const ArchitectureOptions & architecture)
@@ -282,7 +378,8 @@ FocusNetImpl::Decode(DecoderLevel & level, torch::Tensor deeper, torch::Tensor s
 torch::Tensor
 FocusNetImpl::forward(const torch::Tensor & x)
 {
-  torch::Tensor a0 = LeakyRelu(attentionStemNorm(attentionStem(x)), 0.3);
+  torch::Tensor a0 = attentionStem(x);
+  a0 = LeakyRelu(attentionStemNorm ? attentionStemNorm(a0) : a0, 0.3);
   torch::Tensor a2 = Drop(attentionBlock2(attentionDown1(a0)), false);
   torch::Tensor a3 = Drop(attentionBlock3(attentionDown2(a2)), false);
   torch::Tensor a4 = Drop(attentionBlock4(attentionDown3(a3)), true);
@@ -290,7 +387,7 @@ FocusNetImpl::forward(const torch::Tensor & x)
   torch::Tensor gate6 = Decode(attentionUp6, gate5, std::move(a2));
   torch::Tensor gate7 = Decode(attentionUp7, gate6, std::move(a0));
 
-  torch::Tensor m0 = Relu(mainStemNorm(mainStem(x)));
+  torch::Tensor m0 = mainStemNorm ? Relu(mainStemNorm(mainStem(x))) : mainStem->ForwardRelu(x);
   torch::Tensor b1 = Encode(level1, m0, std::move(gate7));
   torch::Tensor b2 = Encode(level2, b1, std::move(gate6));
   torch::Tensor b3 = Encode(level3, b2, std::move(gate5));
@@ -302,6 +399,37 @@ FocusNetImpl::forward(const torch::Tensor & x)
   d = Decode(decoder4, std::move(d), std::move(m0));
   d = refine2(refine1(d));
   return head(d);
+}
+
+void
+FocusNetImpl::PrepareForInference(const InferencePreparation & preparation)
+{
+  if (preparation.foldBatchNorm)
+  {
+    attentionStem->FoldBatchNorm(attentionStemNorm);
+    attentionStemNorm = nullptr;
+    mainStem->FoldBatchNorm(mainStemNorm);
+    mainStemNorm = nullptr;
+  }
+  for (const auto & module : modules())
+  {
+    if (auto * residual = dynamic_cast<ResidualBlockImpl *>(module.get()); residual && preparation.foldBatchNorm)
+    {
+      residual->FoldBatchNorm();
+    }
+    else if (auto * down = dynamic_cast<DownsamplingBlockImpl *>(module.get()); down && preparation.foldBatchNorm)
+    {
+      down->FoldBatchNorm();
+    }
+    else if (auto * up = dynamic_cast<UpsamplingImpl *>(module.get()))
+    {
+      up->KeepPhaseKernels();
+    }
+    else if (auto * conv = dynamic_cast<ConvLayerImpl *>(module.get()))
+    {
+      conv->fuseRelu = preparation.fuseConvolutionRelu;
+    }
+  }
 }
 
 UNetImpl::UNetImpl(const ArchitectureOptions & architecture)

@@ -14,6 +14,16 @@
 namespace focusnet::nn
 {
 
+/** How a network is readied for inference (SegmentationNetworkImpl::PrepareForInference). */
+struct InferencePreparation
+{
+  /** Fold each batch norm that directly follows a convolution into that convolution's weights and bias. */
+  bool foldBatchNorm{ true };
+  /** Convolution + bias + ReLU as one cuDNN call (at::cudnn_convolution_relu) where a ReLU follows a convolution;
+   * CUDA tensors only, elsewhere the two steps run apart. */
+  bool fuseConvolutionRelu{ true };
+};
+
 /** A 2D convolution that remembers how many output positions its last call produced, so that the
  * multiply-accumulates of a forward pass can be counted without hooks. */
 struct ConvLayerImpl : torch::nn::Module
@@ -21,10 +31,21 @@ struct ConvLayerImpl : torch::nn::Module
   ConvLayerImpl(int64_t in, int64_t out, int64_t kernel, int64_t stride = 1, bool bias = true);
   torch::Tensor
   forward(const torch::Tensor & x);
+  /** ReLU(forward(x)): one cuDNN call on CUDA tensors when fuseRelu is set. */
+  torch::Tensor
+  ForwardRelu(const torch::Tensor & x);
+  /** Inference only: scales the weights and shifts the bias so that forward() computes norm(forward()) as norm
+   * stands now (running statistics, eval mode); the caller then skips norm. */
+  void
+  FoldBatchNorm(const torch::nn::BatchNorm2d & norm);
 
   torch::nn::Conv2d conv{ nullptr };
+  torch::Tensor     foldedBias; ///< the bias a folded norm gave a convolution made without one (a buffer)
+  int64_t           stride{ 1 };
+  int64_t           padding{ 0 };
   int64_t           padBottomRight{ 0 };
   int64_t           lastOutputPositions{ 0 };
+  bool              fuseRelu{ false };
 };
 TORCH_MODULE(ConvLayer);
 
@@ -35,8 +56,12 @@ struct ResidualBlockImpl : torch::nn::Module
   torch::Tensor
   forward(const torch::Tensor & x);
 
+  /** Folds norm into conv1 and drops it. */
+  void
+  FoldBatchNorm();
+
   ConvLayer              conv1{ nullptr }, conv2{ nullptr }, shortcut{ nullptr };
-  torch::nn::BatchNorm2d norm{ nullptr };
+  torch::nn::BatchNorm2d norm{ nullptr }; ///< empty once folded
 };
 TORCH_MODULE(ResidualBlock);
 
@@ -48,7 +73,11 @@ struct DownsamplingBlockImpl : torch::nn::Module
   torch::Tensor
   forward(const torch::Tensor & x);
 
-  torch::nn::BatchNorm2d norm1{ nullptr }, norm2{ nullptr };
+  /** Folds norm2 into conv1 and drops it (norm1, before the first convolution, stays). */
+  void
+  FoldBatchNorm();
+
+  torch::nn::BatchNorm2d norm1{ nullptr }, norm2{ nullptr }; ///< norm2 empty once folded
   ConvLayer              conv1{ nullptr }, conv2{ nullptr }, shortcut{ nullptr };
 };
 TORCH_MODULE(DownsamplingBlock);
@@ -70,8 +99,12 @@ struct UpsamplingImpl : torch::nn::Module
   UpsamplingImpl(int64_t in, int64_t out);
   torch::Tensor
   forward(const torch::Tensor & x);
+  /** Inference only: computes the four phase kernels once (buffers) instead of each call. */
+  void
+  KeepPhaseKernels();
 
-  ConvLayer conv{ nullptr };
+  ConvLayer     conv{ nullptr };
+  torch::Tensor phaseWeight, phaseBias; ///< set by KeepPhaseKernels
 };
 TORCH_MODULE(Upsampling);
 
@@ -80,6 +113,12 @@ struct SegmentationNetworkImpl : torch::nn::Module
 {
   virtual torch::Tensor
   forward(const torch::Tensor & x) = 0;
+
+  /** For an inference engine's own copy, in eval mode, before it moves to its device and precision: the same
+   * function in fewer, larger steps. The network can no longer be trained or saved as a model afterwards. The base
+   * does nothing (the U-Net runs as it is). */
+  virtual void
+  PrepareForInference(const InferencePreparation & preparation);
 };
 
 /** FocusNet (Kaul et al., ISBI 2019), layer by layer as in docs/focusnet-paper.md. */
@@ -88,6 +127,8 @@ struct FocusNetImpl : SegmentationNetworkImpl
   explicit FocusNetImpl(const ArchitectureOptions & options);
   torch::Tensor
   forward(const torch::Tensor & x) override;
+  void
+  PrepareForInference(const InferencePreparation & preparation) override;
 
   /** One main-branch encoder level: R1 -> SE [-> x gate -> SE] -> R2. */
   struct EncoderLevel
@@ -114,14 +155,14 @@ struct FocusNetImpl : SegmentationNetworkImpl
 
   // attention branch
   ConvLayer              attentionStem{ nullptr };
-  torch::nn::BatchNorm2d attentionStemNorm{ nullptr };
+  torch::nn::BatchNorm2d attentionStemNorm{ nullptr }; ///< empty once folded
   DownsamplingBlock      attentionDown1{ nullptr }, attentionDown2{ nullptr }, attentionDown3{ nullptr };
   ResidualBlock          attentionBlock2{ nullptr }, attentionBlock3{ nullptr }, attentionBlock4{ nullptr };
   DecoderLevel           attentionUp5, attentionUp6, attentionUp7;
 
   // main branch
   ConvLayer              mainStem{ nullptr };
-  torch::nn::BatchNorm2d mainStemNorm{ nullptr };
+  torch::nn::BatchNorm2d mainStemNorm{ nullptr }; ///< empty once folded
   EncoderLevel           level1, level2, level3, level4;
   DecoderLevel           decoder1, decoder2, decoder3, decoder4;
   ResidualBlock          refine1{ nullptr }, refine2{ nullptr };

@@ -268,19 +268,15 @@ FocusNetImageFilter<TInputImage, TOutputImage>::GenerateData()
 
     const unsigned int axis = ImageDimension == 3 ? m_SliceAxis : ImageDimension;
     const auto [width, height] = FocusNetDetail::SliceShape(region, axis);
-    const int64_t      sliceCount = ImageDimension == 3 ? static_cast<int64_t>(region.GetSize(axis)) : 1;
-    const int64_t      batch = std::min<int64_t>(m_BatchSize, sliceCount);
-    const int64_t      pixels = width * height;
-    std::vector<float> slices(static_cast<size_t>(batch * pixels * channels));
-    std::vector<float> predictions(static_cast<size_t>(batch * pixels));
+    const int64_t sliceCount = ImageDimension == 3 ? static_cast<int64_t>(region.GetSize(axis)) : 1;
+    const int64_t pixels = width * height;
 
-    this->UpdateProgress(0.0F);
-    for (int64_t first = 0; first < sliceCount; first += batch)
+    // The engine asks for each batch of slices and hands back its probabilities, in order (on a GPU it computes one
+    // batch while the next is filled here and the previous one written).
+    auto fill = [&](int64_t first, int64_t n, float * out)
     {
-      const int64_t n = std::min(batch, sliceCount - first);
       for (int64_t s = 0; s < n; ++s)
       {
-        float * out = slices.data() + s * pixels * channels;
         for (ImageScanlineConstIterator<InputImageType> it(input, FocusNetDetail::SliceRegion(region, axis, first + s));
              !it.IsAtEnd();
              it.NextLine())
@@ -291,11 +287,13 @@ FocusNetImageFilter<TInputImage, TOutputImage>::GenerateData()
           }
         }
       }
-      engine.Predict(slices.data(), n, height, width, channels, predictions.data());
+    };
+    auto take = [&](int64_t first, int64_t n, const float * predictions)
+    {
       for (int64_t s = 0; s < n; ++s)
       {
         const RegionType slice = FocusNetDetail::SliceRegion(region, axis, first + s);
-        const float *    p = predictions.data() + s * pixels;
+        const float *    p = predictions + s * pixels;
         for (ImageScanlineIterator<OutputImageType> it(labels, slice); !it.IsAtEnd(); it.NextLine())
         {
           for (; !it.IsAtEndOfLine(); ++it, ++p)
@@ -305,7 +303,7 @@ FocusNetImageFilter<TInputImage, TOutputImage>::GenerateData()
         }
         if (probabilities != nullptr)
         {
-          p = predictions.data() + s * pixels;
+          p = predictions + s * pixels;
           for (ImageScanlineIterator<ProbabilityImageType> it(probabilities, slice); !it.IsAtEnd(); it.NextLine())
           {
             for (; !it.IsAtEndOfLine(); ++it, ++p)
@@ -316,7 +314,9 @@ FocusNetImageFilter<TInputImage, TOutputImage>::GenerateData()
         }
       }
       this->UpdateProgress(static_cast<float>(first + n) / static_cast<float>(sliceCount));
-    }
+    };
+    this->UpdateProgress(0.0F);
+    engine.PredictStream(sliceCount, height, width, channels, fill, take);
   }
   catch (const ExceptionObject &)
   {
