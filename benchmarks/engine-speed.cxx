@@ -3,13 +3,14 @@
  *  Licensed under the Apache License, Version 2.0
  *=========================================================================*/
 
-// The inference engine alone: ms per slice of InferenceEngine::Predict on random 256 x 256 slices in host memory,
-// probabilities back in host memory.
+// The inference engine alone: ms per slice of InferenceEngine::Predict on random slices in host memory (256 x 256,
+// the network's size, unless SIZE says), probabilities back in host memory.
 //
-//   focusnet-engine-speed MODEL_FILE|WIDTH BATCH THREADS [REPEATS] [fp32|bf16|fp16] [DEVICE]
+//   focusnet-engine-speed MODEL_FILE|WIDTH BATCH THREADS [REPEATS] [fp32|bf16|fp16] [DEVICE] [SIZE] [SLICES]
 //
 // Prints one line: "engine <ms per slice, median of REPEATS> <min> <max> <MACs per slice>". Each repeat predicts
-// max(BATCH, 8) slices (whole batches) after one warm-up call. DEVICE: cpu (the default), cuda or cuda:N.
+// SLICES slices (default max(BATCH, 8); rounded down to whole batches) after one warm-up call of one batch.
+// DEVICE: cpu (the default), cuda or cuda:N. SIZE: slices of SIZE x SIZE, resampled to the network's size and back.
 // benchmarks/cpu-speed.py runs it beside the PyTorch anchor and prints the tables; benchmarks/gpu/run.sh on a GPU.
 
 #include "focusnetInferenceEngine.h"
@@ -28,7 +29,9 @@ main(int argc, char * argv[])
 {
   if (argc < 4)
   {
-    std::fprintf(stderr, "usage: %s MODEL_FILE|WIDTH BATCH THREADS [REPEATS] [fp32|bf16|fp16] [DEVICE]\n", argv[0]);
+    std::fprintf(stderr,
+                 "usage: %s MODEL_FILE|WIDTH BATCH THREADS [REPEATS] [fp32|bf16|fp16] [DEVICE] [SIZE] [SLICES]\n",
+                 argv[0]);
     return EXIT_FAILURE;
   }
   try
@@ -49,9 +52,9 @@ main(int argc, char * argv[])
       }
       return focusnet::Model::Load(what);
     }();
-    const int64_t size = model.Metadata().inputSize;
+    const int64_t size = argc > 7 ? std::stoll(argv[7]) : model.Metadata().inputSize;
     const int64_t channels = model.Metadata().architecture.inputChannels;
-    const int64_t count = std::max(batch, 8) / batch * batch;
+    const int64_t count = std::max<int64_t>(batch, argc > 8 ? std::stoll(argv[8]) : 8) / batch * batch;
 
     focusnet::InferenceOptions options;
     options.device = device;
@@ -78,7 +81,7 @@ main(int argc, char * argv[])
                    static_cast<double>(count));
     }
     std::sort(ms.begin(), ms.end());
-    std::printf("engine %.1f %.1f %.1f %lld\n",
+    std::printf("engine %.4f %.4f %.4f %lld\n",
                 ms[ms.size() / 2],
                 ms.front(),
                 ms.back(),
