@@ -130,7 +130,7 @@ ConvLayerImpl::ConvLayerImpl(int64_t in, int64_t out, int64_t kernel, int64_t st
 torch::Tensor
 ConvLayerImpl::forward(const torch::Tensor & x)
 {
-  const torch::Tensor & bias = conv->bias.defined() ? conv->bias : foldedBias;
+  const torch::Tensor & bias = Bias();
   torch::Tensor         y =
     padBottomRight > 0
               ? torch::conv2d(torch::nn::functional::pad(
@@ -150,10 +150,15 @@ ConvLayerImpl::ForwardRelu(const torch::Tensor & x)
   {
     return Relu(forward(x));
   }
-  torch::Tensor y =
-    ConvolutionRelu(x, conv->weight, conv->bias.defined() ? conv->bias : foldedBias, stride, padding, fuseRelu);
+  torch::Tensor y = ConvolutionRelu(x, conv->weight, Bias(), stride, padding, fuseRelu);
   lastOutputPositions = y.size(2) * y.size(3);
   return y;
+}
+
+const torch::Tensor &
+ConvLayerImpl::Bias() const
+{
+  return conv->bias.defined() ? conv->bias : foldedBias;
 }
 
 void

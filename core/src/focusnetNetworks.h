@@ -38,6 +38,9 @@ struct ConvLayerImpl : torch::nn::Module
    * stands now (running statistics, eval mode); the caller then skips norm. */
   void
   FoldBatchNorm(const torch::nn::BatchNorm2d & norm);
+  /** The convolution's bias, or the one a folded norm gave it (undefined: none). */
+  const torch::Tensor &
+  Bias() const;
 
   torch::nn::Conv2d conv{ nullptr };
   torch::Tensor     foldedBias; ///< the bias a folded norm gave a convolution made without one (a buffer)
