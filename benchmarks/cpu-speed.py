@@ -13,6 +13,8 @@ random 256 x 256 slices: ms per slice (median of the repeats) of
     64 x 64, batch 4, fp32, tcmalloc preloaded) measured here with the same thread count. oneDNN may use Winograd
     for 3x3 convolutions, so a whole network can run above it.
 Each figure comes from a fresh process. Needs Debian's python3-torch (the same LibTorch as libtorch-dev).
+An AVX2 machine can be imitated on a newer one: ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 reach every process
+(oneDNN then has no bf16 kernels, so the bf16 column is left out).
 """
 import argparse
 import os
@@ -92,7 +94,11 @@ def main():
     print(f"CPU: {cpu}; {os.cpu_count()} logical CPUs; avx2 {'avx2' in flags}, avx512f {'avx512f' in flags}, "
           f"avx512_bf16 {'avx512_bf16' in flags}, amx {'amx_tile' in flags}")
     print(f"repeats {arguments.repeats}, 256 x 256 slices, ms per slice (median)\n")
-    bf16 = "avx512_bf16" in flags or "amx_bf16" in flags
+    isa_cap = os.environ.get("ONEDNN_MAX_CPU_ISA", "ALL").upper()
+    bf16 = ("avx512_bf16" in flags or "amx_bf16" in flags) and not isa_cap.startswith(("SSE", "AVX2", "AVX_"))
+    if isa_cap != "ALL":
+        print(f"oneDNN limited to ONEDNN_MAX_CPU_ISA={isa_cap}, ATen to "
+              f"ATEN_CPU_CAPABILITY={os.environ.get('ATEN_CPU_CAPABILITY', 'default')}")
     header = ("| width | threads | batch | C++ | Python | Python + tcmalloc | floor | C++ GFLOP/s | C++ / Python | "
               "C++ / Python+tcmalloc | C++ / floor |" + (" C++ bf16 | bf16 / fp32 |" if bf16 else ""))
     print(header)
