@@ -13,6 +13,7 @@
 #include <c10/core/impl/VirtualGuardImpl.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -52,16 +53,20 @@ CpuHasFlag(const std::string & flag)
 std::unordered_set<std::string>
 DisabledSpeedUps()
 {
-  static const std::unordered_set<std::string> known{ "fold", "fuse", "channels_last", "cudnn_benchmark", "overlap" };
-  std::unordered_set<std::string>              disabled;
-  const char *                                 setting = std::getenv("FOCUSNET_ENGINE_DISABLE");
-  std::istringstream                           names(setting != nullptr ? setting : "");
+  static const std::array<std::string, 5> known{ "fold", "fuse", "channels_last", "cudnn_benchmark", "overlap" };
+  std::unordered_set<std::string>         disabled;
+  const char *                            setting = std::getenv("FOCUSNET_ENGINE_DISABLE");
+  std::istringstream                      names(setting != nullptr ? setting : "");
   for (std::string name; std::getline(names, name, ',');)
   {
-    if (!name.empty() && known.count(name) == 0)
+    if (!name.empty() && std::find(known.begin(), known.end(), name) == known.end())
     {
-      throw Error("FOCUSNET_ENGINE_DISABLE: unknown name '" + name +
-                  "' (use fold, fuse, channels_last, cudnn_benchmark, overlap)");
+      std::string message = "FOCUSNET_ENGINE_DISABLE: unknown name '" + name + "' (use " + known.front();
+      for (auto k = known.begin() + 1; k != known.end(); ++k)
+      {
+        message += ", " + *k;
+      }
+      throw Error(message + ")");
     }
     disabled.insert(name);
   }

@@ -162,7 +162,7 @@ ConvLayerImpl::Bias() const
 }
 
 void
-ConvLayerImpl::FoldBatchNorm(const torch::nn::BatchNorm2d & norm)
+ConvLayerImpl::FoldBatchNorm(torch::nn::BatchNorm2d & norm)
 {
   torch::NoGradGuard noGrad;
   // eval-mode batch norm: (y - mean) / sqrt(var + eps) * gamma + beta, per output channel of y = conv(x)
@@ -177,6 +177,7 @@ ConvLayerImpl::FoldBatchNorm(const torch::nn::BatchNorm2d & norm)
   {
     foldedBias = register_buffer("folded_bias", shift);
   }
+  norm = nullptr;
 }
 
 ResidualBlockImpl::ResidualBlockImpl(int64_t in, int64_t out)
@@ -199,13 +200,6 @@ ResidualBlockImpl::forward(const torch::Tensor & x)
   return Sum(y, shortcut ? shortcut(x) : x);
 }
 
-void
-ResidualBlockImpl::FoldBatchNorm()
-{
-  conv1->FoldBatchNorm(norm);
-  norm = nullptr;
-}
-
 DownsamplingBlockImpl::DownsamplingBlockImpl(int64_t in, int64_t out)
 {
   norm1 = register_module("norm1", MakeBatchNorm(in));
@@ -222,13 +216,6 @@ DownsamplingBlockImpl::forward(const torch::Tensor & x)
   y = norm2 ? Relu(norm2(conv1(y))) : conv1->ForwardRelu(y);
   y = conv2(y);
   return Sum(y, shortcut(x));
-}
-
-void
-DownsamplingBlockImpl::FoldBatchNorm()
-{
-  conv1->FoldBatchNorm(norm2);
-  norm2 = nullptr;
 }
 
 SqueezeExcitationImpl::SqueezeExcitationImpl(int64_t channels)
@@ -412,19 +399,17 @@ FocusNetImpl::PrepareForInference(const InferencePreparation & preparation)
   if (preparation.foldBatchNorm)
   {
     attentionStem->FoldBatchNorm(attentionStemNorm);
-    attentionStemNorm = nullptr;
     mainStem->FoldBatchNorm(mainStemNorm);
-    mainStemNorm = nullptr;
   }
   for (const auto & module : modules())
   {
     if (auto * residual = dynamic_cast<ResidualBlockImpl *>(module.get()); residual && preparation.foldBatchNorm)
     {
-      residual->FoldBatchNorm();
+      residual->conv1->FoldBatchNorm(residual->norm);
     }
     else if (auto * down = dynamic_cast<DownsamplingBlockImpl *>(module.get()); down && preparation.foldBatchNorm)
     {
-      down->FoldBatchNorm();
+      down->conv1->FoldBatchNorm(down->norm2);
     }
     else if (auto * up = dynamic_cast<UpsamplingImpl *>(module.get()))
     {

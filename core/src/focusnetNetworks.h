@@ -35,9 +35,9 @@ struct ConvLayerImpl : torch::nn::Module
   torch::Tensor
   ForwardRelu(const torch::Tensor & x);
   /** Inference only: scales the weights and shifts the bias so that forward() computes norm(forward()) as norm
-   * stands now (running statistics, eval mode); the caller then skips norm. */
+   * stands now (running statistics, eval mode), and empties norm, which the owner's forward() then skips. */
   void
-  FoldBatchNorm(const torch::nn::BatchNorm2d & norm);
+  FoldBatchNorm(torch::nn::BatchNorm2d & norm);
   /** The convolution's bias, or the one a folded norm gave it (undefined: none). */
   const torch::Tensor &
   Bias() const;
@@ -59,10 +59,6 @@ struct ResidualBlockImpl : torch::nn::Module
   torch::Tensor
   forward(const torch::Tensor & x);
 
-  /** Folds norm into conv1 and drops it. */
-  void
-  FoldBatchNorm();
-
   ConvLayer              conv1{ nullptr }, conv2{ nullptr }, shortcut{ nullptr };
   torch::nn::BatchNorm2d norm{ nullptr }; ///< empty once folded
 };
@@ -76,11 +72,8 @@ struct DownsamplingBlockImpl : torch::nn::Module
   torch::Tensor
   forward(const torch::Tensor & x);
 
-  /** Folds norm2 into conv1 and drops it (norm1, before the first convolution, stays). */
-  void
-  FoldBatchNorm();
-
-  torch::nn::BatchNorm2d norm1{ nullptr }, norm2{ nullptr }; ///< norm2 empty once folded
+  /// norm2 empty once folded into conv1; norm1, before the first convolution, cannot be folded
+  torch::nn::BatchNorm2d norm1{ nullptr }, norm2{ nullptr };
   ConvLayer              conv1{ nullptr }, conv2{ nullptr }, shortcut{ nullptr };
 };
 TORCH_MODULE(DownsamplingBlock);
