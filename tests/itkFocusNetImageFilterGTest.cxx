@@ -119,6 +119,44 @@ protected:
     filter->GenerateProbabilityMapOn();
     return filter;
   }
+
+  /** Segments volume slice by slice along axis in batches of 4 and expects every slice's probabilities to be those of
+   * the same slice, extracted, through the 2D filter. */
+  template <typename TVolume>
+  static void
+  ExpectSlicesSegmentedAsTwoDimensionalImages(const TVolume * volume, unsigned axis, int channels)
+  {
+    using SliceType = itk::Image<typename TVolume::PixelType, 2>;
+    auto filter = MakeFilter<TVolume>(volume, channels);
+    filter->SetSliceAxis(axis);
+    filter->SetBatchSize(4); // batches that do not divide the slice count
+    filter->Update();
+    ExpectSameGeometry(volume, filter->GetOutput());
+
+    const auto count = volume->GetLargestPossibleRegion().GetSize(axis);
+    for (itk::IndexValueType k = 0; k < static_cast<itk::IndexValueType>(count); ++k)
+    {
+      SCOPED_TRACE("slice " + std::to_string(k));
+      auto region = volume->GetLargestPossibleRegion();
+      region.SetIndex(axis, k);
+      region.SetSize(axis, 0);
+      auto extract = itk::ExtractImageFilter<TVolume, SliceType>::New();
+      extract->SetInput(volume);
+      extract->SetExtractionRegion(region);
+      extract->SetDirectionCollapseToIdentity();
+      auto slice2d = MakeFilter<SliceType>(extract->GetOutput(), channels);
+      slice2d->Update();
+
+      using ProbabilitySliceType = itk::Image<float, 2>;
+      auto probabilities = itk::ExtractImageFilter<itk::Image<float, 3>, ProbabilitySliceType>::New();
+      probabilities->SetInput(filter->GetProbabilityOutput());
+      probabilities->SetExtractionRegion(region);
+      probabilities->SetDirectionCollapseToIdentity();
+      probabilities->Update();
+      // Batches of 4 slices against single slices: equal up to the order BLAS sums in.
+      EXPECT_LT(MaxDifference(slice2d->GetProbabilityOutput(), probabilities->GetOutput()), 1e-4);
+    }
+  }
 };
 
 TEST_F(FocusNetImageFilterTest, TwoDimensionalOutputsHaveTheInputsGeometry)
@@ -169,40 +207,22 @@ TEST_F(FocusNetImageFilterTest, ThresholdOverridesTheModel)
 TEST_F(FocusNetImageFilterTest, EveryAxisGivesTheSlicesOwnSegmentation)
 {
   using VolumeType = itk::Image<float, 3>;
-  using SliceType = itk::Image<float, 2>;
   auto volume = MakeImage<VolumeType>({ { 20, 24, 6 } }, 3);
   for (unsigned axis = 0; axis < 3; ++axis)
   {
     SCOPED_TRACE("axis " + std::to_string(axis));
-    auto filter = MakeFilter<VolumeType>(volume);
-    filter->SetSliceAxis(axis);
-    filter->SetBatchSize(4); // batches that do not divide the slice count
-    filter->Update();
-    ExpectSameGeometry(volume.GetPointer(), filter->GetOutput());
-
-    // Each 2D slice through the 2D filter must give the same probabilities as the 3D filter's slice.
-    const auto count = volume->GetLargestPossibleRegion().GetSize(axis);
-    for (itk::IndexValueType k : { itk::IndexValueType{ 0 }, static_cast<itk::IndexValueType>(count - 1) })
-    {
-      auto region = volume->GetLargestPossibleRegion();
-      region.SetIndex(axis, k);
-      region.SetSize(axis, 0);
-      auto extract = itk::ExtractImageFilter<VolumeType, SliceType>::New();
-      extract->SetInput(volume);
-      extract->SetExtractionRegion(region);
-      extract->SetDirectionCollapseToIdentity();
-      auto slice2d = MakeFilter<SliceType>(extract->GetOutput());
-      slice2d->Update();
-
-      auto probabilities = itk::ExtractImageFilter<itk::Image<float, 3>, SliceType>::New();
-      probabilities->SetInput(filter->GetProbabilityOutput());
-      probabilities->SetExtractionRegion(region);
-      probabilities->SetDirectionCollapseToIdentity();
-      probabilities->Update();
-      // Batches of 4 slices against single slices: equal up to the order BLAS sums in.
-      EXPECT_LT(MaxDifference(slice2d->GetProbabilityOutput(), probabilities->GetOutput()), 1e-4);
-    }
+    ExpectSlicesSegmentedAsTwoDimensionalImages<VolumeType>(volume, axis, 1);
   }
+}
+
+TEST_F(FocusNetImageFilterTest, ColourVolumesGiveEachSliceItsOwnSegmentation)
+{
+  // Several channels a pixel in batches of several slices: each slice's values start where the one before ends.
+  using RgbVolumeType = itk::Image<itk::RGBPixel<unsigned char>, 3>;
+  ExpectSlicesSegmentedAsTwoDimensionalImages<RgbVolumeType>(MakeImage<RgbVolumeType>({ { 20, 24, 6 } }, 6), 2, 3);
+  // A gray volume under a colour model: each gray value goes to the three channels.
+  using GrayVolumeType = itk::Image<short, 3>;
+  ExpectSlicesSegmentedAsTwoDimensionalImages<GrayVolumeType>(MakeImage<GrayVolumeType>({ { 20, 24, 6 } }, 7), 2, 3);
 }
 
 TEST_F(FocusNetImageFilterTest, StreamingOverSlicesEqualsOneUpdate)

@@ -270,49 +270,61 @@ FocusNetImageFilter<TInputImage, TOutputImage>::GenerateData()
     const auto [width, height] = FocusNetDetail::SliceShape(region, axis);
     const int64_t sliceCount = ImageDimension == 3 ? static_cast<int64_t>(region.GetSize(axis)) : 1;
     const int64_t pixels = width * height;
+    this->GetMultiThreader()->SetNumberOfWorkUnits(this->GetNumberOfWorkUnits());
 
     // The engine asks for each batch of slices and hands back its probabilities, in order (on a GPU it computes one
-    // batch while the next is filled here and the previous one written).
+    // batch while the next is filled here and the previous one written). Slices are filled and taken on the filter's
+    // work units, one slice each: between two network batches every core is free.
     auto fill = [&](int64_t first, int64_t n, float * out)
     {
-      for (int64_t s = 0; s < n; ++s)
-      {
-        for (ImageScanlineConstIterator<InputImageType> it(input, FocusNetDetail::SliceRegion(region, axis, first + s));
-             !it.IsAtEnd();
-             it.NextLine())
+      this->GetMultiThreader()->ParallelizeArray(
+        0,
+        n,
+        [&](SizeValueType s)
         {
-          for (; !it.IsAtEndOfLine(); ++it, out += channels)
+          float * o = out + s * pixels * channels;
+          for (ImageScanlineConstIterator<InputImageType> it(input,
+                                                             FocusNetDetail::SliceRegion(region, axis, first + s));
+               !it.IsAtEnd();
+               it.NextLine())
           {
-            FocusNetDetail::ToChannels(it.Get(), channels, out);
+            for (; !it.IsAtEndOfLine(); ++it, o += channels)
+            {
+              FocusNetDetail::ToChannels(it.Get(), channels, o);
+            }
           }
-        }
-      }
+        },
+        nullptr);
     };
     auto take = [&](int64_t first, int64_t n, const float * predictions)
     {
-      for (int64_t s = 0; s < n; ++s)
-      {
-        const RegionType slice = FocusNetDetail::SliceRegion(region, axis, first + s);
-        const float *    p = predictions + s * pixels;
-        for (ImageScanlineIterator<OutputImageType> it(labels, slice); !it.IsAtEnd(); it.NextLine())
+      this->GetMultiThreader()->ParallelizeArray(
+        0,
+        n,
+        [&](SizeValueType s)
         {
-          for (; !it.IsAtEndOfLine(); ++it, ++p)
-          {
-            it.Set(*p >= threshold ? labelValue : OutputPixelType{});
-          }
-        }
-        if (probabilities != nullptr)
-        {
-          p = predictions + s * pixels;
-          for (ImageScanlineIterator<ProbabilityImageType> it(probabilities, slice); !it.IsAtEnd(); it.NextLine())
+          const RegionType slice = FocusNetDetail::SliceRegion(region, axis, first + s);
+          const float *    p = predictions + s * pixels;
+          for (ImageScanlineIterator<OutputImageType> it(labels, slice); !it.IsAtEnd(); it.NextLine())
           {
             for (; !it.IsAtEndOfLine(); ++it, ++p)
             {
-              it.Set(*p);
+              it.Set(*p >= threshold ? labelValue : OutputPixelType{});
             }
           }
-        }
-      }
+          if (probabilities != nullptr)
+          {
+            p = predictions + s * pixels;
+            for (ImageScanlineIterator<ProbabilityImageType> it(probabilities, slice); !it.IsAtEnd(); it.NextLine())
+            {
+              for (; !it.IsAtEndOfLine(); ++it, ++p)
+              {
+                it.Set(*p);
+              }
+            }
+          }
+        },
+        nullptr);
       this->UpdateProgress(static_cast<float>(first + n) / static_cast<float>(sliceCount));
     };
     this->UpdateProgress(0.0F);

@@ -38,6 +38,10 @@ SegmentImage(const TImage *                       image,
   filter->SetModel(model);
   filter->SetDevice(options.inference.device);
   filter->SetNumberOfTorchThreads(static_cast<unsigned int>(std::max(0, options.inference.threads)));
+  if (options.inference.threads > 0)
+  {
+    filter->SetNumberOfWorkUnits(static_cast<itk::ThreadIdType>(options.inference.threads)); // the slice copying
+  }
   filter->SetBatchSize(static_cast<unsigned int>(std::max(1, options.inference.batchSize)));
   filter->SetTestTimeAugmentation(options.inference.flipAugmentation);
   filter->SetPrecision(options.inference.precision);
