@@ -76,6 +76,14 @@ ConvolutionRelu(const torch::Tensor & x,
   return Relu(torch::conv2d(x, weight, bias, stride, padding));
 }
 
+/** ReLU(norm(conv(x))); once the norm is folded into conv (and emptied), conv's ReLU(conv(x)), fused where it can be.
+ */
+torch::Tensor
+ConvNormRelu(ConvLayer & conv, torch::nn::BatchNorm2d & norm, const torch::Tensor & x)
+{
+  return norm ? Relu(norm(conv(x))) : conv->ForwardRelu(x);
+}
+
 /** The four phase kernels and their bias of UpsamplingImpl::forward, from the 2x2 kernel w (out x in x 2 x 2). */
 std::pair<torch::Tensor, torch::Tensor>
 PhaseKernels(const torch::Tensor & w, const torch::Tensor & bias)
@@ -195,7 +203,7 @@ torch::Tensor
 ResidualBlockImpl::forward(const torch::Tensor & x)
 {
   // One step a statement: C++ keeps a temporary until its statement ends, and each step's input can go after it.
-  torch::Tensor y = norm ? Relu(norm(conv1(x))) : conv1->ForwardRelu(x);
+  torch::Tensor y = ConvNormRelu(conv1, norm, x);
   y = conv2(y);
   return Sum(y, shortcut ? shortcut(x) : x);
 }
@@ -213,7 +221,7 @@ torch::Tensor
 DownsamplingBlockImpl::forward(const torch::Tensor & x)
 {
   torch::Tensor y = Relu(norm1(x));
-  y = norm2 ? Relu(norm2(conv1(y))) : conv1->ForwardRelu(y);
+  y = ConvNormRelu(conv1, norm2, y);
   y = conv2(y);
   return Sum(y, shortcut(x));
 }
@@ -379,7 +387,7 @@ FocusNetImpl::forward(const torch::Tensor & x)
   torch::Tensor gate6 = Decode(attentionUp6, gate5, std::move(a2));
   torch::Tensor gate7 = Decode(attentionUp7, gate6, std::move(a0));
 
-  torch::Tensor m0 = mainStemNorm ? Relu(mainStemNorm(mainStem(x))) : mainStem->ForwardRelu(x);
+  torch::Tensor m0 = ConvNormRelu(mainStem, mainStemNorm, x);
   torch::Tensor b1 = Encode(level1, m0, std::move(gate7));
   torch::Tensor b2 = Encode(level2, b1, std::move(gate6));
   torch::Tensor b3 = Encode(level3, b2, std::move(gate5));
@@ -403,21 +411,21 @@ FocusNetImpl::PrepareForInference(const InferencePreparation & preparation)
   }
   for (const auto & module : modules())
   {
+    if (auto * up = dynamic_cast<UpsamplingImpl *>(module.get()))
+    {
+      up->KeepPhaseKernels();
+    }
+    if (auto * conv = dynamic_cast<ConvLayerImpl *>(module.get()))
+    {
+      conv->fuseRelu = preparation.fuseConvolutionRelu;
+    }
     if (auto * residual = dynamic_cast<ResidualBlockImpl *>(module.get()); residual && preparation.foldBatchNorm)
     {
       residual->conv1->FoldBatchNorm(residual->norm);
     }
-    else if (auto * down = dynamic_cast<DownsamplingBlockImpl *>(module.get()); down && preparation.foldBatchNorm)
+    if (auto * down = dynamic_cast<DownsamplingBlockImpl *>(module.get()); down && preparation.foldBatchNorm)
     {
       down->conv1->FoldBatchNorm(down->norm2);
-    }
-    else if (auto * up = dynamic_cast<UpsamplingImpl *>(module.get()))
-    {
-      up->KeepPhaseKernels();
-    }
-    else if (auto * conv = dynamic_cast<ConvLayerImpl *>(module.get()))
-    {
-      conv->fuseRelu = preparation.fuseConvolutionRelu;
     }
   }
 }
