@@ -1,7 +1,22 @@
 #!/usr/bin/env bash
 # The README's test command: install the Debian packages, build, and run every test with ctest.
+# FOCUSNET_STRICT=1 (CI, .ci/run): nothing may go missing. Anything left out of the build or the tests is a configure
+# error (-DFOCUSNET_REQUIRE_ALL_TESTS=ON), a pytest skip not on tests/allowed-skips.txt fails its test, no registered
+# test may be skipped, and ctest fails when it finds no tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+strict=OFF
+if [[ ${FOCUSNET_STRICT:-0} == 1 ]]; then strict=ON; fi
 bash scripts/install-dependencies.sh
-bash scripts/build.sh -DFOCUSNET_BUILD_TESTING=ON
-ctest --test-dir "${BUILD_DIR:-build}" --parallel "$(nproc)" --output-on-failure --timeout 600
+bash scripts/build.sh -DFOCUSNET_BUILD_TESTING=ON -DFOCUSNET_REQUIRE_ALL_TESTS=$strict
+build_dir=${BUILD_DIR:-build}
+log="$build_dir/ctest-output.txt"
+set +e
+ctest --test-dir "$build_dir" --parallel "$(nproc)" --output-on-failure --timeout 600 --no-tests=error 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+if [[ $strict == ON ]] && grep -q "The following tests did not run" "$log"; then
+  echo "test.sh: a test was skipped (FOCUSNET_STRICT=1): nothing may go missing in CI" >&2
+  exit 1
+fi
+exit "$status"
