@@ -1,5 +1,6 @@
 # focusnet_add_library(<Name> SOURCES ... HEADERS ...): one layer's library, the target FocusNet<Name> exported as
-# FocusNet::<Name>, built as libfocusnet-<name>, with the folder's include/ public and its headers installed.
+# FocusNet::<Name>, built as libfocusnet-<name>, with the folder's include/ public and, when FOCUSNET_INSTALL_DEVELOPMENT
+# is on, its headers installed.
 # Each folder then links what its layer depends on, and nothing more.
 function(focusnet_add_library name)
   cmake_parse_arguments(ARG "" "" "SOURCES;HEADERS" ${ARGN})
@@ -16,9 +17,13 @@ function(focusnet_add_library name)
     OUTPUT_NAME focusnet-${file_name}
     VERSION ${PROJECT_VERSION}
     SOVERSION ${PROJECT_VERSION_MAJOR}.${PROJECT_VERSION_MINOR})
-  install(TARGETS ${target} EXPORT FocusNetTargets
-    LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
-    ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
-    RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-  install(FILES ${ARG_HEADERS} DESTINATION ${FOCUSNET_INSTALL_INCLUDE_DIR})
+  if(FOCUSNET_INSTALL_DEVELOPMENT)
+    install(TARGETS ${target} EXPORT FocusNetTargets
+      LIBRARY DESTINATION ${FOCUSNET_INSTALL_LIB_DIR}
+      ARCHIVE DESTINATION ${FOCUSNET_INSTALL_LIB_DIR}
+      RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+    install(FILES ${ARG_HEADERS} DESTINATION ${FOCUSNET_INSTALL_INCLUDE_DIR})
+  elseif(BUILD_SHARED_LIBS) # what the executables load, nothing to build against
+    install(TARGETS ${target} LIBRARY DESTINATION ${FOCUSNET_INSTALL_LIB_DIR} NAMELINK_SKIP)
+  endif()
 endfunction()

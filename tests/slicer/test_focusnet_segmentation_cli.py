@@ -202,6 +202,23 @@ def test_a_run_as_slicer_runs_it(volume_file, tmp_path):
     assert float(returned["segmentedVolume"]) == pytest.approx(labels.sum() * 0.8 * 0.7 * 2.5 / 1000.0, rel=1e-5)
 
 
+def test_the_build_trees_module_finds_the_default_model_and_its_xml_beside_it(volume_file, tmp_path):
+    # As Slicer finds them in an installed extension: the XML at <executable>.xml, the default model at the same
+    # place relative to the executable as installed. The default is the repository's model.
+    assert Path(MODULE + ".xml").read_bytes() == XML_FILE.read_bytes()
+    outputs, comments = [], []
+    for name, model in (("default", None), ("given", LUNG_MODEL)):
+        values = dict(inputVolume=volume_file, outputLabelVolume=tmp_path / (name + ".nrrd"), threads=2, device="cpu")
+        if model:
+            values["modelFile"] = model
+        result = subprocess.run(slicer_command_line(values), capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        outputs.append(read_nrrd(tmp_path / (name + ".nrrd"))[0])
+        comments += re.findall(r"<filter-comment>([^<]*)", result.stdout)
+    assert comments == ["Lung with focusnet-lung.fnm"] * 2
+    np.testing.assert_array_equal(outputs[0], outputs[1])
+
+
 def test_a_failed_run_says_why_in_one_line_and_writes_nothing(tmp_path):
     values = dict(inputVolume=tmp_path / "missing.nrrd", outputLabelVolume=tmp_path / "labels.nrrd",
                   outputSegmentation=tmp_path / "s.seg.nrrd", modelFile=LUNG_MODEL)
