@@ -380,15 +380,34 @@ struct DicomListCommand
       std::cout << (s.seriesUid.empty() ? "(none)" : s.seriesUid) << '\t' << s.modality << '\t' << s.description << '\t'
                 << s.instances.size() << '\t' << s.size[0] << "x" << s.size[1] << "x" << s.size[2] << '\t'
                 << spacing.str() << '\t' << focusnet::TransferSyntaxName(s.transferSyntaxUid) << '\t'
-                << focusnet::SeriesFolder(s) << '\t' << (s.problem.empty() ? "ok" : "inconsistent: " + s.problem)
-                << '\n';
+                << focusnet::SeriesFolder(s) << '\t' << Status(s) << '\n';
     }
+    std::size_t unreadable = scan.unreadable.size();
     for (const focusnet::UnreadableFile & file : scan.unreadable)
     {
       std::cerr << file.path << ": " << file.reason << '\n';
     }
-    std::cerr << scan.series.size() << " series, " << scan.unreadable.size() << " unreadable DICOM files, "
-              << scan.otherFiles << " other files skipped\n";
+    for (const focusnet::DicomSeriesInfo & s : scan.series)
+    {
+      for (const focusnet::DicomInstance & instance : s.instances)
+      {
+        unreadable += instance.damage.empty() ? 0 : 1; // named in its series' status
+      }
+    }
+    std::cerr << scan.series.size() << " series, " << unreadable << " unreadable DICOM files, " << scan.otherFiles
+              << " other files skipped\n";
+  }
+
+  /** A series' status column: ok, failed (damaged files, named) or inconsistent (its geometry problem). */
+  static std::string
+  Status(const focusnet::DicomSeriesInfo & series)
+  {
+    if (series.problem.empty())
+    {
+      return "ok";
+    }
+    const std::string damaged = focusnet::DamagedFiles(series);
+    return damaged.empty() ? "inconsistent: " + series.problem : "failed: " + damaged;
   }
 };
 

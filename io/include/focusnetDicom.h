@@ -84,6 +84,11 @@ struct DicomScan
 DicomScan
 ScanDicomTree(const std::string & root, const std::function<void(std::size_t, std::size_t)> & progress = {});
 
+/** The series' damaged files (cut short: their header read, their pixel data not), one "damaged file PATH: why" each,
+ * joined by "; "; empty when every file is whole. Such a series is a failure naming the files, not a geometry problem. */
+std::string
+DamagedFiles(const DicomSeriesInfo & series);
+
 /** The deepest folder holding all of the series' files. */
 std::string
 SeriesFolder(const DicomSeriesInfo & series);

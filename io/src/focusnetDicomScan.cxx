@@ -91,6 +91,12 @@ Quantity(double value, const char * unit)
   return text.str();
 }
 
+std::string
+DamagedFileReason(const DicomInstance & instance)
+{
+  return "damaged file " + instance.path + ": " + instance.damage;
+}
+
 /** Sorts the instances along the slice normal, sets size and spacing, and names the first geometry problem. */
 void
 Organise(DicomSeriesInfo & series)
@@ -120,7 +126,7 @@ Organise(DicomSeriesInfo & series)
   {
     if (!i.damage.empty())
     {
-      problem("damaged file " + i.path + ": " + i.damage);
+      problem(DamagedFileReason(i));
     }
   }
   const bool geometry = std::all_of(
@@ -439,6 +445,20 @@ ScanDicomTree(const std::string & root, const std::function<void(std::size_t, st
     scan.series.push_back(std::move(s));
   }
   return scan;
+}
+
+std::string
+DamagedFiles(const DicomSeriesInfo & series)
+{
+  std::string damaged;
+  for (const DicomInstance & instance : series.instances)
+  {
+    if (!instance.damage.empty())
+    {
+      damaged += (damaged.empty() ? "" : "; ") + DamagedFileReason(instance);
+    }
+  }
+  return damaged;
 }
 
 std::string

@@ -118,16 +118,25 @@ SummaryCsvName(const Shard & shard)
            : "summary-shard-" + std::to_string(shard.index) + "-of-" + std::to_string(shard.count) + ".csv";
 }
 
-/** True, with the item marked skipped, for a series whose files do not make one volume. */
+/** True, with the item marked, for a series whose files do not make one volume: failed, naming each file, when files
+ * of it are damaged; skipped for its inconsistent geometry otherwise. */
 bool
-SkippedForGeometry(const DicomSeriesInfo & series, BatchItem & item)
+SetAsideForItsFiles(const DicomSeriesInfo & series, BatchItem & item)
 {
   if (series.problem.empty())
   {
     return false;
   }
-  item.status = "skipped";
-  item.reason = "inconsistent geometry: " + series.problem;
+  if (const std::string damaged = DamagedFiles(series); !damaged.empty())
+  {
+    item.status = "failed";
+    item.reason = damaged;
+  }
+  else
+  {
+    item.status = "skipped";
+    item.reason = "inconsistent geometry: " + series.problem;
+  }
   return true;
 }
 
@@ -208,7 +217,7 @@ public:
   {
     const auto start = std::chrono::steady_clock::now();
     BatchItem  item = Describe(series);
-    if (SkippedForGeometry(series, item))
+    if (SetAsideForItsFiles(series, item))
     {
       return item;
     }
@@ -523,7 +532,7 @@ MergeBatch(const BatchOptions & options)
   for (const DicomSeriesInfo * series : Select(scan, options, nullptr, report.items))
   {
     BatchItem item = Describe(*series);
-    if (!SkippedForGeometry(*series, item))
+    if (!SetAsideForItsFiles(*series, item))
     {
       item.outputFolder = OutputFolder(*series);
       if (const auto done = CompletedSummary(fs::path(options.outputRoot) / item.outputFolder))

@@ -682,3 +682,19 @@ def test_real_data_a_two_slice_and_a_one_slice_series_are_segmented(tiny_models,
         result = run(FOCUSNET, "segment", folder, tmp_path / ("%d.nrrd" % count), "--model", tiny_models["gray"])
         assert result.returncode == 0, result.stderr
         assert read_nrrd(tmp_path / ("%d.nrrd" % count)).shape == (count, 512, 512)
+    # A series with a file cut short in its pixel data fails naming the file (the README's failed row per damaged
+    # file), and `dicom list` says so and counts the file as unreadable.
+    # (short-pixel-data's file is whole, but its pixel data holds fewer bytes than its header declares: damaged too.)
+    damaged = {name: tree / name / dicom_cases[name][1] for name in ("cut-jpeg2000", "cut-uncompressed")}
+    damaged["short-pixel-data"] = next((tree / "short-pixel-data").iterdir())
+    by_folder = {Path(row["source"]).name: row for row in bad}
+    for name, file in damaged.items():
+        row = by_folder[name]
+        assert row["status"] == "failed" and row["reason"].startswith("damaged file %s: " % file), row
+    listing = run(FOCUSNET, "dicom", "list", tree)
+    assert listing.returncode == 0, listing.stderr
+    statuses = {Path(line.split("\t")[7]).name: line.split("\t")[8] for line in listing.stdout.splitlines()[1:]}
+    for name, file in damaged.items():
+        assert statuses[name].startswith("failed: damaged file %s: " % file), statuses
+    assert sum(status.startswith("failed") for status in statuses.values()) == len(damaged), statuses
+    assert " %d unreadable DICOM files," % len(damaged) in listing.stderr, listing.stderr
