@@ -158,14 +158,20 @@ def tiny_models(tmp_path_factory):
 
 
 # ---- the image corpus -----------------------------------------------------------------------------------------------
-def image_corpus(folder):
-    """{name: (path, reason fragment)} of image files every door must refuse."""
+def intact_images():
+    """(picture, {extension: the picture's file in that format}): the intact files the corpus empties and cuts."""
     rng = np.random.default_rng(7)
     gray = (rng.random((32, 32)) * 255).astype(np.uint8)
     valid = {"tif": pil_bytes(gray, "TIFF"), "png": pil_bytes(gray, "PNG"), "jpg": pil_bytes(gray, "JPEG"),
              "nrrd": nrrd_bytes(gray), "mha": mha_bytes(gray), "nii": nifti_bytes(gray)}
     import gzip
     valid["nii.gz"] = gzip.compress(valid["nii"])
+    return gray, valid
+
+
+def image_corpus(folder):
+    """{name: (path, reason fragment)} of image files every door must refuse."""
+    gray, valid = intact_images()
     corpus = {}
 
     def add(name, data, reason=None):
@@ -215,6 +221,41 @@ def good_mask(tmp_path_factory):
     mask[8:24, 8:24] = 255
     path.write_bytes(pil_bytes(mask, "PNG"))
     return path
+
+
+def test_the_intact_files_of_the_corpus_are_read_alike_by_every_door(tiny_models, tmp_path):
+    # The corpus's positive control: each intact file that the corpus empties or cuts is accepted, by the command and
+    # (where built) the Python bindings and the Slicer CLI module, and gives the probabilities of the same picture:
+    # a reader that refused a format whole, or read it wrongly, fails here. JPEG is lossy: close, not equal.
+    gray, valid = intact_images()
+    probabilities = {}
+    for extension, data in valid.items():
+        image = tmp_path / ("intact." + extension)
+        image.write_bytes(data)
+        output = tmp_path / (extension + ".probabilities.nrrd")
+        result = run(FOCUSNET, "segment", image, tmp_path / (extension + ".labels.nrrd"), "--model",
+                     tiny_models["gray"], "--threads", "1", "--probabilities", output)
+        assert result.returncode == 0, (extension, result.stderr)
+        probabilities[extension] = read_nrrd(output, np.float32).reshape(32, 32)
+        if CLI_MODULE:
+            result = run(CLI_MODULE, "--model", tiny_models["gray"], "--threads", "1", "--probabilities",
+                         tmp_path / (extension + ".cli.nrrd"), image, tmp_path / (extension + ".cli-labels.nrrd"))
+            assert result.returncode == 0, (extension, result.stderr)
+            np.testing.assert_array_equal(read_nrrd(tmp_path / (extension + ".cli.nrrd"), np.float32).reshape(32, 32),
+                                          probabilities[extension], err_msg=extension)
+        if focusnet is not None:
+            model = focusnet.Model(tiny_models["gray"], device="cpu", threads=1)
+            model.segment_file(str(image), str(tmp_path / (extension + ".py.nrrd")))
+            np.testing.assert_array_equal(read_nrrd(tmp_path / (extension + ".py.nrrd")),
+                                          read_nrrd(tmp_path / (extension + ".labels.nrrd")), err_msg=extension)
+    reference = probabilities["png"]
+    assert reference.std() > 1e-4  # the untrained model answers the picture, not a constant
+    for extension in ("tif", "nrrd", "mha", "nii", "nii.gz"):
+        np.testing.assert_array_equal(probabilities[extension], reference, err_msg=extension)
+    assert np.abs(probabilities["jpg"] - reference).mean() < 0.02  # measured 0.004
+    # The labels (the model's threshold) are neither blank nor full.
+    labels = read_nrrd(tmp_path / "nii.gz.labels.nrrd").reshape(32, 32)
+    assert 0 < np.count_nonzero(labels) < labels.size
 
 
 @pytest.mark.parametrize("name", CORPUS_NAMES)
@@ -327,7 +368,8 @@ def test_odd_but_valid_images_are_segmented(tiny_models, tmp_path):
         assert result.returncode == 0, (name, result.stderr)
         labels[name] = read_nrrd(output)
         assert list(labels[name].shape) == shape, name
-    # The colour variants hold the same picture: the same labels. (The untrained model is not blank on it: checked.)
+    # The colour variants hold the same picture: the same labels, which are not blank (nor a constant).
+    assert 0 < np.count_nonzero(labels["rgb8.png"]) < labels["rgb8.png"].size
     for name in ("rgba.png", "rgb16.png", "rgb16.mha"):
         np.testing.assert_array_equal(labels[name], labels["rgb8.png"], err_msg=name)
 
@@ -666,22 +708,6 @@ def test_real_data_batch_reports_each_bad_series_and_segments_the_good_ones(dico
     for name in DICOM_NAMES:
         if name not in ("empty", "not-dicom") and dicom_cases[name][1]:
             assert dicom_cases[name][1] in reasons, name
-    assert not [f for f in files_under(out) if ".partial-" in f]
-    segmented = [f for f in files_under(out) if f.endswith("label.nrrd")]
-    assert len(segmented) == 1, segmented
-    assert fingerprint(tree) == before
-
-
-def test_real_data_a_two_slice_and_a_one_slice_series_are_segmented(tiny_models, tmp_path):
-    needs_dicom()
-    for count in (1, 2):
-        folder = tmp_path / ("series-%d" % count)
-        folder.mkdir()
-        for source in sorted(CT_SERIES.iterdir())[:count]:
-            shutil.copy(source, folder)
-        result = run(FOCUSNET, "segment", folder, tmp_path / ("%d.nrrd" % count), "--model", tiny_models["gray"])
-        assert result.returncode == 0, result.stderr
-        assert read_nrrd(tmp_path / ("%d.nrrd" % count)).shape == (count, 512, 512)
     # A series with a file cut short in its pixel data fails naming the file (the README's failed row per damaged
     # file), and `dicom list` says so and counts the file as unreadable.
     # (short-pixel-data's file is whole, but its pixel data holds fewer bytes than its header declares: damaged too.)
@@ -698,3 +724,19 @@ def test_real_data_a_two_slice_and_a_one_slice_series_are_segmented(tiny_models,
         assert statuses[name].startswith("failed: damaged file %s: " % file), statuses
     assert sum(status.startswith("failed") for status in statuses.values()) == len(damaged), statuses
     assert " %d unreadable DICOM files," % len(damaged) in listing.stderr, listing.stderr
+    assert not [f for f in files_under(out) if ".partial-" in f]
+    segmented = [f for f in files_under(out) if f.endswith("label.nrrd")]
+    assert len(segmented) == 1, segmented
+    assert fingerprint(tree) == before
+
+
+def test_real_data_a_two_slice_and_a_one_slice_series_are_segmented(tiny_models, tmp_path):
+    needs_dicom()
+    for count in (1, 2):
+        folder = tmp_path / ("series-%d" % count)
+        folder.mkdir()
+        for source in sorted(CT_SERIES.iterdir())[:count]:
+            shutil.copy(source, folder)
+        result = run(FOCUSNET, "segment", folder, tmp_path / ("%d.nrrd" % count), "--model", tiny_models["gray"])
+        assert result.returncode == 0, result.stderr
+        assert read_nrrd(tmp_path / ("%d.nrrd" % count)).shape == (count, 512, 512)
