@@ -2,6 +2,14 @@
 # FocusNet::<Name>, built as libfocusnet-<name>, with the folder's include/ public and, when FOCUSNET_INSTALL_DEVELOPMENT
 # is on, its headers installed.
 # Each folder then links what its layer depends on, and nothing more.
+# Where the libraries go (relative to the prefix) and whether headers and CMake files go with them; a project that
+# installs otherwise (the Slicer extension) sets these before including this file.
+if(NOT DEFINED FOCUSNET_INSTALL_DEVELOPMENT)
+  set(FOCUSNET_INSTALL_DEVELOPMENT ON)
+endif()
+if(NOT DEFINED FOCUSNET_INSTALL_LIB_DIR)
+  set(FOCUSNET_INSTALL_LIB_DIR ${CMAKE_INSTALL_LIBDIR})
+endif()
 function(focusnet_add_library name)
   cmake_parse_arguments(ARG "" "" "SOURCES;HEADERS" ${ARGN})
   string(TOLOWER "${name}" file_name)

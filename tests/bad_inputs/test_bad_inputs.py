@@ -228,6 +228,7 @@ def test_the_intact_files_of_the_corpus_are_read_alike_by_every_door(tiny_models
     # (where built) the Python bindings and the Slicer CLI module, and gives the probabilities of the same picture:
     # a reader that refused a format whole, or read it wrongly, fails here. JPEG is lossy: close, not equal.
     gray, valid = intact_images()
+    model = focusnet.Model(tiny_models["gray"], device="cpu", threads=1) if focusnet is not None else None
     probabilities = {}
     for extension, data in valid.items():
         image = tmp_path / ("intact." + extension)
@@ -243,8 +244,7 @@ def test_the_intact_files_of_the_corpus_are_read_alike_by_every_door(tiny_models
             assert result.returncode == 0, (extension, result.stderr)
             np.testing.assert_array_equal(read_nrrd(tmp_path / (extension + ".cli.nrrd"), np.float32).reshape(32, 32),
                                           probabilities[extension], err_msg=extension)
-        if focusnet is not None:
-            model = focusnet.Model(tiny_models["gray"], device="cpu", threads=1)
+        if model is not None:
             model.segment_file(str(image), str(tmp_path / (extension + ".py.nrrd")))
             np.testing.assert_array_equal(read_nrrd(tmp_path / (extension + ".py.nrrd")),
                                           read_nrrd(tmp_path / (extension + ".labels.nrrd")), err_msg=extension)

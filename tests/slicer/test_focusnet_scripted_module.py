@@ -141,7 +141,8 @@ def test_the_cli_parameters_are_those_of_the_xml_and_checked_against_it():
     assert defaults["modelFile"] == ""
     for bad in (dict(device="tpu"), dict(threshold=1.0), dict(threshold=-0.1), dict(batchSize=0), dict(batchSize=257),
                 dict(threads=-1), dict(batchSize=2.5), dict(tta="yes"), dict(threads=True), dict(axis=1),
-                dict(threshold=float("nan")), dict(threshold=10 ** 400), dict(batchSize=float("inf"))):
+                dict(threshold=float("nan")), dict(threshold=10 ** 400), dict(batchSize=float("inf")),
+                dict(threads=10 ** 400)):
         with pytest.raises(ValueError, match=list(bad)[0]):
             cli_parameters(options, "a", "b", "c.seg.nrrd", **bad)
 

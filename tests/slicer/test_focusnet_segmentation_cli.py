@@ -240,14 +240,20 @@ def test_an_empty_file_name_is_refused_by_its_parameter_name(volume_file, tmp_pa
     assert list(tmp_path.iterdir()) == []
 
 
-def test_focusnet_segment_writes_a_slicer_segmentation_of_a_2d_image(tmp_path):
+@pytest.fixture(scope="module")
+def lung_slice_outputs(tmp_path_factory):
+    """`focusnet segment` of a 2D lung slice: the folder with its lung.seg.nrrd and its label map lung.nrrd."""
+    folder = tmp_path_factory.mktemp("lung-slice")
     lung = SOURCE_DIR / "test_data/Input/lung_ct_ID_0000_Z_0142.tif"
-    subprocess.run([FOCUSNET, "segment", lung, tmp_path / "lung.seg.nrrd", "--model", LUNG_MODEL, "--threads", "2",
-                    "-q"], check=True)
-    subprocess.run([FOCUSNET, "segment", lung, tmp_path / "lung.nrrd", "--model", LUNG_MODEL, "--threads", "2", "-q"],
-                   check=True)
-    segmentation, fields, pairs = read_nrrd(tmp_path / "lung.seg.nrrd")
-    labels, _, _ = read_nrrd(tmp_path / "lung.nrrd")
+    for output in ("lung.seg.nrrd", "lung.nrrd"):
+        subprocess.run([FOCUSNET, "segment", lung, folder / output, "--model", LUNG_MODEL, "--threads", "2", "-q"],
+                       check=True)
+    return folder
+
+
+def test_focusnet_segment_writes_a_slicer_segmentation_of_a_2d_image(lung_slice_outputs):
+    segmentation, fields, pairs = read_nrrd(lung_slice_outputs / "lung.seg.nrrd")
+    labels, _, _ = read_nrrd(lung_slice_outputs / "lung.nrrd")
     assert fields["dimension"] == "3" and segmentation.shape == (1, 512, 512)  # Slicer needs 3 spatial dimensions
     np.testing.assert_array_equal(segmentation[0], labels)
     assert pairs["Segment0_Name"] == "Lung"
@@ -264,7 +270,7 @@ def slicerio():
     return reader
 
 
-def test_the_segmentation_files_read_back_with_slicers_own_reader(volume_file, tmp_path):
+def test_the_segmentation_files_read_back_with_slicers_own_reader(volume_file, lung_slice_outputs, tmp_path):
     # The CLI module's --segmentation of the oblique volume and `focusnet segment`'s of a 2D lung slice, read by
     # slicerio: one segment named, coloured and coded as the lung model says (Lung, 128 174 128, SCT 39607008), label
     # value 1, the voxels of the label map and the input's geometry (index to LPS), as written into the input here.
@@ -273,26 +279,22 @@ def test_the_segmentation_files_read_back_with_slicers_own_reader(volume_file, t
                   outputSegmentation=tmp_path / "cli.seg.nrrd", modelFile=LUNG_MODEL, threads=2, device="cpu")
     result = subprocess.run(slicer_command_line(values), capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    lung = SOURCE_DIR / "test_data/Input/lung_ct_ID_0000_Z_0142.tif"
-    subprocess.run([FOCUSNET, "segment", lung, tmp_path / "slice.seg.nrrd", "--model", LUNG_MODEL, "--threads", "2",
-                    "-q"], check=True)
-    subprocess.run([FOCUSNET, "segment", lung, tmp_path / "slice.nrrd", "--model", LUNG_MODEL, "--threads", "2", "-q"],
-                   check=True)
 
     direction = np.array([[0.0, 1.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])  # as volume_file was written
     oblique = np.eye(4)
     oblique[:3, :3], oblique[:3, 3] = direction * [0.8, 0.7, 2.5], [-30.5, 12.25, 100.0]
     slice_geometry = np.eye(4)  # a TIFF has no geometry: unit spacing at the origin, one slice
-    cases = (("cli.seg.nrrd", "labels.nrrd", oblique), ("slice.seg.nrrd", "slice.nrrd", slice_geometry))
+    cases = ((tmp_path / "cli.seg.nrrd", tmp_path / "labels.nrrd", oblique),
+             (lung_slice_outputs / "lung.seg.nrrd", lung_slice_outputs / "lung.nrrd", slice_geometry))
     for name, label_map, ijk_to_lps in cases:
-        segmentation = reader.read_segmentation(str(tmp_path / name))
+        segmentation = reader.read_segmentation(str(name))
         assert len(segmentation["segments"]) == 1, name
         segment = segmentation["segments"][0]
         assert segment["name"] == "Lung" and segment["labelValue"] == 1, name
         assert [round(c * 255) for c in segment["color"]] == [128, 174, 128], name
         assert segment["terminology"]["type"] == ["SCT", "39607008", "Lung"], name
         np.testing.assert_allclose(segmentation["ijkToLPS"], ijk_to_lps, atol=1e-9, err_msg=name)
-        labels = read_nrrd(tmp_path / label_map)[0]
+        labels = read_nrrd(label_map)[0]
         voxels = segmentation["voxels"]  # slicerio's (i, j, k) order; read_nrrd's is (k, j, i)
         np.testing.assert_array_equal(voxels, labels.transpose().reshape(voxels.shape), err_msg=name)
         assert voxels.sum() > 0, name

@@ -48,9 +48,11 @@ BASE_SYSTEM = re.compile(r"^(ld-linux-x86-64\.so\.2|lib(c|m|mvec|dl|pthread|rt|r
                          r"|libvdpau\.so\.1|libmfx\.so\.1)$")
 
 
+SLICER_CONFIG = (SLICER_DIR / "SlicerConfig.cmake").read_text()
+
+
 def slicer_variable(name):
-    text = (SLICER_DIR / "SlicerConfig.cmake").read_text()
-    return re.search(r'set\(%s "?([^")]*)"?\)' % name, text).group(1)
+    return re.search(r'set\(%s "?([^")]*)"?\)' % name, SLICER_CONFIG).group(1)
 
 
 def git(*arguments):

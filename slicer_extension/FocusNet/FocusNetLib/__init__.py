@@ -164,25 +164,32 @@ def cli_parameters(options, input_volume, output_label_volume, output_segmentati
         "modelFile": str(model_file or ""),
     }
     for name, option in options.items():
-        value = values.get(name, option.default)
-        if option.type in (int, float) and (isinstance(value, bool) or not isinstance(value, (int, float))) or \
-                option.type in (bool, str) and not isinstance(value, option.type) or \
-                option.type is int and not float(value).is_integer():
-            raise ValueError("%s must be %s, not %r" % (name, option.type.__name__, value))
-        try:
-            value = option.type(value)
-        except OverflowError:
-            raise ValueError("%s must be a finite number, not %r" % (name, value)) from None
-        if option.type is float and not math.isfinite(value):
-            raise ValueError("%s must be a finite number, not %r" % (name, value))
-        if option.choices and value not in option.choices:
-            raise ValueError("%s must be one of %s, not %r" % (name, ", ".join(option.choices), value))
-        low = option.minimum if option.minimum is not None else value
-        high = option.maximum if option.maximum is not None else value
-        if not low <= value <= high:
-            raise ValueError("%s must lie in [%s, %s], not %r" % (name, option.minimum, option.maximum, value))
-        parameters[name] = value
+        parameters[name] = _checked(option, values.get(name, option.default))
     return parameters
+
+
+def _checked(option, value):
+    """value as the option's type, checked as its XML declares it: the type (no bool for a number), a finite number
+    (a whole one for an integer), one of the choices, within the range. ValueError naming the option otherwise."""
+    number = option.type in (int, float)
+    if isinstance(value, bool) != (option.type is bool) or \
+            not isinstance(value, (int, float) if number else option.type):
+        raise ValueError("%s must be %s, not %r" % (option.name, option.type.__name__, value))
+    if number:
+        try:
+            as_float = float(value)
+        except OverflowError:  # an int beyond any float
+            as_float = math.inf
+        if not math.isfinite(as_float) or option.type is int and not as_float.is_integer():
+            raise ValueError("%s must be a finite %s, not %r" % (option.name, option.type.__name__, value))
+        value = option.type(value)
+    if option.choices and value not in option.choices:
+        raise ValueError("%s must be one of %s, not %r" % (option.name, ", ".join(option.choices), value))
+    low = option.minimum if option.minimum is not None else value
+    high = option.maximum if option.maximum is not None else value
+    if not low <= value <= high:
+        raise ValueError("%s must lie in [%s, %s], not %r" % (option.name, option.minimum, option.maximum, value))
+    return value
 
 
 def run_status(cli_node):
