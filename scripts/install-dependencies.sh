@@ -7,8 +7,15 @@ packages=(
   libinsighttoolkit5-dev libtorch-dev libvtk9-dev libdcmtk-dev
   libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev libgoogle-perftools-dev
   pybind11-dev python3-dev python3-numpy python3-pytest python3-pydicom python3-gdcm python3-vtk9 python3-pil python3-torch
+  python3-nibabel
   dicom3tools libxml2-utils libexpat1-dev xvfb xauth slurm-wlm munge patchelf
 )
+
+# dcmjs (OHIF's DICOM library), which a test installs from the npm registry into a scratch folder, runs on Node.js:
+# Debian's unless the machine has one already.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  packages+=(nodejs npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -456,11 +456,6 @@ RunBatch(const BatchOptions & options, const std::shared_ptr<const Model> & mode
   {
     throw Error(options.outputRoot + ": the output folder must not be inside the input folder " + options.inputRoot);
   }
-  fs::create_directories(options.outputRoot, error);
-  if (!fs::is_directory(options.outputRoot))
-  {
-    throw Error(options.outputRoot + ": cannot create the output folder");
-  }
   // Series run in parallel jobs, each with its share of the LibTorch threads.
   BatchOptions perJob = options;
   if (options.jobs > 1)
@@ -470,7 +465,12 @@ RunBatch(const BatchOptions & options, const std::shared_ptr<const Model> & mode
                           : static_cast<int>(std::thread::hardware_concurrency());
     perJob.segmentation.inference.threads = std::max(1, threads / static_cast<int>(options.jobs));
   }
-  const BatchRun run(perJob, model);
+  const BatchRun run(perJob, model); // checks the formats: before the output folder is made
+  fs::create_directories(options.outputRoot, error);
+  if (!fs::is_directory(options.outputRoot))
+  {
+    throw Error(options.outputRoot + ": cannot create the output folder");
+  }
 
   const DicomScan scan = ScanDicomTree(options.inputRoot, options.scanProgress);
   BatchReport     report;

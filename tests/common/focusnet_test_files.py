@@ -1,4 +1,5 @@
-"""Files the pytest suites write and read themselves, independently of FocusNet: NRRD by hand, pictures with Pillow.
+"""Files the pytest suites write and read themselves, independently of FocusNet: NRRD by hand, pictures with Pillow,
+DICOM series with pydicom.
 
 On the Python path of the pytest folders that ctest runs (tests/CMakeLists.txt).
 """
@@ -48,3 +49,23 @@ def write_disc_pairs(folder, count, size, seed, dtype=np.uint8, background=(60, 
         lines.append("image%02d.png,mask%02d.png" % (k, k))
     (Path(folder) / "list.txt").write_text("\n".join(lines) + "\n")
     return Path(folder) / "list.txt"
+
+
+def copy_dicom_series(source, target, count=None, series_uid=None, study_uid=None, edit=None):
+    """The first count files of the DICOM series folder source (all with None), rewritten with pydicom into the new
+    folder target: with the given Series (then SOP Instance UIDs of its own) and Study Instance UIDs, and edit(index,
+    dataset) applied to each. Returns target."""
+    import pydicom
+    target = Path(target)
+    target.mkdir(parents=True)
+    for index, path in enumerate(sorted(Path(source).iterdir())[:count]):
+        dataset = pydicom.dcmread(path)
+        if series_uid is not None:
+            dataset.SeriesInstanceUID = series_uid
+            dataset.SOPInstanceUID = dataset.file_meta.MediaStorageSOPInstanceUID = "%s.%d" % (series_uid, index)
+        if study_uid is not None:
+            dataset.StudyInstanceUID = study_uid
+        if edit:
+            edit(index, dataset)
+        dataset.save_as(target / path.name)
+    return target

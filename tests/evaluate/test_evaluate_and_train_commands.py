@@ -111,6 +111,38 @@ def test_real_data_evaluate_prints_and_writes_the_metrics_computed_here(tmp_path
     assert float(rows[names[0]]["HD95"]) != pytest.approx(hd95(truth, labels, (1.0, 1.0)), rel=1e-3)
 
 
+@pytest.mark.skipif(not KAGGLE.is_dir(), reason="needs the shared Kaggle lung slices")
+def test_real_data_evaluate_reads_image_and_mask_folders_and_tta_is_the_commands(tmp_path):
+    """--images/--masks pair files by name; --tta gives the metrics of `focusnet segment --tta`'s label maps."""
+    names = ["ID_0000_Z_0142", "ID_0003_Z_0132"]
+    (tmp_path / "images").mkdir()
+    (tmp_path / "masks").mkdir()
+    expected = {}
+    for name in names:
+        image = np.array(Image.open(KAGGLE / "images" / (name + ".tif"))).astype(np.int16)[::2, ::2]
+        mask = np.array(Image.open(KAGGLE / "masks" / (name + ".tif")))[::2, ::2]
+        write_nrrd(tmp_path / "images" / (name + ".nrrd"), image, SPACING)
+        write_nrrd(tmp_path / "masks" / (name + ".nrrd"), mask, SPACING)
+        for tta in ([], ["--tta"]):
+            label = tmp_path / ("%s%s-label.nrrd" % (name, "-tta" if tta else ""))
+            result = subprocess.run([FOCUSNET, "segment", tmp_path / "images" / (name + ".nrrd"), label, "--model",
+                                     MODEL, "--threads", "2", "-q", *tta], capture_output=True, text=True)
+            assert result.returncode == 0, result.stderr
+            expected[name, bool(tta)] = metrics(mask != 0, read_nrrd(label) != 0)
+    for tta in ([], ["--tta"]):
+        csv_file = tmp_path / ("metrics%s.csv" % ("-tta" if tta else ""))
+        result = subprocess.run([FOCUSNET, "evaluate", "--model", MODEL, "--images", tmp_path / "images", "--masks",
+                                 tmp_path / "masks", "--csv", csv_file, "--threads", "2", *tta],
+                                capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        rows = {row["name"]: row for row in csv.DictReader(csv_file.open())}
+        for name in names:
+            for key in ("TP", "FP", "TN", "FN"):
+                assert int(rows[name][key]) == expected[name, bool(tta)][key], (name, key, tta)
+    # The mirror images change the label maps of these slices, so the two runs above were told apart.
+    assert any(expected[name, True]["TP"] != expected[name, False]["TP"] for name in names)
+
+
 @pytest.fixture(scope="module")
 def pairs(tmp_path_factory):
     """10 synthetic 16-bit image/mask pairs (discs on noise) written with Pillow."""

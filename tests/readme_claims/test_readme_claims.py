@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from focusnet_test_files import read_nrrd, write_nrrd
+from focusnet_test_files import copy_dicom_series, read_nrrd, write_nrrd
 
 FOCUSNET = os.environ["FOCUSNET_EXECUTABLE"]
 SOURCE_DIR = Path(os.environ["FOCUSNET_SOURCE_DIR"])
@@ -35,17 +35,7 @@ def needs_dicom():
 
 
 def copy_series(target, count=20, series_uid=None, edit=None):
-    import pydicom
-    target.mkdir(parents=True)
-    for index, source in enumerate(sorted(CT_SERIES.iterdir())[:count]):
-        dataset = pydicom.dcmread(source)
-        if series_uid:
-            dataset.SeriesInstanceUID = series_uid
-            dataset.SOPInstanceUID = dataset.file_meta.MediaStorageSOPInstanceUID = "%s.%d" % (series_uid, index)
-        if edit:
-            edit(index, dataset)
-        dataset.save_as(target / source.name)
-    return target
+    return copy_dicom_series(CT_SERIES, target, count, series_uid, edit=edit)
 
 
 def test_real_data_retry_failed_segments_again_only_the_series_that_failed(tmp_path):
