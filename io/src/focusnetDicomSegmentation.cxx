@@ -20,13 +20,13 @@
 #include "dcmtk/dcmfg/fgplanor.h"
 #include "dcmtk/dcmfg/fgplanpo.h"
 #include "dcmtk/dcmfg/fgseg.h"
-#include "dcmtk/dcmiod/cielabutil.h"
 #include "dcmtk/dcmiod/iodreferences.h"
 #include "dcmtk/dcmseg/segdoc.h"
 #include "dcmtk/dcmseg/segment.h"
 #include "dcmtk/dcmseg/segutils.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <filesystem>
 #include <memory>
@@ -37,6 +37,51 @@ namespace focusnet
 namespace
 {
 namespace fs = std::filesystem;
+
+// An 8-bit sRGB colour as DICOM stores a Recommended Display CIELab Value: CIELab relative to the D50 illuminant, the
+// ICC Profile Connection Space (PS3.3 C.10.7.1.1), each scaled to 0-65535. sRGB's own white is D65, so the linear
+// colour is adapted to D50 with the Bradford transform, as current DCMTK, highdicom and dcmjs do. (Debian's DCMTK 3.6.7
+// takes D65 as CIELab's white, which dcmjs and current DCMTK then read some units off: 124, 175, 127 for 128, 174,
+// 128.) The matrices and white points are those of CSS Color Module Level 4 (from the sRGB primaries, IEC 61966-2-1).
+std::array<Uint16, 3>
+DicomCIELab(const std::array<std::uint8_t, 3> & rgb)
+{
+  std::array<double, 3> linear{};
+  for (int c = 0; c < 3; ++c)
+  {
+    const double v = rgb[c] / 255.0;
+    linear[c] = v <= 0.04045 ? v / 12.92 : std::pow((v + 0.055) / 1.055, 2.4);
+  }
+  using Matrix = std::array<std::array<double, 3>, 3>;
+  const Matrix srgbToXyzD65{ { { 0.41239079926595934, 0.357584339383878, 0.1804807884018343 },
+                               { 0.21263900587151027, 0.715168678767756, 0.07219231536073371 },
+                               { 0.01933081871559182, 0.11919477979462598, 0.9505321522496607 } } };
+  const Matrix bradfordD65ToD50{ { { 1.0479297925449969, 0.022946870601609652, -0.05019226628920524 },
+                                   { 0.02962780877005599, 0.9904344267538799, -0.017073799063418826 },
+                                   { -0.009243040646204504, 0.015055191490298152, 0.7518742814281371 } } };
+  const auto times = [](const Matrix & m, const std::array<double, 3> & v)
+  {
+    std::array<double, 3> r{};
+    for (int i = 0; i < 3; ++i)
+    {
+      r[i] = m[i][0] * v[0] + m[i][1] * v[1] + m[i][2] * v[2];
+    }
+    return r;
+  };
+  const std::array<double, 3> xyz = times(bradfordD65ToD50, times(srgbToXyzD65, linear));
+  const std::array<double, 3> whiteD50{ 0.3457 / 0.3585, 1.0, (1.0 - 0.3457 - 0.3585) / 0.3585 };
+  std::array<double, 3>       f{};
+  for (int c = 0; c < 3; ++c)
+  {
+    const double t = xyz[c] / whiteD50[c];
+    const double delta = 6.0 / 29.0;
+    f[c] = t > delta * delta * delta ? std::cbrt(t) : t / (3 * delta * delta) + 4.0 / 29.0;
+  }
+  const double L = 116 * f[1] - 16, a = 500 * (f[0] - f[1]), b = 200 * (f[1] - f[2]);
+  const auto   scaled = [](double value, double low, double range)
+  { return static_cast<Uint16>(std::lround(std::clamp((value - low) / range, 0.0, 1.0) * 65535)); };
+  return { scaled(L, 0, 100), scaled(a, -128, 255), scaled(b, -128, 255) };
+}
 
 std::string
 Text(DcmItem & item, const DcmTagKey & tag)
@@ -228,10 +273,8 @@ WriteDicomSegmentation(const LabelVolume &              labels,
         fileName,
         "describe the segment");
   std::unique_ptr<DcmSegment> segment(segmentCreated);
-  double                      L = 0, a = 0, b = 0;
-  IODCIELabUtil::rgb2DicomLab(L, a, b, label.color[0] / 255.0, label.color[1] / 255.0, label.color[2] / 255.0);
-  segment->setRecommendedDisplayCIELabValue(
-    static_cast<Uint16>(std::lround(L)), static_cast<Uint16>(std::lround(a)), static_cast<Uint16>(std::lround(b)));
+  const std::array<Uint16, 3> lab = DicomCIELab(label.color);
+  segment->setRecommendedDisplayCIELabValue(lab[0], lab[1], lab[2]);
   const std::string description = "FocusNet " + metadata.architecture.name +
                                   (options.modelName.empty() ? std::string() : " model " + options.modelName);
   segment->setSegmentDescription(description.substr(0, 64).c_str(), OFFalse);
