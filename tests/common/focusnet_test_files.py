@@ -4,6 +4,7 @@ DICOM series with pydicom.
 On the Python path of the pytest folders that ctest runs (tests/CMakeLists.txt).
 """
 import gzip
+import re
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,16 @@ def read_nrrd(path, dtype=np.uint8):
     if fields["encoding"] in ("gzip", "gz"):
         body = gzip.decompress(body)
     return np.frombuffer(body, dtype).reshape([int(s) for s in fields["sizes"].split()][::-1])
+
+
+def nrrd_spacing(path):
+    """The voxel spacing of a NRRD file, (x, y, z): the lengths of its space directions, else its spacings."""
+    data = Path(path).read_bytes()
+    fields = dict(line.split(": ", 1) for line in data[:data.index(b"\n\n")].decode().splitlines()[1:] if ": " in line)
+    if "space directions" in fields:
+        vectors = re.findall(r"\(([^)]*)\)", fields["space directions"])
+        return np.array([np.linalg.norm(np.array(v.split(","), dtype=float)) for v in vectors])
+    return np.array(fields["spacings"].split(), dtype=float)
 
 
 def write_disc_pairs(folder, count, size, seed, dtype=np.uint8, background=(60, 20), brighter=90):

@@ -36,19 +36,28 @@ def partial_files(folder):
     return [p for p in Path(folder).rglob(".*.partial-*")] if Path(folder).exists() else []
 
 
+def bytes_read(process):
+    """What the process has read so far, in bytes (rchar of /proc/PID/io): it grows as a series' files are read."""
+    try:
+        fields = dict(line.split(": ") for line in Path("/proc/%d/io" % process.pid).read_text().splitlines())
+    except OSError:  # it has ended
+        return 0
+    return int(fields["rchar"])
+
+
 def interrupt(command, out, ready, attempts=5, timeout=240):
-    """Runs command and SIGKILLs it at the moment ready() turns true (polled every half millisecond). The process is
-    first stopped (SIGSTOP) and ready() asked again, so the moment is certain, not raced: when it has passed, or the
-    command finished first, out is cleared and the command run again, up to attempts times. Returns what ready()
-    gave with the process stopped."""
+    """Runs command and SIGKILLs it at the moment ready(process) turns true (polled every half millisecond). The
+    process is first stopped (SIGSTOP) and ready() asked again, so the moment is certain, not raced: when it has
+    passed, or the command finished first, out is cleared and the command run again, up to attempts times. Returns
+    what ready() gave with the process stopped."""
     for attempt in range(attempts):
         shutil.rmtree(out, ignore_errors=True)
         process = subprocess.Popen([str(a) for a in command], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
         while process.poll() is None and time.monotonic() < deadline:
-            if ready():
+            if ready(process):
                 process.send_signal(signal.SIGSTOP)
-                caught = ready()
+                caught = ready(process)
                 process.send_signal(signal.SIGKILL)
                 process.wait()
                 if caught:
@@ -118,22 +127,24 @@ def rows_of(out):
 def test_real_data_a_killed_batch_finishes_every_series_once_on_the_second_run(moment, archive, reference, tmp_path):
     out = tmp_path / "out"
     if moment == "between-series":
-        caught = interrupt(batch(archive, out), out, lambda: done_series(out))
+        caught = interrupt(batch(archive, out), out, lambda process: done_series(out))
     elif moment == "during-a-series":
-        # A third of a second into the second series (each takes over a second here), before anything is written.
-        first_done = []
+        # In the second series, after its files were read (the process has read a series' worth of bytes more since
+        # the first was done) and before anything of it is written: whatever the machine's speed.
+        series_bytes = sum(f.stat().st_size for f in (archive / "study-1" / "ct").iterdir())
+        read_at_first_done = {}
 
-        def in_the_second_series():
-            if not done_series(out):
-                first_done.clear()  # a new attempt
-            if len(done_series(out)) == 1 and not first_done:
-                first_done.append(time.monotonic())
-            return bool(first_done) and time.monotonic() - first_done[0] > 0.3 and len(done_series(out)) == 1 and \
-                not partial_files(out)
+        def in_the_second_series(process):
+            if len(done_series(out)) != 1 or partial_files(out):
+                return False
+            read = bytes_read(process)
+            read_at_first_done.setdefault(process.pid, read)
+            return read - read_at_first_done[process.pid] >= series_bytes
         caught = interrupt(batch(archive, out), out, in_the_second_series)
     else:
         name = "label" if moment == "writing-the-label-map" else "seg"
-        caught = interrupt(batch(archive, out), out, lambda: [p for p in partial_files(out) if name in p.name])
+        caught = interrupt(batch(archive, out), out,
+                           lambda process: [p for p in partial_files(out) if name in p.name])
     finished_before = done_series(out)
     assert len(finished_before) < SERIES
 
@@ -197,12 +208,12 @@ def test_a_killed_training_run_resumes_to_the_numbers_of_an_uninterrupted_run(mo
     out = tmp_path / "interrupted"
     if moment == "during-an-epoch":
         # Epoch 2 is logged and checkpointed; epoch 3 is running.
-        caught = interrupt(train(pairs, out), out, lambda: (out / "log.csv").exists() and len(log_rows(out)) == 2 and
-                           (out / "checkpoint.pt").exists() and not partial_files(out))
+        caught = interrupt(train(pairs, out), out, lambda process: (out / "log.csv").exists() and
+                           len(log_rows(out)) == 2 and (out / "checkpoint.pt").exists() and not partial_files(out))
     else:
         # A checkpoint after the second epoch's (so that there is one to resume from) caught in the act of writing.
-        caught = interrupt(train(pairs, out), out, lambda: (out / "log.csv").exists() and len(log_rows(out)) >= 2 and
-                           [p for p in partial_files(out) if "checkpoint" in p.name])
+        caught = interrupt(train(pairs, out), out, lambda process: (out / "log.csv").exists() and
+                           len(log_rows(out)) >= 2 and [p for p in partial_files(out) if "checkpoint" in p.name])
     assert caught
     logged = len(log_rows(out)) if (out / "log.csv").exists() else 0
     assert logged < EPOCHS
