@@ -236,7 +236,8 @@ def test_the_progress_bar_is_drawn_on_a_terminal_and_only_there(tmp_path):
     percents = [int(bar.group(3)) for bar in bars]
     assert percents == [0, 33, 67, 100], percents  # once before the first batch of 2 slices, then after each of 3
     for bar, percent in zip(bars, percents):
-        assert len(bar.group(1)) + len(bar.group(2)) == 30 and len(bar.group(1)) == round(30 * percent / 100), bar.group(0)
+        filled, empty = len(bar.group(1)), len(bar.group(2))
+        assert filled + empty == 30 and filled == round(30 * percent / 100), bar.group(0)
     assert drawn.endswith("\r\n")  # the bar is ended by a new line
     piped = subprocess.run([str(a) for a in command], capture_output=True, text=True, timeout=300)
     assert piped.returncode == 0 and "\r" not in piped.stderr and "segmenting [" not in piped.stderr, piped.stderr

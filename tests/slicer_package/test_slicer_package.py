@@ -130,7 +130,8 @@ def test_the_licence_file_is_the_licence_the_sources_claim():
     assert "Apache License" in licence and "Version 2.0, January 2004" in licence
     claims = set()
     for path in SOURCE_DIR.glob("*/**/*.[ch]*"):
-        if path.suffix in (".h", ".cxx", ".hxx") and "build" not in path.parts[len(SOURCE_DIR.parts):][:1]:
+        top = path.parts[len(SOURCE_DIR.parts)]
+        if path.suffix in (".h", ".cxx", ".hxx") and not top.startswith("build"):  # not build/, build-sanitize/...
             claims.update(re.findall(r"Licensed under the ([^\n]*)", path.read_text(errors="replace")))
     assert claims == {"Apache License, Version 2.0"}
     xml = (SOURCE_DIR / "slicer_extension/FocusNetSegmentation/FocusNetSegmentation.xml").read_text()
