@@ -46,6 +46,9 @@ def main(executable, model, series_folder, work):
     assert segment.SegmentAlgorithmType == "AUTOMATIC"
     assert segment.SegmentAlgorithmName.startswith("FocusNet ")
     assert segment.SegmentedPropertyTypeCodeSequence[0].CodeValue == "39607008"
+    # The lung's sRGB 128, 174, 128 as DICOM CIELab (relative to D50, PS3.3 C.10.7.1.1), computed by hand from the
+    # sRGB, Bradford and CIE Lab definitions: L* 66.866, a* -22.948, b* 18.538, scaled to 0-65535.
+    assert [int(v) for v in segment.RecommendedDisplayCIELabValue] == [43821, 26998, 37660]
 
     shared = seg.SharedFunctionalGroupsSequence[0]
     orientation = [float(v) for v in shared.PlaneOrientationSequence[0].ImageOrientationPatient]

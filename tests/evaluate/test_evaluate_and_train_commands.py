@@ -129,6 +129,8 @@ def test_real_data_evaluate_reads_image_and_mask_folders_and_tta_is_the_commands
                                      MODEL, "--threads", "2", "-q", *tta], capture_output=True, text=True)
             assert result.returncode == 0, result.stderr
             expected[name, bool(tta)] = metrics(mask != 0, read_nrrd(label) != 0)
+    # A mask with no image, first in the folder: pairing by order instead of by name would take it.
+    write_nrrd(tmp_path / "masks" / "A_no_image.nrrd", np.full_like(mask, 255), SPACING)
     for tta in ([], ["--tta"]):
         csv_file = tmp_path / ("metrics%s.csv" % ("-tta" if tta else ""))
         result = subprocess.run([FOCUSNET, "evaluate", "--model", MODEL, "--images", tmp_path / "images", "--masks",

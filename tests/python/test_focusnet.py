@@ -302,7 +302,9 @@ def test_the_gil_is_released_while_the_network_runs(lung_model, lung_slice):
     held, pause = longest_pause_of_another_thread(lambda: sum(range(20_000_000)))
     assert pause > 0.9 * held
     took, pause = longest_pause_of_another_thread(lambda: lung_model.segment(volume))
-    assert took > 0.2, "too short a call to tell"
+    while took < 0.5 and len(volume) < 256:  # a call long enough to tell, whatever the machine's speed
+        volume = np.concatenate([volume, volume])
+        took, pause = longest_pause_of_another_thread(lambda: lung_model.segment(volume))
     # Two cores: the ticker gets time even while the network uses both; measured here 8 ms pauses in 1.4 s calls.
     assert pause < 0.2 * took, (pause, took)
 

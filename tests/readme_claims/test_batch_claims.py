@@ -44,11 +44,15 @@ def summary_rows(path):
         return {row["series_uid"]: row for row in csv.DictReader(file)}
 
 
-def tree_of(root, series, slices=4):
-    """series copies of the first slices of the real CT series, UIDs 2.25.40<k> (study 2.25.41<k>)."""
+def needs_ct_series():
     pytest.importorskip("pydicom")
     if not CT_SERIES.is_dir():
         pytest.skip("needs the shared CT series")
+
+
+def tree_of(root, series, slices=4):
+    """series copies of the first slices of the real CT series, UIDs 2.25.40<k> (study 2.25.41<k>)."""
+    needs_ct_series()
     for k in range(series):
         copy_dicom_series(CT_SERIES, root / ("series-%d" % k), slices, "2.25.40%d" % k, "2.25.41%d" % k)
     return root
@@ -121,9 +125,7 @@ def test_real_data_series_without_uids_go_to_no_study_uid_and_are_found_again(tm
             dataset.SOPInstanceUID = dataset.file_meta.MediaStorageSOPInstanceUID = "2.25.9%d%d" % (series, index)
         return edit
 
-    pytest.importorskip("pydicom")
-    if not CT_SERIES.is_dir():
-        pytest.skip("needs the shared CT series")
+    needs_ct_series()
     tree = tmp_path / "tree"
     for series, name in enumerate(("a", "b")):
         copy_dicom_series(CT_SERIES, tree / name, 2, edit=anonymised(series))
@@ -136,7 +138,7 @@ def test_real_data_series_without_uids_go_to_no_study_uid_and_are_found_again(tm
         # The label map is written; the SEG is refused, as it could not reference its source.
         assert record["status"] == "partial" and (tmp_path / "out" / folder / "label.nrrd").is_file(), record
         assert not (tmp_path / "out" / folder / "seg.dcm").exists()
-    # The same folders again on a second run (a key derived from the files, not from the order): both skipped as done.
+    # The same folders again on a second run: both skipped as done.
     second = batch(tree, tmp_path / "out", "--formats", "nrrd", "seg")
     assert "2 skipped" in second.stdout, second.stdout
     assert sorted(p.parent.relative_to(tmp_path / "out") for p in (tmp_path / "out").rglob("summary.json")) == folders
