@@ -217,8 +217,8 @@ def main():
         deadline = time.time() + 120
         while cancelled is None and time.time() < deadline and any(l.startswith(job) for l in cluster.jobs()):
             for task in range(SHARDS):
-                lines = (logs / f"first-{task}.log").read_text().splitlines() \
-                    if (logs / f"first-{task}.log").exists() else []
+                text = (logs / f"first-{task}.log").read_text() if (logs / f"first-{task}.log").exists() else ""
+                lines = text.split("\n")[:-1]  # whole lines only: the task may be in the middle of writing one
                 progress = [l.split()[1].rstrip(":") for l in lines if l.startswith("series ")]
                 if progress and progress[-1].split("/")[0] == "1" and int(progress[-1].split("/")[1]) >= 2 and \
                         f"{job}_{task} RUNNING" in cluster.jobs():
