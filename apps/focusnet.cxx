@@ -163,8 +163,7 @@ struct SegmentCommand
     focusnet::AddInferenceArguments(*command, options.inference);
     command->add_option("--axis", options.sliceAxis, "Slice axis of a 3D image (default: the last)")
       ->check(CLI::Range(0, 2));
-    command->add_option("--threshold", options.threshold, "Probability threshold (default: the model's)")
-      ->check(focusnet::OpenUnitInterval());
+    focusnet::AddNumericOption(*command, focusnet::option::Threshold, options.threshold);
     command->add_option("--probabilities", options.probabilityFileName, "Also write the probability map here");
     command->add_option(
       "--overlay", options.overlayFileName, "Also write a PNG of the (middle) slice with the outline");
@@ -651,6 +650,7 @@ Run(int argc, char ** argv)
   CLI::App app{ "FocusNet segmentation for ITK and 3D Slicer (version " + std::string(focusnet::Version) + ")",
                 "focusnet" };
   app.set_version_flag("--version", std::string(focusnet::Version));
+  focusnet::UseOneLineUsageErrors(app, "focusnet");
   app.require_subcommand(1);
 
   SegmentCommand   segment;

@@ -9,19 +9,55 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cctype>
+#include <cmath>
+#include <type_traits>
+
 #include <string>
 
 namespace focusnet
 {
+
+/** A flag made from the library's description of a numeric option (focusnetOptions.h): its name, help, default and
+ * range, refused in the library's words ("--batch-size: batch size must lie in [1, 256], not 0"). */
+template <typename T>
+CLI::Option *
+AddNumericOption(CLI::App & command, const NumericOption & option, T & value)
+{
+  const CLI::Validator range(
+    [&option](std::string & text)
+    {
+      try
+      {
+        std::size_t  used = 0;
+        const double number = std::stod(text, &used);
+        return used == text.size() ? OptionRefusal(option, number) : "not a number: " + text;
+      }
+      catch (const std::exception &)
+      {
+        return "not a number: " + text;
+      }
+    },
+    "");
+  std::string help = option.help;
+  help[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(help[0])));
+  auto * added = command.add_option(option.Flag(), value, help)->check(range);
+  if constexpr (std::is_floating_point_v<T>)
+  {
+    if (std::isnan(value))
+    {
+      return added; // no number: the help says what the default is
+    }
+  }
+  return added->capture_default_str();
+}
 
 /** --device and --threads, as every command that runs a network takes them (focusnet-train too). */
 inline void
 AddDeviceArguments(CLI::App & command, std::string & device, int & threads)
 {
   command.add_option("--device", device, "auto, cpu, cuda or cuda:N")->capture_default_str();
-  command.add_option("--threads", threads, "LibTorch threads (0: all cores)")
-    ->check(CLI::NonNegativeNumber)
-    ->capture_default_str();
+  AddNumericOption(command, option::Threads, threads);
 }
 
 /** The inference flags of segment, batch and evaluate: one definition of each, its default and its check. */
@@ -29,9 +65,7 @@ inline void
 AddInferenceArguments(CLI::App & command, InferenceOptions & options)
 {
   AddDeviceArguments(command, options.device, options.threads);
-  command.add_option("--batch-size", options.batchSize, "Slices per forward pass")
-    ->check(CLI::PositiveNumber)
-    ->capture_default_str();
+  AddNumericOption(command, option::BatchSize, options.batchSize);
   command.add_flag(
     "--tta", options.flipAugmentation, "Average over the mirror images the model was trained on (up to 3x slower)");
   command
@@ -41,28 +75,6 @@ AddInferenceArguments(CLI::App & command, InferenceOptions & options)
                 "the lung slices); fp16 on GPUs")
     ->check(CLI::IsMember({ "fp32", "bf16", "fp16" }))
     ->capture_default_str();
-}
-
-/** A probability threshold strictly between 0 and 1, as the model file requires of its own. */
-inline const CLI::Validator &
-OpenUnitInterval()
-{
-  static const CLI::Validator validator(
-    [](std::string & text)
-    {
-      double value = 0.0;
-      try
-      {
-        value = std::stod(text);
-      }
-      catch (const std::exception &)
-      {
-        return std::string("not a number: ") + text;
-      }
-      return value > 0.0 && value < 1.0 ? std::string() : "must lie strictly between 0 and 1, not " + text;
-    },
-    "(0, 1)");
-  return validator;
 }
 
 } // namespace focusnet

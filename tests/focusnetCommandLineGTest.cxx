@@ -198,7 +198,10 @@ TEST_F(FocusNetCommandLine, ThresholdsAndThreadCountsAreChecked)
     const Outcome outcome =
       Segment(BundledLungSlice(), m_Directory / "out.nrrd", std::string("--threshold ") + threshold);
     EXPECT_NE(outcome.exitCode, 0) << threshold;
-    EXPECT_NE(outcome.err.find("--threshold: must lie strictly between 0 and 1"), std::string::npos) << outcome.err;
+    EXPECT_NE(
+      outcome.err.find(std::string("--threshold: threshold must lie strictly between 0 and 1, not ") + threshold),
+      std::string::npos)
+      << outcome.err;
     EXPECT_TRUE(m_Directory.Files().empty()) << threshold;
   }
   EXPECT_EQ(Segment(BundledLungSlice(), m_Directory / "out.nrrd", "--threshold 0.999").exitCode, 0);

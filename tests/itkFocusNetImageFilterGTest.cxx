@@ -16,6 +16,8 @@
 #include "itkVector.h"
 
 #include <array>
+#include <cmath>
+#include <functional>
 #include <memory>
 #include <new>
 
@@ -329,6 +331,93 @@ TEST_F(FocusNetImageFilterTest, ErrorsAreItkExceptions)
   missingFile->SetInput(image);
   missingFile->SetModelFileName("/nonexistent/model.fnm");
   EXPECT_THROW(missingFile->Update(), itk::ExceptionObject);
+}
+
+TEST_F(FocusNetImageFilterTest, DefaultsAreThoseOfEveryOtherDoor)
+{
+  // The values the command's help, the Python signature and the Slicer XML show (tests/bad_inputs), by hand.
+  auto filter = itk::FocusNetImageFilter<itk::Image<float, 3>>::New();
+  EXPECT_EQ(filter->GetDevice(), "auto");
+  EXPECT_EQ(filter->GetNumberOfTorchThreads(), 0U);
+  EXPECT_EQ(filter->GetBatchSize(), 8U);
+  EXPECT_EQ(filter->GetPrecision(), "fp32");
+  EXPECT_FALSE(filter->GetTestTimeAugmentation());
+  EXPECT_TRUE(std::isnan(filter->GetThreshold())); // the model file's
+  EXPECT_EQ(filter->GetSliceAxis(), 2U);
+}
+
+TEST_F(FocusNetImageFilterTest, OptionsOutOfRangeAreRefusedInTheLibrarysWords)
+{
+  using ImageType = itk::Image<float, 2>;
+  auto image = MakeImage<ImageType>({ { 16, 16 } }, 7);
+  // The words every front door uses (tests/options), written here by hand.
+  const std::vector<std::pair<std::function<void(itk::FocusNetImageFilter<ImageType> &)>, std::string>> cases = {
+    { [](auto & f) { f.SetBatchSize(0); }, "batch size must lie in [1, 256], not 0" },
+    { [](auto & f) { f.SetBatchSize(257); }, "batch size must lie in [1, 256], not 257" },
+    { [](auto & f) { f.SetNumberOfTorchThreads(300); }, "threads must lie in [0, 256], not 300" },
+    { [](auto & f) { f.SetThreshold(7); }, "threshold must lie strictly between 0 and 1, not 7" },
+    { [](auto & f) { f.SetThreshold(0); }, "threshold must lie strictly between 0 and 1, not 0" },
+    { [](auto & f) { f.SetPrecision("fp8"); }, "unknown precision 'fp8'" },
+  };
+  for (const auto & [set, words] : cases)
+  {
+    auto filter = MakeFilter<ImageType>(image);
+    set(*filter);
+    try
+    {
+      filter->Update();
+      ADD_FAILURE() << "no exception: " << words;
+    }
+    catch (const itk::ExceptionObject & e)
+    {
+      EXPECT_NE(std::string(e.GetDescription()).find(words), std::string::npos) << e.GetDescription();
+    }
+    EXPECT_EQ(filter->GetInferenceEngine(), nullptr) << words; // refused before any network was built
+  }
+}
+
+TEST_F(FocusNetImageFilterTest, ChangingAnyInferenceOptionChangesTheEngineThatRuns)
+{
+  using ImageType = itk::Image<float, 2>;
+  auto filter = MakeFilter<ImageType>(MakeImage<ImageType>({ { 16, 16 } }, 7));
+  filter->Update();
+  ASSERT_NE(filter->GetInferenceEngine(), nullptr);
+  EXPECT_EQ(filter->GetInferenceEngine()->Options(), filter->GetInferenceOptions());
+  // One change per field of focusnet::InferenceOptions (its operator== names each one; adding a field stops it
+  // compiling until it does): each reaches the engine of the next run, through the filter's own accessor.
+  const std::vector<std::pair<std::string, std::function<void()>>> changes = {
+    { "device", [&] { filter->SetDevice(filter->GetDevice() == "cpu" ? "auto" : "cpu"); } },
+    { "threads", [&] { filter->SetNumberOfTorchThreads(filter->GetNumberOfTorchThreads() + 1); } },
+    { "batch size", [&] { filter->SetBatchSize(filter->GetBatchSize() + 1); } },
+    { "flip augmentation", [&] { filter->SetTestTimeAugmentation(!filter->GetTestTimeAugmentation()); } },
+  };
+  for (const auto & [field, change] : changes)
+  {
+    const focusnet::InferenceOptions before = filter->GetInferenceOptions();
+    change();
+    ASSERT_NE(filter->GetInferenceOptions(), before) << field;
+    filter->Update();
+    EXPECT_EQ(filter->GetInferenceEngine()->Options(), filter->GetInferenceOptions()) << field;
+  }
+  // Precision: bf16 runs only where the CPU computes it; elsewhere the engine refuses it, so it reached the engine.
+  filter->SetPrecision("bf16");
+  if (focusnet::NativeBFloat16())
+  {
+    filter->Update();
+    EXPECT_EQ(filter->GetInferenceEngine()->Options().precision, "bf16");
+  }
+  else
+  {
+    EXPECT_THROW(filter->Update(), itk::ExceptionObject);
+  }
+  // And the whole value at once.
+  focusnet::InferenceOptions options;
+  options.device = "cpu";
+  options.batchSize = 3;
+  filter->SetInferenceOptions(options);
+  filter->Update();
+  EXPECT_EQ(filter->GetInferenceEngine()->Options(), options);
+  EXPECT_EQ(filter->GetBatchSize(), 3U);
 }
 
 TEST_F(FocusNetImageFilterTest, ModelFileIsLoadedOnce)

@@ -39,6 +39,7 @@ Run(int argc, char ** argv)
                   std::string(Version) + ")",
                 "focusnet-train" };
   app.set_version_flag("--version", std::string(Version));
+  focusnet::UseOneLineUsageErrors(app, "focusnet-train");
   TrainingOptions       options;
   std::string           images, masks, list, validationImages, validationMasks, validationList;
   bool                  authorsCode = false, noFlipLeftRight = false, noFlipUpDown = false;

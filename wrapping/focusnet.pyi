@@ -57,10 +57,25 @@ class Model:
         axis is the numpy axis slices are taken across (None: 0). Returns the uint8 labels, or (labels,
         probabilities) with probabilities=True. Raises ValueError for a bad shape, dtype or argument.
         """
-    def segment_file(self, input: _Path, output: _Path, **options: Any) -> Dict[str, float]:
+    def segment_file(
+        self,
+        input: _Path,
+        output: _Path,
+        *,
+        series_uid: str = "",
+        probabilities: Optional[_Path] = None,
+        overlay: Optional[_Path] = None,
+        dicom_seg: Optional[_Path] = None,
+        keep_empty_frames: bool = False,
+        overwrite: bool = False,
+        tta: bool = False,
+        threshold: Optional[float] = None,
+        axis: Optional[int] = None,
+    ) -> Dict[str, float]:
         """Segments an image file or DICOM series folder as `focusnet segment` does.
 
-        Options: series_uid, probabilities, overlay, dicom_seg, keep_empty_frames, overwrite, tta, threshold, axis.
+        probabilities, overlay and dicom_seg name files to write as well. tta, threshold and axis are checked as in
+        segment(): ValueError for a threshold outside (0, 1) or an axis other than 0, 1, 2.
         """
     def hold_threads(self) -> "ThreadCountHold":
         """A context manager for loops of calls: inside it LibTorch keeps this model's thread count instead of each

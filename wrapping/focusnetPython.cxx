@@ -10,6 +10,7 @@
 #include "focusnetInferenceEngine.h"
 #include "focusnetMetrics.h"
 #include "focusnetModel.h"
+#include "focusnetOptions.h"
 #include "focusnetSegmentImage.hxx"
 #include "focusnetSegmentation.h"
 #include "focusnetVersion.h"
@@ -171,6 +172,55 @@ struct PythonThreadCountHold
   std::unique_ptr<focusnet::InferenceEngine::ThreadCountScope> scope;
 };
 
+/** threshold= of segment() and segment_file(): None is the model file's; otherwise option::Threshold's range. */
+double
+ThresholdArgument(const py::object & threshold)
+{
+  if (threshold.is_none())
+  {
+    return focusnet::option::Threshold.fallback;
+  }
+  const double value = threshold.cast<double>();
+  if (const std::string refusal = focusnet::OptionRefusal(focusnet::option::Threshold, value); !refusal.empty())
+  {
+    Raise(PyExc_ValueError, refusal);
+  }
+  return value;
+}
+
+/** axis= of segment() and segment_file(): numpy's axis of a 3D image, as ITK's (the reverse); None: -1, the last. */
+int
+SliceAxisArgument(const py::object & axis, bool twoDimensional)
+{
+  if (axis.is_none())
+  {
+    return -1;
+  }
+  const int numpyAxis = axis.cast<int>();
+  if (twoDimensional || numpyAxis < 0 || numpyAxis > 2)
+  {
+    Raise(PyExc_ValueError,
+          "axis must be 0, 1 or 2 (numpy's axes of a 3D image), not " + std::to_string(numpyAxis) +
+            "; a 2D image is one slice: leave axis=None");
+  }
+  return 2 - numpyAxis;
+}
+
+/** An optional output file of segment_file(): None for none, else a str or os.PathLike (not a bool). */
+std::string
+FileNameArgument(const char * keyword, const py::object & value)
+{
+  if (value.is_none())
+  {
+    return {};
+  }
+  if (py::isinstance<py::bool_>(value))
+  {
+    Raise(PyExc_TypeError, std::string(keyword) + " names a file to write, not " + std::string(py::str(value)));
+  }
+  return py::str(py::module_::import("os").attr("fspath")(value));
+}
+
 struct PythonModel
 {
   std::shared_ptr<const focusnet::Model> model;
@@ -184,13 +234,18 @@ struct PythonModel
               int                 batchSize,
               const std::string & precision)
   {
-    if (threads < 0)
+    inference.device = deviceName;
+    inference.threads = threads;
+    inference.batchSize = batchSize;
+    inference.precision = precision;
+    try
     {
-      Raise(PyExc_ValueError, "threads must not be negative (0: all cores)");
+      focusnet::CheckInferenceOptions(inference); // before the model is read
+      device = focusnet::ResolveDevice(deviceName);
     }
-    if (batchSize < 1)
+    catch (const Error & e)
     {
-      Raise(PyExc_ValueError, "batch_size must be at least 1");
+      Raise(PyExc_ValueError, e.what());
     }
     try
     {
@@ -213,19 +268,6 @@ struct PythonModel
     catch (const Error & e)
     {
       Raise(PyExc_OSError, e.what());
-    }
-    inference.device = deviceName;
-    inference.threads = threads;
-    inference.batchSize = batchSize;
-    inference.precision = precision;
-    try
-    {
-      focusnet::CheckInferenceOptions(inference); // the device and the precision: threads and batch_size are above
-      device = focusnet::ResolveDevice(deviceName);
-    }
-    catch (const Error & e)
-    {
-      Raise(PyExc_ValueError, e.what());
     }
   }
 
@@ -265,24 +307,8 @@ struct PythonModel
     focusnet::SegmentationOptions options;
     options.inference = inference;
     options.inference.flipAugmentation = tta;
-    if (!threshold.is_none())
-    {
-      options.threshold = threshold.cast<double>();
-      if (!(options.threshold > 0.0 && options.threshold < 1.0))
-      {
-        Raise(PyExc_ValueError, "threshold must lie strictly between 0 and 1");
-      }
-    }
-    if (!axis.is_none())
-    {
-      const int numpyAxis = axis.cast<int>();
-      if (dimension != 3 || numpyAxis < 0 || numpyAxis > 2)
-      {
-        Raise(PyExc_ValueError,
-              "axis must be 0, 1 or 2 (numpy's axes of a 3D image); a 2D image is one slice: leave axis=None");
-      }
-      options.sliceAxis = 2 - numpyAxis; // numpy's axes are ITK's in reverse
-    }
+    options.threshold = ThresholdArgument(threshold);
+    options.sliceAxis = SliceAxisArgument(axis, dimension == 2);
 
     const auto values = AsFloat(array);
     if (color)
@@ -324,40 +350,35 @@ struct PythonModel
   }
 
   py::dict
-  SegmentFile(const py::object & inputPath, const py::object & outputPath, const py::kwargs & keywords) const
+  SegmentFile(const py::object &  inputPath,
+              const py::object &  outputPath,
+              const std::string & seriesUid,
+              const py::object &  probabilities,
+              const py::object &  overlay,
+              const py::object &  dicomSeg,
+              bool                keepEmptyFrames,
+              bool                overwrite,
+              bool                tta,
+              const py::object &  threshold,
+              const py::object &  axis) const
   {
+    focusnet::SegmentationOptions options;
+    options.inference = inference;
+    options.inference.flipAugmentation = tta;
+    options.threshold = ThresholdArgument(threshold);
+    options.sliceAxis = SliceAxisArgument(axis, false);
+    options.seriesUid = seriesUid;
+    options.probabilityFileName = FileNameArgument("probabilities", probabilities);
+    options.overlayFileName = FileNameArgument("overlay", overlay);
+    options.dicomSegmentationFileName = FileNameArgument("dicom_seg", dicomSeg);
+    options.dicomSegmentation.skipEmptyFrames = !keepEmptyFrames;
+    options.overwrite = overwrite;
     const std::string input = py::str(inputPath);
     const std::string output = py::str(outputPath);
     std::error_code   error;
     if (!fs::exists(input, error))
     {
       Raise(PyExc_FileNotFoundError, input + ": no such file or directory");
-    }
-    focusnet::SegmentationOptions options;
-    options.inference = inference;
-    for (const auto & [key, value] : keywords)
-    {
-      const std::string name = py::str(key);
-      if (name == "series_uid")
-        options.seriesUid = value.cast<std::string>();
-      else if (name == "probabilities")
-        options.probabilityFileName = py::str(value);
-      else if (name == "overlay")
-        options.overlayFileName = py::str(value);
-      else if (name == "dicom_seg")
-        options.dicomSegmentationFileName = py::str(value);
-      else if (name == "keep_empty_frames")
-        options.dicomSegmentation.skipEmptyFrames = !value.cast<bool>();
-      else if (name == "overwrite")
-        options.overwrite = value.cast<bool>();
-      else if (name == "tta")
-        options.inference.flipAugmentation = value.cast<bool>();
-      else if (name == "threshold")
-        options.threshold = value.cast<double>();
-      else if (name == "axis")
-        options.sliceAxis = value.is_none() ? -1 : 2 - value.cast<int>();
-      else
-        Raise(PyExc_TypeError, "segment_file() got an unexpected keyword argument '" + name + "'");
     }
     options.dicomSegmentation.modelName = fs::path(path).filename().string();
     focusnet::SegmentationResult result;
@@ -500,10 +521,10 @@ PYBIND11_MODULE(focusnet, m)
   py::class_<PythonModel>(m, "Model", "A FocusNet (or U-Net) model file, loaded once and run on arrays or files.")
     .def(py::init<const py::object &, const std::string &, int, int, const std::string &>(),
          py::arg("path") = py::none(),
-         py::arg("device") = "auto",
-         py::arg("threads") = 0,
-         py::arg("batch_size") = 8,
-         py::arg("precision") = "fp32",
+         py::arg("device") = focusnet::InferenceOptions{}.device, // the library's defaults
+         py::arg(focusnet::option::Threads.keyword) = focusnet::InferenceOptions{}.threads,
+         py::arg(focusnet::option::BatchSize.keyword) = focusnet::InferenceOptions{}.batchSize,
+         py::arg("precision") = focusnet::InferenceOptions{}.precision,
          "Loads a model file; path=None takes $FOCUSNET_MODEL, else the installed default model. device: 'auto' (a "
          "GPU when LibTorch sees one), 'cpu', 'cuda' or 'cuda:N'. threads: LibTorch threads (0: all cores). "
          "batch_size: slices per forward pass. precision: 'fp32'; 'bf16' on CPUs with AVX512-BF16 or AMX and on "
@@ -541,9 +562,21 @@ PYBIND11_MODULE(focusnet, m)
          &PythonModel::SegmentFile,
          py::arg("input"),
          py::arg("output"),
+         py::kw_only(),
+         py::arg("series_uid") = "",
+         py::arg("probabilities") = py::none(),
+         py::arg("overlay") = py::none(),
+         py::arg("dicom_seg") = py::none(),
+         py::arg("keep_empty_frames") = false,
+         py::arg("overwrite") = false,
+         py::arg("tta") = false,
+         py::arg(focusnet::option::Threshold.keyword) = py::none(),
+         py::arg("axis") = py::none(),
          "Segments an image file or DICOM series folder into a label map file (or a DICOM SEG for .dcm), as "
-         "`focusnet segment` does. Keywords: series_uid, probabilities, overlay, dicom_seg, keep_empty_frames, "
-         "overwrite, tta, threshold, axis. Returns {'slices', 'label_voxels', 'label_volume_mm3'}.")
+         "`focusnet segment` does. series_uid: the series of a DICOM folder. probabilities, overlay, dicom_seg: also "
+         "write the probability map, a PNG of the middle slice with the outline, a DICOM SEG, to these files. "
+         "keep_empty_frames: keep the SEG's frames without label. overwrite: replace existing outputs. tta, threshold, "
+         "axis: as in segment(). Returns {'slices', 'label_voxels', 'label_volume_mm3'}.")
     .def(
       "hold_threads",
       [](const PythonModel & self) {

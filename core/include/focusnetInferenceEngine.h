@@ -6,11 +6,13 @@
 #define focusnetInferenceEngine_h
 
 #include "focusnetModelMetadata.h"
+#include "focusnetOptions.h"
 
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+#include <tuple>
 
 namespace focusnet
 {
@@ -21,19 +23,27 @@ class ScopedThreadCount;
 struct InferenceOptions
 {
   std::string device{ "auto" }; ///< "auto", "cpu", "cuda" or "cuda:N"
-  int         threads{ 0 };     ///< LibTorch intra-op threads in Predict (0: all); the caller's count restored after
-  int         batchSize{ 8 };   ///< slices per forward pass
+  /** LibTorch intra-op threads in Predict (0: all); the caller's count restored after (option::Threads) */
+  int threads{ static_cast<int>(option::Threads.fallback) };
+  int batchSize{ static_cast<int>(option::BatchSize.fallback) }; ///< slices per forward pass (option::BatchSize)
   /** Average over the identity and the mirror images the model was trained on (TrainedFlips). */
   bool flipAugmentation{ false };
   /** "fp32"; "bf16": the network's weights and activations in bfloat16, for CPUs that compute it natively
    * (NativeBFloat16) and CUDA devices; "fp16": in float16, for CUDA devices. Probabilities are float either way. */
   std::string precision{ "fp32" };
 
+  /** Every field: the structured binding stops compiling when a field is added and not named here. */
   bool
   operator==(const InferenceOptions & other) const
   {
-    return device == other.device && threads == other.threads && batchSize == other.batchSize &&
-           flipAugmentation == other.flipAugmentation && precision == other.precision;
+    const auto & [d, t, b, f, p] = *this;
+    const auto & [od, ot, ob, of, op] = other;
+    return std::tie(d, t, b, f, p) == std::tie(od, ot, ob, of, op);
+  }
+  bool
+  operator!=(const InferenceOptions & other) const
+  {
+    return !(*this == other);
   }
 };
 
@@ -135,9 +145,9 @@ NativeBFloat16();
 void
 CheckPrecision(const std::string & precision, const std::string & device);
 
-/** Throws focusnet::Error for options no engine can run with here: a batch size below 1, a negative thread count, an
- * unknown or absent device (ResolveDevice), a precision the device cannot run (CheckPrecision). The engine checks
- * its options with it; front doors call it before any work. */
+/** Throws focusnet::Error for options no engine can run with here: a batch size or thread count outside its range
+ * (option::BatchSize, option::Threads), an unknown or absent device (ResolveDevice), a precision the device cannot run
+ * (CheckPrecision). The engine checks its options with it; front doors call it before any work. */
 void
 CheckInferenceOptions(const InferenceOptions & options);
 

@@ -192,14 +192,8 @@ NativeBFloat16()
 void
 CheckInferenceOptions(const InferenceOptions & options)
 {
-  if (options.batchSize < 1)
-  {
-    throw Error("batch size must be at least 1");
-  }
-  if (options.threads < 0)
-  {
-    throw Error("thread count must not be negative");
-  }
+  CheckOption(option::BatchSize, options.batchSize);
+  CheckOption(option::Threads, options.threads);
   CheckPrecision(options.precision, ResolveDevice(options.device));
 }
 

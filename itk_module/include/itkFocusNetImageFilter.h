@@ -6,8 +6,10 @@
 #define itkFocusNetImageFilter_h
 
 #include "itkImageToImageFilter.h"
+#include "focusnetError.h"
 #include "focusnetInferenceEngine.h"
 #include "focusnetModel.h"
+#include "focusnetOptions.h"
 
 #include <memory>
 #include <string>
@@ -69,36 +71,92 @@ public:
   std::shared_ptr<const focusnet::Model>
   GetModel();
 
+  /** The inference settings as one value (device, LibTorch threads, batch size, flip augmentation, precision;
+   * focusnet::InferenceOptions). The accessors below read and write its fields; the values are checked when the
+   * filter runs (focusnet::CheckInferenceOptions), and the network is rebuilt when any field differs from the last
+   * run's. */
+  void
+  SetInferenceOptions(const focusnet::InferenceOptions & options);
+  itkGetConstReferenceMacro(InferenceOptions, focusnet::InferenceOptions);
+
+  /** The engine of the last run (null before the first): its Options() and DeviceName() say what ran. */
+  const focusnet::InferenceEngine *
+  GetInferenceEngine() const
+  {
+    return m_Engine.get();
+  }
+
   /** "auto" (a GPU when LibTorch sees one), "cpu", "cuda" or "cuda:N". */
-  itkSetStringMacro(Device);
-  itkGetStringMacro(Device);
+  void
+  SetDevice(const std::string & device)
+  {
+    this->SetInferenceField(&focusnet::InferenceOptions::device, device);
+  }
+  std::string
+  GetDevice() const
+  {
+    return m_InferenceOptions.device;
+  }
 
   /** "fp32" (the default); "bf16": the network in bfloat16, for CPUs with AVX512-BF16 or AMX
    * (focusnet::NativeBFloat16) and GPUs; "fp16": in float16, for GPUs. */
-  itkSetStringMacro(Precision);
-  itkGetStringMacro(Precision);
+  void
+  SetPrecision(const std::string & precision)
+  {
+    this->SetInferenceField(&focusnet::InferenceOptions::precision, precision);
+  }
+  std::string
+  GetPrecision() const
+  {
+    return m_InferenceOptions.precision;
+  }
 
-  /** Slices per forward pass. */
-  itkSetClampMacro(BatchSize, unsigned int, 1, NumericTraits<unsigned int>::max());
-  itkGetConstMacro(BatchSize, unsigned int);
+  /** Slices per forward pass (focusnet::option::BatchSize). */
+  void
+  SetBatchSize(unsigned int batchSize)
+  {
+    this->SetInferenceField(&focusnet::InferenceOptions::batchSize, static_cast<int>(batchSize));
+  }
+  unsigned int
+  GetBatchSize() const
+  {
+    return static_cast<unsigned int>(m_InferenceOptions.batchSize);
+  }
 
-  /** LibTorch threads; 0 uses every hardware thread. */
-  itkSetMacro(NumberOfTorchThreads, unsigned int);
-  itkGetConstMacro(NumberOfTorchThreads, unsigned int);
+  /** LibTorch threads; 0 uses every hardware thread (focusnet::option::Threads). */
+  void
+  SetNumberOfTorchThreads(unsigned int threads)
+  {
+    this->SetInferenceField(&focusnet::InferenceOptions::threads, static_cast<int>(threads));
+  }
+  unsigned int
+  GetNumberOfTorchThreads() const
+  {
+    return static_cast<unsigned int>(m_InferenceOptions.threads);
+  }
+
+  /** Average the predictions of the slice and of its mirror images (left-right, up-down: those the model was
+   * trained on, focusnet::TrainedFlips). */
+  void
+  SetTestTimeAugmentation(bool tta)
+  {
+    this->SetInferenceField(&focusnet::InferenceOptions::flipAugmentation, tta);
+  }
+  bool
+  GetTestTimeAugmentation() const
+  {
+    return m_InferenceOptions.flipAugmentation;
+  }
+  itkBooleanMacro(TestTimeAugmentation);
 
   /** The axis slices are taken across (3D only); defaults to the last. */
   itkSetMacro(SliceAxis, unsigned int);
   itkGetConstMacro(SliceAxis, unsigned int);
 
-  /** Probability threshold; NaN (the default) uses the model file's. */
+  /** Probability threshold, strictly between 0 and 1 (focusnet::option::Threshold); NaN (the default) uses the model
+   * file's. */
   itkSetMacro(Threshold, double);
   itkGetConstMacro(Threshold, double);
-
-  /** Average the predictions of the slice and of its mirror images (left-right, up-down: those the model was
-   * trained on, focusnet::TrainedFlips). */
-  itkSetMacro(TestTimeAugmentation, bool);
-  itkGetConstMacro(TestTimeAugmentation, bool);
-  itkBooleanMacro(TestTimeAugmentation);
 
   /** Fill output 1 with the probability map. */
   itkSetMacro(GenerateProbabilityMap, bool);
@@ -137,17 +195,23 @@ private:
   WholeSlices(const RegionType & requested) const;
   const focusnet::InferenceEngine &
   Engine();
+  template <typename T>
+  void
+  SetInferenceField(T focusnet::InferenceOptions::*field, const T & value)
+  {
+    if (!(m_InferenceOptions.*field == value))
+    {
+      m_InferenceOptions.*field = value;
+      this->Modified();
+    }
+  }
 
   std::string                                m_ModelFileName;
   std::shared_ptr<const focusnet::Model>     m_Model;
   bool                                       m_ModelFromFile{ false };
-  std::string                                m_Device{ "auto" };
-  std::string                                m_Precision{ "fp32" };
-  unsigned int                               m_BatchSize{ 8 };
-  unsigned int                               m_NumberOfTorchThreads{ 0 };
+  focusnet::InferenceOptions                 m_InferenceOptions;
   unsigned int                               m_SliceAxis{ ImageDimension - 1 };
-  double                                     m_Threshold{ std::numeric_limits<double>::quiet_NaN() };
-  bool                                       m_TestTimeAugmentation{ false };
+  double                                     m_Threshold{ focusnet::option::Threshold.fallback };
   bool                                       m_GenerateProbabilityMap{ false };
   std::unique_ptr<focusnet::InferenceEngine> m_Engine;
   /** The model m_Engine was built from, held so that no other model can take its address while the engine lives. */

@@ -177,6 +177,26 @@ FocusNetImageFilter<TInputImage, TOutputImage>::VerifyPreconditions() ITKv5_CONS
   {
     itkExceptionMacro(<< "slice axis " << m_SliceAxis << " is not an axis of a " << ImageDimension << "D image");
   }
+  try
+  {
+    focusnet::CheckInferenceOptions(m_InferenceOptions);
+    focusnet::CheckThreshold(m_Threshold);
+  }
+  catch (const focusnet::Error & e)
+  {
+    itkExceptionMacro(<< e.what());
+  }
+}
+
+template <typename TInputImage, typename TOutputImage>
+void
+FocusNetImageFilter<TInputImage, TOutputImage>::SetInferenceOptions(const focusnet::InferenceOptions & options)
+{
+  if (m_InferenceOptions != options)
+  {
+    m_InferenceOptions = options;
+    this->Modified();
+  }
 }
 
 template <typename TInputImage, typename TOutputImage>
@@ -219,16 +239,11 @@ template <typename TInputImage, typename TOutputImage>
 const focusnet::InferenceEngine &
 FocusNetImageFilter<TInputImage, TOutputImage>::Engine()
 {
-  const auto                       model = this->GetModel();
-  const focusnet::InferenceOptions options{ m_Device,
-                                            static_cast<int>(m_NumberOfTorchThreads),
-                                            static_cast<int>(m_BatchSize),
-                                            m_TestTimeAugmentation,
-                                            m_Precision };
-  if (!m_Engine || m_EngineModel != model || !(m_Engine->Options() == options))
+  const auto model = this->GetModel();
+  if (!m_Engine || m_EngineModel != model || m_Engine->Options() != m_InferenceOptions)
   {
     m_Engine.reset(); // free the old network before building the new one
-    m_Engine = std::make_unique<focusnet::InferenceEngine>(*model, options);
+    m_Engine = std::make_unique<focusnet::InferenceEngine>(*model, m_InferenceOptions);
     m_EngineModel = model;
   }
   return *m_Engine;
@@ -347,13 +362,13 @@ FocusNetImageFilter<TInputImage, TOutputImage>::PrintSelf(std::ostream & os, Ind
   Superclass::PrintSelf(os, indent);
   os << indent << "ModelFileName: " << m_ModelFileName << std::endl;
   os << indent << "Model: " << (m_Model ? m_Model->Metadata().architecture.name : std::string("(none)")) << std::endl;
-  os << indent << "Device: " << m_Device << std::endl;
-  os << indent << "Precision: " << m_Precision << std::endl;
-  os << indent << "BatchSize: " << m_BatchSize << std::endl;
-  os << indent << "NumberOfTorchThreads: " << m_NumberOfTorchThreads << std::endl;
+  os << indent << "Device: " << m_InferenceOptions.device << std::endl;
+  os << indent << "Precision: " << m_InferenceOptions.precision << std::endl;
+  os << indent << "BatchSize: " << m_InferenceOptions.batchSize << std::endl;
+  os << indent << "NumberOfTorchThreads: " << m_InferenceOptions.threads << std::endl;
   os << indent << "SliceAxis: " << m_SliceAxis << std::endl;
   os << indent << "Threshold: " << m_Threshold << std::endl;
-  os << indent << "TestTimeAugmentation: " << (m_TestTimeAugmentation ? "On" : "Off") << std::endl;
+  os << indent << "TestTimeAugmentation: " << (m_InferenceOptions.flipAugmentation ? "On" : "Off") << std::endl;
   os << indent << "GenerateProbabilityMap: " << (m_GenerateProbabilityMap ? "On" : "Off") << std::endl;
 }
 

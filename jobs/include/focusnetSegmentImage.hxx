@@ -12,7 +12,6 @@
 #include "focusnetSegmentation.h"
 #include "itkFocusNetImageFilter.h"
 
-#include <algorithm>
 #include <memory>
 #include <string>
 
@@ -36,20 +35,18 @@ SegmentImage(const TImage *                       image,
   auto filter = FilterType::New();
   filter->SetInput(image);
   filter->SetModel(model);
-  filter->SetDevice(options.inference.device);
-  filter->SetNumberOfTorchThreads(static_cast<unsigned int>(std::max(0, options.inference.threads)));
+  CheckInferenceOptions(options.inference);
+  CheckThreshold(options.threshold);
+  filter->SetInferenceOptions(options.inference);
   if (options.inference.threads > 0)
   {
     filter->SetNumberOfWorkUnits(static_cast<itk::ThreadIdType>(options.inference.threads)); // the slice copying
   }
-  filter->SetBatchSize(static_cast<unsigned int>(std::max(1, options.inference.batchSize)));
-  filter->SetTestTimeAugmentation(options.inference.flipAugmentation);
-  filter->SetPrecision(options.inference.precision);
   filter->SetThreshold(options.threshold);
   filter->SetGenerateProbabilityMap(probabilities);
-  if (options.sliceAxis >= 0)
+  if (options.sliceAxis != -1)
   {
-    if (dimension == 2 || options.sliceAxis >= static_cast<int>(dimension))
+    if (dimension == 2 || options.sliceAxis < 0 || options.sliceAxis >= static_cast<int>(dimension))
     {
       throw Error(name + ": slice axis " + std::to_string(options.sliceAxis) + " is not an axis of this " +
                   std::to_string(dimension) + "D image" + (dimension == 2 ? " (a 2D image is one slice)" : ""));

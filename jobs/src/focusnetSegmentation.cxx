@@ -194,6 +194,7 @@ SegmentImageSource(const ImageSource &                  source,
     throw Error("no model given");
   }
   CheckInferenceOptions(options.inference);
+  CheckThreshold(options.threshold);
   const std::string & input = source.path;
   if (output.empty() && options.dicomSegmentationFileName.empty() && options.slicerSegmentationFileName.empty() &&
       options.labelMapOutputs.empty())

@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -533,6 +534,91 @@ def test_a_device_or_precision_no_engine_can_run_is_refused_before_any_work(sett
         keywords = dict(zip([k.lstrip("-") for k in settings[::2]], settings[1::2]))
         with pytest.raises(ValueError, match=reason):
             focusnet.Model(model, **keywords)
+
+
+# Out-of-range option values and the words every door refuses them with, written here by hand (the library's
+# focusnetOptions.h describes each option once; a door with a check of its own would word it its own way).
+OUT_OF_RANGE = [("batch_size", 0, "batch size must lie in [1, 256], not 0"),
+                ("batch_size", 257, "batch size must lie in [1, 256], not 257"),
+                ("threads", -1, "threads must lie in [0, 256], not -1"),
+                ("threads", 300, "threads must lie in [0, 256], not 300"),
+                ("threshold", 7, "threshold must lie strictly between 0 and 1, not 7"),
+                ("threshold", -1, "threshold must lie strictly between 0 and 1, not -1"),
+                ("threshold", 1, "threshold must lie strictly between 0 and 1, not 1")]
+
+
+@pytest.mark.parametrize("keyword, value, words", OUT_OF_RANGE)
+def test_an_option_out_of_range_is_refused_in_the_same_words_by_every_door(keyword, value, words, tiny_models,
+                                                                           lung_slice, good_mask, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    model = tiny_models["gray"]
+    flag = ["--" + keyword.replace("_", "-"), str(value)]
+    calls = [run(FOCUSNET, "segment", lung_slice, out / "labels.nrrd", "--model", model, *flag)]
+    if keyword != "threshold":  # batch and evaluate take the model's threshold
+        listing = tmp_path / "list.txt"
+        listing.write_text("%s,%s\n" % (lung_slice, good_mask))
+        calls += [run(FOCUSNET, "batch", lung_slice.parent, out / "batch", "--model", model, *flag),
+                  run(FOCUSNET, "evaluate", "--model", model, "--list", listing, "--csv", out / "m.csv", *flag)]
+    for result in calls:
+        expect_clean_failure(result, "focusnet", [flag[0]], out, words)
+    if focusnet is None:
+        return
+    if keyword == "threshold":
+        loaded = focusnet.Model(model, device="cpu")
+        with pytest.raises(ValueError) as raised:
+            loaded.segment(np.zeros((32, 32), np.float32), threshold=value)
+        assert str(raised.value) == words
+        with pytest.raises(ValueError) as raised:
+            loaded.segment_file(lung_slice, out / "labels.nrrd", threshold=value)
+        assert str(raised.value) == words
+    else:
+        with pytest.raises(ValueError) as raised:
+            focusnet.Model(model, device="cpu", **{keyword: value})
+        assert str(raised.value) == words
+    assert files_under(out) == []
+
+
+def test_every_door_has_the_same_defaults():
+    """Read back from each door (its help, its signature, its XML), against the values written here."""
+    expected = {"device": "auto", "threads": "0", "batch_size": "8", "precision": "fp32"}
+    for command in ("segment", "batch", "evaluate"):
+        help_text = run(FOCUSNET, command, "--help").stdout
+        for keyword, value in expected.items():
+            found = re.search(r"--%s [A-Z]+[^=\n]*=(\S+)" % keyword.replace("_", "-"), help_text)
+            assert found and found.group(1) == value, (command, keyword, help_text)
+    if focusnet is not None:
+        signature = focusnet.Model.__init__.__doc__.splitlines()[0]
+        for keyword, value in expected.items():
+            assert re.search(r"\b%s: \w+ = '?%s'?[,)]" % (keyword, value), signature), (keyword, signature)
+    if CLI_MODULE:  # the Slicer CLI's description has no precision yet
+        import xml.etree.ElementTree as ElementTree
+        description = ElementTree.fromstring(run(CLI_MODULE, "--xml").stdout)
+        defaults = {p.findtext("name"): p.findtext("default") for p in description.iter() if p.find("name") is not None}
+        assert (defaults["device"], defaults["threads"], defaults["batchSize"]) == ("auto", "0", "8"), defaults
+
+
+@pytest.mark.skipif(focusnet is None, reason="the Python bindings are not built")
+def test_python_segment_file_checks_its_keywords_as_segment_does(tiny_models, lung_slice, tmp_path):
+    model = focusnet.Model(tiny_models["gray"], device="cpu")
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(ValueError, match=r"axis must be 0, 1 or 2 \(numpy's axes of a 3D image\), not 5"):
+        model.segment_file(lung_slice, out / "labels.nrrd", axis=5)
+    with pytest.raises(TypeError, match="probabilities names a file to write, not True"):
+        model.segment_file(lung_slice, out / "labels.nrrd", probabilities=True)
+    with pytest.raises(TypeError):  # a keyword it does not take, or an option by position
+        model.segment_file(lung_slice, out / "labels.nrrd", thresold=0.5)
+    with pytest.raises(TypeError):
+        model.segment_file(lung_slice, out / "labels.nrrd", "1.2.3")
+    assert files_under(out) == []
+    # The defaults read back from the signature, as the command's are documented.
+    signature = model.segment_file.__doc__.splitlines()[0]
+    for default in ('series_uid: str = \'\'', "probabilities: object = None", "keep_empty_frames: bool = False",
+                    "overwrite: bool = False", "tta: bool = False", "threshold: object = None", "axis: object = None"):
+        assert default in signature, signature
+    result = model.segment_file(lung_slice, out / "labels.nrrd", probabilities=out / "p.nrrd", threshold=0.5)
+    assert result["slices"] == 1 and files_under(out) == ["labels.nrrd", "p.nrrd"]
 
 
 def test_a_read_only_output_folder_is_refused(tiny_models, lung_slice, tmp_path):
