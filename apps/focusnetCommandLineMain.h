@@ -8,8 +8,6 @@
 #include "focusnetError.h"
 #include "itkObject.h"
 
-#include <CLI/CLI.hpp>
-
 #include <algorithm>
 #include <cstdlib>
 #include <exception>
@@ -44,20 +42,6 @@ ReportError(const char * name, std::string message)
 {
   std::replace(message.begin(), message.end(), '\n', ' ');
   std::cerr << name << ": error: " << message << std::endl;
-}
-
-/** CLI11's usage errors (a flag's value out of range, an unknown flag) in the same one-line form as every other
- * error, "NAME: error: MESSAGE", instead of CLI11's two lines. */
-inline void
-UseOneLineUsageErrors(CLI::App & app, const char * name)
-{
-  app.failure_message(
-    [name](const CLI::App *, const CLI::Error & e)
-    {
-      std::string message = e.what();
-      std::replace(message.begin(), message.end(), '\n', ' ');
-      return std::string(name) + ": error: " + message + "\n";
-    });
 }
 
 /** The body of a FocusNet command's main(): runs `run` and turns any exception into one line on stderr,

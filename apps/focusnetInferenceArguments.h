@@ -9,6 +9,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <type_traits>
@@ -18,30 +19,44 @@
 namespace focusnet
 {
 
+/** CLI11's usage errors (a flag's value out of range, an unknown flag) in the same one-line form as every other
+ * error, "NAME: error: MESSAGE", instead of CLI11's two lines. */
+inline void
+UseOneLineUsageErrors(CLI::App & app, const char * name)
+{
+  app.failure_message(
+    [name](const CLI::App *, const CLI::Error & e)
+    {
+      std::string message = e.what();
+      std::replace(message.begin(), message.end(), '\n', ' ');
+      return std::string(name) + ": error: " + message + "\n";
+    });
+}
+
 /** A flag made from the library's description of a numeric option (focusnetOptions.h): its name, help, default and
  * range, refused in the library's words ("--batch-size: batch size must lie in [1, 256], not 0"). */
 template <typename T>
 CLI::Option *
-AddNumericOption(CLI::App & command, const NumericOption & option, T & value)
+AddNumericOption(CLI::App & command, const NumericOption & description, T & value)
 {
   const CLI::Validator range(
-    [&option](std::string & text)
+    [description](std::string & text)
     {
       try
       {
         std::size_t  used = 0;
         const double number = std::stod(text, &used);
-        return used == text.size() ? OptionRefusal(option, number) : "not a number: " + text;
+        return used == text.size() ? OptionRefusal(description, number) : "not a number: " + text;
       }
       catch (const std::exception &)
       {
         return "not a number: " + text;
       }
     },
-    "");
-  std::string help = option.help;
+    description.Range());
+  std::string help = description.help;
   help[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(help[0])));
-  auto * added = command.add_option(option.Flag(), value, help)->check(range);
+  auto * added = command.add_option(description.Flag(), value, help)->check(range);
   if constexpr (std::is_floating_point_v<T>)
   {
     if (std::isnan(value))

@@ -348,6 +348,34 @@ TEST(FocusNetDicomSegmentationRealData, BlankUidsAreRefusedBeforeAnyWork)
   EXPECT_GT(SegmentImageFile(AnonymisedCtSeries, directory / "label.nrrd", LungModel(), options).labelVoxels, 0U);
 }
 
+TEST(FocusNetSegmentationJobs, OptionsOutOfRangeAreRefusedByTheLibraryBeforeAnyOutput)
+{
+  // The library's own checks, as a program calling it without a front door's meets them (the words by hand).
+  ScratchDirectory    directory;
+  const std::string   lung = std::string(FOCUSNET_SOURCE_DIR) + "/test_data/Input/lung_ct_ID_0000_Z_0142.tif";
+  SegmentationOptions badThreshold;
+  badThreshold.threshold = 7;
+  SegmentationOptions badBatch;
+  badBatch.inference.batchSize = 0;
+  const std::vector<std::pair<SegmentationOptions, std::string>> cases = {
+    { badThreshold, "threshold must lie strictly between 0 and 1, not 7" },
+    { badBatch, "batch size must lie in [1, 256], not 0" }
+  };
+  for (const auto & item : cases)
+  {
+    const SegmentationOptions & options = item.first;
+    const std::string &         words = item.second;
+    ExpectErrorContaining([&] { SegmentImageFile(lung, directory / "labels.nrrd", LungModel(), options); }, { words });
+    BatchOptions batch;
+    batch.inputRoot = (fs::path(FOCUSNET_SOURCE_DIR) / "test_data" / "Input").string();
+    batch.outputRoot = (directory.Path() / "batch").string();
+    batch.segmentation = options;
+    ExpectErrorContaining([&] { RunBatch(batch, LungModel()); }, { words });
+    EXPECT_TRUE(directory.Files().empty()) << words;
+    EXPECT_FALSE(fs::exists(directory.Path() / "batch")) << words;
+  }
+}
+
 /** The report's rows by the folder (or file) they come from, relative to the input root. */
 std::map<std::string, const BatchItem *>
 BySource(const BatchReport & report, const fs::path & root)

@@ -337,10 +337,10 @@ TEST_F(FocusNetImageFilterTest, DefaultsAreThoseOfEveryOtherDoor)
 {
   // The values the command's help, the Python signature and the Slicer XML show (tests/bad_inputs), by hand.
   auto filter = itk::FocusNetImageFilter<itk::Image<float, 3>>::New();
-  EXPECT_EQ(filter->GetDevice(), "auto");
+  EXPECT_STREQ(filter->GetDevice(), "auto");
   EXPECT_EQ(filter->GetNumberOfTorchThreads(), 0U);
   EXPECT_EQ(filter->GetBatchSize(), 8U);
-  EXPECT_EQ(filter->GetPrecision(), "fp32");
+  EXPECT_STREQ(filter->GetPrecision(), "fp32");
   EXPECT_FALSE(filter->GetTestTimeAugmentation());
   EXPECT_TRUE(std::isnan(filter->GetThreshold())); // the model file's
   EXPECT_EQ(filter->GetSliceAxis(), 2U);
@@ -350,7 +350,7 @@ TEST_F(FocusNetImageFilterTest, OptionsOutOfRangeAreRefusedInTheLibrarysWords)
 {
   using ImageType = itk::Image<float, 2>;
   auto image = MakeImage<ImageType>({ { 16, 16 } }, 7);
-  // The words every front door uses (tests/options), written here by hand.
+  // The words the command and Python use (tests/bad_inputs), written here by hand.
   const std::vector<std::pair<std::function<void(itk::FocusNetImageFilter<ImageType> &)>, std::string>> cases = {
     { [](auto & f) { f.SetBatchSize(0); }, "batch size must lie in [1, 256], not 0" },
     { [](auto & f) { f.SetBatchSize(257); }, "batch size must lie in [1, 256], not 257" },
@@ -362,6 +362,9 @@ TEST_F(FocusNetImageFilterTest, OptionsOutOfRangeAreRefusedInTheLibrarysWords)
   for (const auto & [set, words] : cases)
   {
     auto filter = MakeFilter<ImageType>(image);
+    filter->Update();
+    const focusnet::InferenceEngine * engine = filter->GetInferenceEngine();
+    const focusnet::InferenceOptions  options = engine->Options();
     set(*filter);
     try
     {
@@ -372,7 +375,9 @@ TEST_F(FocusNetImageFilterTest, OptionsOutOfRangeAreRefusedInTheLibrarysWords)
     {
       EXPECT_NE(std::string(e.GetDescription()).find(words), std::string::npos) << e.GetDescription();
     }
-    EXPECT_EQ(filter->GetInferenceEngine(), nullptr) << words; // refused before any network was built
+    // Refused by the filter's own check, before the old network was let go for a new one.
+    ASSERT_EQ(filter->GetInferenceEngine(), engine) << words; // (not to read a freed engine below)
+    EXPECT_EQ(engine->Options(), options) << words;
   }
 }
 
@@ -386,7 +391,7 @@ TEST_F(FocusNetImageFilterTest, ChangingAnyInferenceOptionChangesTheEngineThatRu
   // One change per field of focusnet::InferenceOptions (its operator== names each one; adding a field stops it
   // compiling until it does): each reaches the engine of the next run, through the filter's own accessor.
   const std::vector<std::pair<std::string, std::function<void()>>> changes = {
-    { "device", [&] { filter->SetDevice(filter->GetDevice() == "cpu" ? "auto" : "cpu"); } },
+    { "device", [&] { filter->SetDevice(std::string(filter->GetDevice()) == "cpu" ? "auto" : "cpu"); } },
     { "threads", [&] { filter->SetNumberOfTorchThreads(filter->GetNumberOfTorchThreads() + 1); } },
     { "batch size", [&] { filter->SetBatchSize(filter->GetBatchSize() + 1); } },
     { "flip augmentation", [&] { filter->SetTestTimeAugmentation(!filter->GetTestTimeAugmentation()); } },
@@ -399,7 +404,8 @@ TEST_F(FocusNetImageFilterTest, ChangingAnyInferenceOptionChangesTheEngineThatRu
     filter->Update();
     EXPECT_EQ(filter->GetInferenceEngine()->Options(), filter->GetInferenceOptions()) << field;
   }
-  // Precision: bf16 runs only where the CPU computes it; elsewhere the engine refuses it, so it reached the engine.
+  // Precision: on the CPU, bf16 runs only where the CPU computes it, and is refused elsewhere.
+  filter->SetDevice("cpu");
   filter->SetPrecision("bf16");
   if (focusnet::NativeBFloat16())
   {

@@ -196,12 +196,14 @@ SliceAxisArgument(const py::object & axis, bool twoDimensional)
   {
     return -1;
   }
-  const int numpyAxis = axis.cast<int>();
-  if (twoDimensional || numpyAxis < 0 || numpyAxis > 2)
+  if (twoDimensional)
   {
-    Raise(PyExc_ValueError,
-          "axis must be 0, 1 or 2 (numpy's axes of a 3D image), not " + std::to_string(numpyAxis) +
-            "; a 2D image is one slice: leave axis=None");
+    Raise(PyExc_ValueError, "a 2D image is one slice: leave axis=None");
+  }
+  const int numpyAxis = axis.cast<int>();
+  if (numpyAxis < 0 || numpyAxis > 2)
+  {
+    Raise(PyExc_ValueError, "axis must be 0, 1 or 2 (numpy's axes of a 3D image), not " + std::to_string(numpyAxis));
   }
   return 2 - numpyAxis;
 }

@@ -32,6 +32,9 @@ struct NumericOption
   /** The command's flag, "--batch-size". */
   std::string
   Flag() const;
+  /** The range as --help shows it, "[1, 256]" or "(0, 1)". */
+  std::string
+  Range() const;
 };
 
 namespace option

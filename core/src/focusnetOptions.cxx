@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <sstream>
 
 namespace focusnet
@@ -15,13 +16,23 @@ namespace focusnet
 
 namespace
 {
+/** The shortest text that reads back as value: 0.2, not 0.20000000000000001. */
 std::string
 Number(double value)
 {
-  std::ostringstream text;
-  text.precision(17);
-  text << value;
-  return text.str();
+  std::string text;
+  for (int digits = 6; digits <= 17; ++digits)
+  {
+    std::ostringstream stream;
+    stream.precision(digits);
+    stream << value;
+    text = stream.str();
+    if (std::strtod(text.c_str(), nullptr) == value)
+    {
+      break;
+    }
+  }
+  return text;
 }
 } // namespace
 
@@ -34,6 +45,12 @@ NumericOption::Flag() const
 }
 
 std::string
+NumericOption::Range() const
+{
+  return (open ? "(" : "[") + Number(lowest) + ", " + Number(highest) + (open ? ")" : "]");
+}
+
+std::string
 OptionRefusal(const NumericOption & option, double value)
 {
   const bool within = option.open ? value > option.lowest && value < option.highest
@@ -43,7 +60,7 @@ OptionRefusal(const NumericOption & option, double value)
     return {};
   }
   const std::string range = option.open ? "strictly between " + Number(option.lowest) + " and " + Number(option.highest)
-                                        : "in [" + Number(option.lowest) + ", " + Number(option.highest) + "]";
+                                        : "in " + option.Range();
   return std::string(option.name) + " must lie " + range + ", not " + Number(value);
 }
 

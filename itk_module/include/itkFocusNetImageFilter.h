@@ -11,6 +11,7 @@
 #include "focusnetModel.h"
 #include "focusnetOptions.h"
 
+#include <algorithm>
 #include <memory>
 #include <string>
 
@@ -92,10 +93,10 @@ public:
   {
     this->SetInferenceField(&focusnet::InferenceOptions::device, device);
   }
-  std::string
+  const char *
   GetDevice() const
   {
-    return m_InferenceOptions.device;
+    return m_InferenceOptions.device.c_str();
   }
 
   /** "fp32" (the default); "bf16": the network in bfloat16, for CPUs with AVX512-BF16 or AMX
@@ -105,17 +106,17 @@ public:
   {
     this->SetInferenceField(&focusnet::InferenceOptions::precision, precision);
   }
-  std::string
+  const char *
   GetPrecision() const
   {
-    return m_InferenceOptions.precision;
+    return m_InferenceOptions.precision.c_str();
   }
 
   /** Slices per forward pass (focusnet::option::BatchSize). */
   void
   SetBatchSize(unsigned int batchSize)
   {
-    this->SetInferenceField(&focusnet::InferenceOptions::batchSize, static_cast<int>(batchSize));
+    this->SetInferenceField(&focusnet::InferenceOptions::batchSize, AsInt(batchSize));
   }
   unsigned int
   GetBatchSize() const
@@ -127,7 +128,7 @@ public:
   void
   SetNumberOfTorchThreads(unsigned int threads)
   {
-    this->SetInferenceField(&focusnet::InferenceOptions::threads, static_cast<int>(threads));
+    this->SetInferenceField(&focusnet::InferenceOptions::threads, AsInt(threads));
   }
   unsigned int
   GetNumberOfTorchThreads() const
@@ -195,6 +196,12 @@ private:
   WholeSlices(const RegionType & requested) const;
   const focusnet::InferenceEngine &
   Engine();
+  /** An unsigned setting as the options' int, saturated (a huge value stays huge, and out of range, not negative). */
+  static int
+  AsInt(unsigned int value)
+  {
+    return static_cast<int>(std::min<unsigned int>(value, NumericTraits<int>::max()));
+  }
   template <typename T>
   void
   SetInferenceField(T focusnet::InferenceOptions::*field, const T & value)

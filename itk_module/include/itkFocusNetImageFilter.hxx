@@ -182,7 +182,7 @@ FocusNetImageFilter<TInputImage, TOutputImage>::VerifyPreconditions() ITKv5_CONS
     focusnet::CheckInferenceOptions(m_InferenceOptions);
     focusnet::CheckThreshold(m_Threshold);
   }
-  catch (const focusnet::Error & e)
+  catch (const std::exception & e)
   {
     itkExceptionMacro(<< e.what());
   }

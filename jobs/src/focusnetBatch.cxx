@@ -443,6 +443,7 @@ RunBatch(const BatchOptions & options, const std::shared_ptr<const Model> & mode
     throw Error("bad shard " + std::to_string(options.shard.index) + "/" + std::to_string(options.shard.count));
   }
   CheckInferenceOptions(options.segmentation.inference);
+  CheckThreshold(options.segmentation.threshold);
   std::error_code error;
   if (!fs::is_directory(options.inputRoot, error))
   {
