@@ -3,7 +3,7 @@
  *  Licensed under the Apache License, Version 2.0
  *=========================================================================*/
 // Fuzz target: the Slicer CLI module's command line (arguments separated by NUL bytes). Either CLI11 answers it (a
-// usage error, --help, --version) or the request holds values inside the ranges FocusNetSegmentation.xml declares;
+// usage error, --help, --version) or the request holds values the library accepts (written out by hand here);
 // any exception is a finding (RunCommandLine would turn it into a message that does not say what was wrong).
 
 #include "FocusNetSegmentationCommandLine.h"
@@ -52,9 +52,17 @@ LLVMFuzzerTestOneInput(const std::uint8_t * data, std::size_t size)
     std::abort(); // both are required, as file names
   }
   if (inference.threads < 0 || inference.threads > 256 || inference.batchSize < 1 || inference.batchSize > 256 ||
-      !(std::isnan(threshold) || (threshold > 0.0 && threshold <= 0.99)))
+      !(std::isnan(threshold) || (threshold > 0.0 && threshold < 1.0)))
   {
-    std::abort(); // outside the ranges of FocusNetSegmentation.xml
+    std::abort(); // outside the ranges of the options (focusnetOptions.h)
+  }
+  const std::string & device = inference.device;
+  const bool          cudaIndex = device.rfind("cuda:", 0) == 0 && device.size() > 5 &&
+                         device.find_first_not_of("0123456789", 5) == std::string::npos;
+  if (!(device == "auto" || device == "cpu" || device == "cuda" || cudaIndex) ||
+      !(inference.precision == "fp32" || inference.precision == "bf16" || inference.precision == "fp16"))
+  {
+    std::abort(); // not a device or precision the library knows
   }
   return 0;
 }

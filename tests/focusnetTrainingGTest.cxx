@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <functional>
 
 namespace
 {
@@ -162,6 +163,24 @@ TEST(FocusNetTrainingRealData, RefusesToOverwriteARunAndToResumeNothing)
   TrainingOptions nothing = SmallRun(directory / "empty", 1);
   nothing.resume = true;
   ExpectErrorContaining([&] { Train(nothing); }, { "nothing to resume" });
+}
+
+TEST(FocusNetTrainingRealData, ThreadsAndDeviceAreRefusedInTheLibrarysWordsBeforeAnyOutput)
+{
+  // The words of every other front door (tests/bad_inputs), written out here.
+  ScratchDirectory                                                                  directory;
+  const std::vector<std::pair<std::function<void(TrainingOptions &)>, std::string>> cases = {
+    { [](TrainingOptions & o) { o.threads = -1; }, "threads must lie in [0, 256], not -1" },
+    { [](TrainingOptions & o) { o.threads = 257; }, "threads must lie in [0, 256], not 257" },
+    { [](TrainingOptions & o) { o.device = "gpu"; }, "device must be auto, cpu, cuda or cuda:N, not 'gpu'" },
+  };
+  for (const auto & [change, words] : cases)
+  {
+    TrainingOptions options = SmallRun(directory / "run", 1);
+    change(options);
+    ExpectErrorContaining([&] { Train(options); }, { words });
+    EXPECT_FALSE(std::filesystem::exists(directory / "run")) << words;
+  }
 }
 
 TEST(FocusNetTrainingRealData, PairsAreFoundByName)

@@ -319,7 +319,9 @@ TEST_F(FocusNetImageFilterTest, ErrorsAreItkExceptions)
   }
   catch (const itk::ExceptionObject & e)
   {
-    EXPECT_NE(std::string(e.GetDescription()).find("invalid device 'tpu'"), std::string::npos) << e.GetDescription();
+    EXPECT_NE(std::string(e.GetDescription()).find("device must be auto, cpu, cuda or cuda:N, not 'tpu'"),
+              std::string::npos)
+      << e.GetDescription();
   }
 
   using TwoChannelType = itk::Image<itk::Vector<float, 2>, 2>;
@@ -357,7 +359,7 @@ TEST_F(FocusNetImageFilterTest, OptionsOutOfRangeAreRefusedInTheLibrarysWords)
     { [](auto & f) { f.SetNumberOfTorchThreads(300); }, "threads must lie in [0, 256], not 300" },
     { [](auto & f) { f.SetThreshold(7); }, "threshold must lie strictly between 0 and 1, not 7" },
     { [](auto & f) { f.SetThreshold(0); }, "threshold must lie strictly between 0 and 1, not 0" },
-    { [](auto & f) { f.SetPrecision("fp8"); }, "unknown precision 'fp8'" },
+    { [](auto & f) { f.SetPrecision("fp8"); }, "precision must be fp32, bf16 or fp16, not 'fp8'" },
   };
   for (const auto & [set, words] : cases)
   {

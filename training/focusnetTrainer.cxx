@@ -285,6 +285,8 @@ Train(const TrainingOptions & options, const TrainingCallbacks & callbacks)
   {
     throw Error("batch size and epochs must be at least 1");
   }
+  CheckOption(option::Threads, options.threads);
+  const torch::Device device = ParseDevice(options.device); // the device's name and that this machine has it
   // The model first: invalid options are refused before the output folder is touched.
   Model model = options.initModel.empty() ? Model::Create(options.model, options.seed) : Model::Load(options.initModel);
   ModelMetadata & metadata = ModelInternals::Of(model).metadata;
@@ -305,7 +307,6 @@ Train(const TrainingOptions & options, const TrainingCallbacks & callbacks)
   }
   KeepLargeTensorMemory();
   const ScopedThreadCount threadCount(options.threads);
-  const torch::Device     device = ParseDevice(options.device);
 
   // The split depends on the seed alone, so a resumed run sees the same one.
   std::vector<ImagePair> training = options.training, validation = options.validation;

@@ -7,6 +7,7 @@
 
 #include "focusnetImagePairs.h"
 #include "focusnetModelMetadata.h"
+#include "focusnetOptions.h"
 #include "focusnetPlateauScheduler.h"
 
 #include <cstdint>
@@ -43,8 +44,8 @@ struct TrainingOptions
   bool   flipUpDown{ true };
   double channelShift{ 0.05 }; ///< RGB only: random shift per channel, in standard deviations
 
-  std::string   device{ "auto" };
-  int           threads{ 0 };
+  std::string   device{ option::Device.fallback };                     ///< option::Device
+  int           threads{ static_cast<int>(option::Threads.fallback) }; ///< option::Threads
   std::uint64_t seed{ 0 };
   bool          resume{ false }; ///< continue from outputDirectory/checkpoint.pt
 };

@@ -1,3 +1,4 @@
+# Made from focusnet.pyi.in and core/include/focusnetOptions.h by focusnet-options: edit those.
 """FocusNet segmentation (Kaul et al., ISBI 2019) for numpy arrays.
 
 The same network, model files and results as the focusnet command and itk::FocusNetImageFilter.
@@ -25,8 +26,10 @@ class Model:
     ) -> None:
         """Loads a model file; None takes $FOCUSNET_MODEL, else the installed default model.
 
-        precision: 'fp32'; 'bf16' on CPUs with AVX512-BF16 or AMX (focusnet.native_bf16()) and on GPUs; 'fp16' on
-            GPUs.
+        device: auto, cpu, cuda or cuda:N; where the network runs (auto: a GPU when there is one).
+        threads: [0, 256], LibTorch threads (0: all cores).
+        batch_size: [1, 256], slices per forward pass.
+        precision: fp32; bf16 on CPUs with AVX512-BF16 or AMX and on GPUs; fp16 on GPUs (focusnet.native_bf16() says whether this CPU runs bf16).
         Raises FileNotFoundError for a missing file, OSError for one that is not a valid model file, and
         ValueError for an unknown device, bad threads / batch_size or a precision this machine cannot run.
         """
@@ -54,8 +57,10 @@ class Model:
         """Segments a 2D (rows, cols) or 3D (slices, rows, cols) array, gray or with 3 RGB channels last.
 
         Index order is ITK's numpy order (z, y, x); spacing, origin and direction are in ITK's x, y, z order.
-        axis is the numpy axis slices are taken across (None: 0). Returns the uint8 labels, or (labels,
-        probabilities) with probabilities=True. Raises ValueError for a bad shape, dtype or argument.
+        axis is the numpy axis slices are taken across (None: 0).
+        threshold: (0, 1); None: the model file's.
+        tta: average over the mirror images the model was trained on (up to 3x slower).
+        Returns the uint8 labels, or (labels, probabilities) with probabilities=True. Raises ValueError for a bad shape, dtype or argument.
         """
     def segment_file(
         self,

@@ -523,10 +523,10 @@ PYBIND11_MODULE(focusnet, m)
   py::class_<PythonModel>(m, "Model", "A FocusNet (or U-Net) model file, loaded once and run on arrays or files.")
     .def(py::init<const py::object &, const std::string &, int, int, const std::string &>(),
          py::arg("path") = py::none(),
-         py::arg("device") = focusnet::InferenceOptions{}.device, // the library's defaults
+         py::arg(focusnet::option::Device.keyword) = focusnet::InferenceOptions{}.device, // the library's defaults
          py::arg(focusnet::option::Threads.keyword) = focusnet::InferenceOptions{}.threads,
          py::arg(focusnet::option::BatchSize.keyword) = focusnet::InferenceOptions{}.batchSize,
-         py::arg("precision") = focusnet::InferenceOptions{}.precision,
+         py::arg(focusnet::option::Precision.keyword) = focusnet::InferenceOptions{}.precision,
          "Loads a model file; path=None takes $FOCUSNET_MODEL, else the installed default model. device: 'auto' (a "
          "GPU when LibTorch sees one), 'cpu', 'cuda' or 'cuda:N'. threads: LibTorch threads (0: all cores). "
          "batch_size: slices per forward pass. precision: 'fp32'; 'bf16' on CPUs with AVX512-BF16 or AMX and on "
@@ -552,7 +552,7 @@ PYBIND11_MODULE(focusnet, m)
          py::arg("direction") = py::none(),
          py::arg("axis") = py::none(),
          py::arg("threshold") = py::none(),
-         py::arg("tta") = false,
+         py::arg(focusnet::option::FlipAugmentation.keyword) = false,
          py::arg("probabilities") = false,
          "Segments a 2D (rows, cols) or 3D (slices, rows, cols) array, gray or with 3 RGB channels last, of any real "
          "dtype, slice by slice. Index order is ITK's numpy order (z, y, x); spacing, origin and direction are in "
@@ -571,7 +571,7 @@ PYBIND11_MODULE(focusnet, m)
          py::arg("dicom_seg") = py::none(),
          py::arg("keep_empty_frames") = false,
          py::arg("overwrite") = false,
-         py::arg("tta") = false,
+         py::arg(focusnet::option::FlipAugmentation.keyword) = false,
          py::arg(focusnet::option::Threshold.keyword) = py::none(),
          py::arg("axis") = py::none(),
          "Segments an image file or DICOM series folder into a label map file (or a DICOM SEG for .dcm), as "

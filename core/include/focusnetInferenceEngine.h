@@ -22,7 +22,7 @@ class ScopedThreadCount;
 
 struct InferenceOptions
 {
-  std::string device{ "auto" }; ///< "auto", "cpu", "cuda" or "cuda:N"
+  std::string device{ option::Device.fallback }; ///< "auto", "cpu", "cuda" or "cuda:N" (option::Device)
   /** LibTorch intra-op threads in Predict (0: all); the caller's count restored after (option::Threads) */
   int threads{ static_cast<int>(option::Threads.fallback) };
   int batchSize{ static_cast<int>(option::BatchSize.fallback) }; ///< slices per forward pass (option::BatchSize)
@@ -30,7 +30,7 @@ struct InferenceOptions
   bool flipAugmentation{ false };
   /** "fp32"; "bf16": the network's weights and activations in bfloat16, for CPUs that compute it natively
    * (NativeBFloat16) and CUDA devices; "fp16": in float16, for CUDA devices. Probabilities are float either way. */
-  std::string precision{ "fp32" };
+  std::string precision{ option::Precision.fallback }; ///< option::Precision
 
   /** Every field: the structured binding stops compiling when a field is added and not named here. */
   bool

@@ -37,6 +37,33 @@ struct NumericOption
   Range() const;
 };
 
+/** An option whose value is a word: the device ("auto", "cpu", "cuda", "cuda:N") or the precision. */
+struct WordOption
+{
+  const char * name;     ///< in messages: "precision"
+  const char * keyword;  ///< the Python keyword; the command's flag is "--" + keyword
+  const char * fallback; ///< the default
+  const char * values;   ///< what it accepts, in words: "fp32, bf16 or fp16"
+  const char * help;     ///< one line for --help and the docstrings
+  bool (*accepts)(const std::string & text);
+};
+
+/** "auto", "cpu", "cuda" or "cuda:N": a device's name as option::Device accepts it (whether this machine has it is
+ * ResolveDevice's check). */
+bool
+IsDeviceName(const std::string & text);
+/** "fp32", "bf16" or "fp16" (whether the device runs it is CheckPrecision's check). */
+bool
+IsPrecisionName(const std::string & text);
+
+/** An option that is on or off (off by default). */
+struct FlagOption
+{
+  const char * name;    ///< in messages
+  const char * keyword; ///< the Python keyword; the command's flag is "--" + keyword
+  const char * help;    ///< one line for --help and the docstrings
+};
+
 namespace option
 {
 inline constexpr NumericOption BatchSize{ "batch size", "batch_size", 1, 256, false, 8, "slices per forward pass" };
@@ -48,6 +75,25 @@ inline constexpr NumericOption Threshold{ "threshold",
                                           true,
                                           std::numeric_limits<double>::quiet_NaN(),
                                           "probability threshold (default: the model file's)" };
+inline constexpr WordOption    Device{
+  "device",    "device", "auto", "auto, cpu, cuda or cuda:N", "where the network runs (auto: a GPU when there is one)",
+  IsDeviceName
+};
+inline constexpr WordOption Precision{ "precision",
+                                       "precision",
+                                       "fp32",
+                                       "fp32, bf16 or fp16",
+                                       "fp32; bf16 on CPUs with AVX512-BF16 or AMX and on GPUs; fp16 on GPUs",
+                                       IsPrecisionName };
+inline constexpr FlagOption FlipAugmentation{ "test-time augmentation",
+                                              "tta",
+                                              "average over the mirror images the model was trained on (up to 3x "
+                                              "slower)" };
+
+/** Every option, for what is made from the description (the Slicer CLI's checks, focusnet-options). */
+inline constexpr const NumericOption * Numeric[] = { &BatchSize, &Threads, &Threshold };
+inline constexpr const WordOption *    Words[] = { &Device, &Precision };
+inline constexpr const FlagOption *    Flags[] = { &FlipAugmentation };
 } // namespace option
 
 /** Why value is out of option's range, in the words every front door uses ("batch size must lie in [1, 256], not
@@ -62,6 +108,16 @@ CheckOption(const NumericOption & option, double value);
 /** CheckOption for a threshold that may be NaN: "the model file's". */
 void
 CheckThreshold(double threshold);
+
+/** Why text is not a device or a precision as option::Device and option::Precision accept them ("device must be
+ * auto, cpu, cuda or cuda:N, not 'gpu'"), or "" when it is one. Whether this machine has the device, or runs the
+ * precision on it, is the engine's check (ResolveDevice, CheckPrecision). */
+std::string
+OptionRefusal(const WordOption & option, const std::string & text);
+
+/** Throws focusnet::Error with OptionRefusal's words unless option accepts text. */
+void
+CheckOption(const WordOption & option, const std::string & text);
 
 } // namespace focusnet
 

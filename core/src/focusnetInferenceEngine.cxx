@@ -200,10 +200,7 @@ CheckInferenceOptions(const InferenceOptions & options)
 void
 CheckPrecision(const std::string & precision, const std::string & device)
 {
-  if (precision != "fp32" && precision != "bf16" && precision != "fp16")
-  {
-    throw Error("unknown precision '" + precision + "' (use fp32, bf16 or fp16)");
-  }
+  CheckOption(option::Precision, precision);
   if (precision == "fp16" && device == "cpu")
   {
     throw Error("fp16 precision runs on GPUs only (LibTorch's CPU convolutions have no fast float16 path); use fp32, "

@@ -82,4 +82,38 @@ CheckThreshold(double threshold)
   }
 }
 
+bool
+IsDeviceName(const std::string & text)
+{
+  if (text == "auto" || text == "cpu" || text == "cuda")
+  {
+    return true;
+  }
+  const std::string index = text.rfind("cuda:", 0) == 0 ? text.substr(5) : std::string();
+  return !index.empty() && index.size() <= 4 &&
+         std::all_of(index.begin(), index.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+bool
+IsPrecisionName(const std::string & text)
+{
+  return text == "fp32" || text == "bf16" || text == "fp16";
+}
+
+std::string
+OptionRefusal(const WordOption & option, const std::string & text)
+{
+  return option.accepts(text) ? std::string()
+                              : std::string(option.name) + " must be " + option.values + ", not '" + text + "'";
+}
+
+void
+CheckOption(const WordOption & option, const std::string & text)
+{
+  if (const std::string refusal = OptionRefusal(option, text); !refusal.empty())
+  {
+    throw Error(refusal);
+  }
+}
+
 } // namespace focusnet

@@ -6,6 +6,7 @@
 
 #include "focusnetError.h"
 #include "focusnetInferenceEngine.h"
+#include "focusnetOptions.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 
@@ -85,6 +86,7 @@ Resize(const torch::Tensor & images, int64_t height, int64_t width)
 torch::Device
 ParseDevice(const std::string & device)
 {
+  CheckOption(option::Device, device); // "auto", "cpu", "cuda" or "cuda:N"
   if (device == "auto")
   {
     return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
@@ -93,29 +95,18 @@ ParseDevice(const std::string & device)
   {
     return torch::Device(torch::kCPU);
   }
-  if (device.rfind("cuda", 0) == 0)
+  if (!torch::cuda::is_available())
   {
-    torch::Device parsed(torch::kCPU);
-    try
-    {
-      parsed = torch::Device(device);
-    }
-    catch (const c10::Error &)
-    {
-      throw Error("invalid device '" + device + "' (expected auto, cpu, cuda or cuda:N)");
-    }
-    if (!torch::cuda::is_available())
-    {
-      throw Error("device '" + device + "' requested but this LibTorch build sees no CUDA device");
-    }
-    if (parsed.has_index() && parsed.index() >= static_cast<int>(torch::cuda::device_count()))
-    {
-      throw Error("device '" + device + "' requested but only " + std::to_string(torch::cuda::device_count()) +
-                  " CUDA device(s) are present");
-    }
-    return parsed;
+    throw Error("device '" + device + "' requested but this LibTorch build sees no CUDA device");
   }
-  throw Error("invalid device '" + device + "' (expected auto, cpu, cuda or cuda:N)");
+  const int index = device == "cuda" ? 0 : std::stoi(device.substr(5));
+  if (index >= static_cast<int>(torch::cuda::device_count()))
+  {
+    throw Error("device '" + device + "' requested but only " + std::to_string(torch::cuda::device_count()) +
+                " CUDA device(s) are present");
+  }
+  return device == "cuda" ? torch::Device(torch::kCUDA)
+                          : torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
 }
 
 std::string

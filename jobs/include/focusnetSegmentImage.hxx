@@ -35,9 +35,7 @@ SegmentImage(const TImage *                       image,
   auto filter = FilterType::New();
   filter->SetInput(image);
   filter->SetModel(model);
-  CheckInferenceOptions(options.inference);
-  CheckThreshold(options.threshold);
-  filter->SetInferenceOptions(options.inference);
+  filter->SetInferenceOptions(options.inference); // checked by the filter before it runs (VerifyPreconditions)
   if (options.inference.threads > 0)
   {
     filter->SetNumberOfWorkUnits(static_cast<itk::ThreadIdType>(options.inference.threads)); // the slice copying

@@ -55,6 +55,7 @@ class FocusNetParameterNode:
     inputVolume: vtkMRMLScalarVolumeNode
     modelFile: str = ""
     device: Annotated[str, Choice(list(CLI_OPTIONS["device"].choices))] = CLI_OPTIONS["device"].default
+    precision: Annotated[str, Choice(list(CLI_OPTIONS["precision"].choices))] = CLI_OPTIONS["precision"].default
     batchSize: Annotated[int, _within("batchSize")] = CLI_OPTIONS["batchSize"].default
     threads: Annotated[int, _within("threads")] = CLI_OPTIONS["threads"].default
     threshold: Annotated[float, _within("threshold")] = CLI_OPTIONS["threshold"].default
@@ -163,8 +164,8 @@ class FocusNetWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         node = self._parameterNode
         self.ui.statusLabel.text = ""
         with slicer.util.tryWithErrorDisplay("FocusNet segmentation could not start.", waitCursor=True):
-            self.cliNode = self.logic.start(node.inputVolume, node.modelFile, device=node.device, threads=node.threads,
-                                            batchSize=node.batchSize, threshold=node.threshold, tta=node.tta)
+            options = {name: getattr(node, name) for name in CLI_OPTIONS}  # every option the XML offers
+            self.cliNode = self.logic.start(node.inputVolume, node.modelFile, **options)
             self.ui.progressBar.setCommandLineModuleNode(self.cliNode)
             self.addObserver(self.cliNode, slicer.vtkMRMLCommandLineModuleNode.StatusModifiedEvent, self.onRunStatus)
             self.ui.statusLabel.text = "Running..."

@@ -6,12 +6,14 @@
 
 #include "FocusNetSegmentationXML.h"
 #include "focusnetError.h"
+#include "focusnetInferenceArguments.h"
 #include "focusnetVersion.h"
 
 #include <CLI/CLI.hpp>
 #include <expat.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <limits>
 #include <map>
 #include <string>
@@ -135,6 +137,32 @@ const CLI::Validator NonEmpty([](std::string & value)
                               { return value.empty() ? std::string("an empty file name") : std::string(); },
                               "FILE");
 
+/** The library's description of the option that the XML's parameter name stands for (batchSize: batch_size). */
+template <typename Description, std::size_t N>
+const Description *
+Described(const Description * const (&descriptions)[N], const std::string & name)
+{
+  for (const Description * description : descriptions)
+  {
+    if (CamelCase(description->keyword) == name)
+    {
+      return description;
+    }
+  }
+  return nullptr;
+}
+
+/** The threshold as the XML offers it: 0 for the model file's, else option::Threshold's range. */
+const CLI::Validator ThresholdOrZero(
+  [](std::string & text)
+  {
+    char *       end = nullptr;
+    const double value = std::strtod(text.c_str(), &end);
+    const bool   number = !text.empty() && end == text.c_str() + text.size();
+    return !number ? "not a number: " + text : value == 0.0 ? std::string() : OptionRefusal(option::Threshold, value);
+  },
+  "0 or " + option::Threshold.Range());
+
 /** The command line Slicer builds from the description, parsed by CLI11 options made from the same description. */
 struct Arguments
 {
@@ -168,19 +196,27 @@ struct Arguments
       }
       values[p.name] = p.defaultValue;
       CLI::Option * option = app.add_option(names, values[p.name], p.label);
-      if (p.tag == "integer" || p.tag == "double")
+      // The library's options are checked by the library, in the words of every other front door; the XML's
+      // ranges and choices are made from the same description (focusnet-options) for Slicer's widgets.
+      if (p.name == CamelCase(option::Threshold.keyword))
       {
-        const double low = p.minimum.empty() ? std::numeric_limits<double>::lowest() : std::stod(p.minimum);
-        const double high = p.maximum.empty() ? std::numeric_limits<double>::max() : std::stod(p.maximum);
-        option->check(CLI::Range(low, high));
-        if (p.tag == "integer")
-        {
-          option->check(CLI::TypeValidator<long>());
-        }
+        option->check(ThresholdOrZero);
+      }
+      else if (const NumericOption * numeric = Described(option::Numeric, p.name))
+      {
+        option->check(CheckedBy(*numeric));
+      }
+      else if (const WordOption * word = Described(option::Words, p.name))
+      {
+        option->check(CheckedBy(*word)); // any cuda:N, not only the devices the XML lists
       }
       else if (p.tag == "string-enumeration")
       {
         option->check(CLI::IsMember(p.elements));
+      }
+      if (p.tag == "integer")
+      {
+        option->check(CLI::TypeValidator<long>());
       }
     }
     std::sort(positional.begin(), positional.end(), [](auto * a, auto * b) { return a->index < b->index; });
@@ -201,6 +237,7 @@ ParseCommandLine(int argc, const char * const * argv, int & exitCode, std::ostre
   static const std::vector<Parameter> parameters = ModuleDescriptionReader::Read(FocusNetSegmentationXML);
   CLI::App app{ "FocusNet Segmentation: the 3D Slicer CLI module (--xml: its description)", "FocusNetSegmentation" };
   app.set_version_flag("--version", std::string(Version));
+  UseOneLineUsageErrors(app, "FocusNetSegmentation");
   Arguments arguments;
   arguments.AddTo(app, parameters);
   try
@@ -230,6 +267,7 @@ ParseCommandLine(int argc, const char * const * argv, int & exitCode, std::ostre
   options.inference.device = v["device"];
   options.inference.threads = std::stoi(v["threads"]);
   options.inference.batchSize = std::stoi(v["batchSize"]);
+  options.inference.precision = v["precision"];
   options.inference.flipAugmentation = arguments.switches["tta"];
   const double threshold = std::stod(v["threshold"]);
   options.threshold = threshold > 0.0 ? threshold : std::numeric_limits<double>::quiet_NaN();

@@ -409,7 +409,7 @@ def test_real_data_isic_dermoscopy_pair_gives_the_labels_of_the_command(tmp_path
 
 
 def test_bf16_agrees_with_fp32_where_the_cpu_has_it_and_is_refused_elsewhere(lung_slice):
-    with pytest.raises(ValueError, match="unknown precision 'fp8'"):
+    with pytest.raises(ValueError, match="precision must be fp32, bf16 or fp16, not 'fp8'"):
         focusnet.Model(LUNG_MODEL, device="cpu", precision="fp8")
     with pytest.raises(ValueError, match="fp16 precision runs on GPUs only"):
         focusnet.Model(LUNG_MODEL, device="cpu", precision="fp16")

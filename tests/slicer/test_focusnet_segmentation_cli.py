@@ -140,7 +140,7 @@ def test_every_parameter_of_the_xml_is_accepted(tmp_path, short, volume_file):
             values[p["name"]] = volume_file if p["channel"] == "input" and p["tag"] == "image" else (
                 LUNG_MODEL if p["name"] == "modelFile" else tmp_path / (p["name"] + (".seg.nrrd" if "seg" in p["name"].lower() else ".nrrd")))
         elif p["tag"] == "string-enumeration":
-            values[p["name"]] = "cpu"
+            values[p["name"]] = "cpu" if p["name"] == "device" else p["default"]  # what runs on every CPU
         elif p["tag"] == "boolean":
             values[p["name"]] = True
         else:
@@ -157,6 +157,24 @@ def test_anything_the_xml_does_not_declare_is_refused(volume_file, tmp_path):
     for extra in (["--overwrite"], ["--axis", "1"], ["-x"], ["--device", "tpu"], ["--batchSize", "0"], ["extra"]):
         result = subprocess.run(base + extra, capture_output=True, text=True)
         assert result.returncode != 0, extra
+    assert not (tmp_path / "labels.nrrd").exists()
+
+
+def test_the_library_s_options_are_refused_in_the_library_s_words_and_any_cuda_n_is_a_device(volume_file, tmp_path):
+    # The words of every other front door (tests/bad_inputs), written out here; one line each.
+    base = [MODULE, str(volume_file), str(tmp_path / "labels.nrrd"), "--threads", "2"]
+    for extra, words in ((["--batchSize", "0"], "--batchSize: batch size must lie in [1, 256], not 0"),
+                         (["--threads", "257"], "--threads: threads must lie in [0, 256], not 257"),
+                         (["--threshold", "1"], "--threshold: threshold must lie strictly between 0 and 1, not 1"),
+                         (["--precision", "fp8"], "--precision: precision must be fp32, bf16 or fp16, not 'fp8'"),
+                         (["--device", "gpu"], "--device: device must be auto, cpu, cuda or cuda:N, not 'gpu'")):
+        result = subprocess.run(base + extra, capture_output=True, text=True)
+        assert (result.returncode, result.stderr) == (105, "FocusNetSegmentation: error: " + words + "\n"), extra
+    # cuda:7 is not among the XML's choices (Slicer's panel offers cuda:0 to cuda:3) but is a device's name: parsed,
+    # then refused by the engine because this machine has no such GPU (CI has none).
+    result = subprocess.run(base + ["--device", "cuda:7", "--echo"], capture_output=True, text=True)
+    assert "device = cuda:7" in result.stdout.splitlines(), result.stdout
+    assert result.returncode != 0 and "'cuda:7' requested" in result.stderr, result.stderr
     assert not (tmp_path / "labels.nrrd").exists()
 
 
