@@ -6,11 +6,15 @@
 // (focusnetOptions.h). Not installed; the build's focusnet-regenerate target runs it, and a test fails when a
 // committed file differs from what it writes.
 //
-//   focusnet-options fill TEMPLATE     the template with each @{keyword.field} replaced (the Slicer CLI's XML, the
-//   .pyi) focusnet-options readme README     the README with the part between its options markers made anew
+//   focusnet-options fill TEMPLATE
+//     the template with each @{keyword.field} replaced (the Slicer CLI's XML, the .pyi)
+//   focusnet-options readme README
+//     the README with the part between its options markers made anew
 //
-// Fields: name, keyword, flag (--batch-size), default, help (as written), Help (capitalised), and for numbers lowest,
-// highest and range ("[1, 256]"), for words values ("auto, cpu, cuda or cuda:N").
+// Fields of every option: name, keyword, slicer (its name in the Slicer CLI: batchSize), flag (--batch-size), help
+// (as written), Help (capitalised); of numbers: default, lowest, highest, range ("[1, 256]"), step, and smallest and
+// largest (the ends a widget offers: an open range's one step inside); of words: default, values ("auto, cpu, cuda
+// or cuda:N") and elements (the menu as the XML's <element>s).
 
 #include "focusnetInferenceArguments.h"
 
@@ -28,15 +32,7 @@ namespace
 {
 using namespace focusnet;
 
-std::string
-Number(double value)
-{
-  std::ostringstream text;
-  text << value;
-  return text.str();
-}
-
-/** "@keyword.field@" -> its text, for every option of the table. */
+/** "keyword.field" -> its text, for every option of the description. */
 std::map<std::string, std::string>
 Fields()
 {
@@ -47,17 +43,21 @@ Fields()
     fields[keyword + ".keyword"] = keyword;
     fields[keyword + ".help"] = help;
     fields[keyword + ".Help"] = HelpOf(help);
+    fields[keyword + ".slicer"] = CamelCase(keyword);
   };
   for (const NumericOption * o : option::Numeric)
   {
     common(o->keyword, o->name, o->help);
     fields[std::string(o->keyword) + ".flag"] = o->Flag();
-    fields[std::string(o->keyword) + ".lowest"] = Number(o->lowest);
-    fields[std::string(o->keyword) + ".highest"] = Number(o->highest);
+    fields[std::string(o->keyword) + ".lowest"] = ShortestNumber(o->lowest);
+    fields[std::string(o->keyword) + ".highest"] = ShortestNumber(o->highest);
     fields[std::string(o->keyword) + ".range"] = o->Range();
+    fields[std::string(o->keyword) + ".step"] = ShortestNumber(o->step);
+    fields[std::string(o->keyword) + ".smallest"] = ShortestNumber(o->open ? o->lowest + o->step : o->lowest);
+    fields[std::string(o->keyword) + ".largest"] = ShortestNumber(o->open ? o->highest - o->step : o->highest);
     if (!std::isnan(o->fallback))
     {
-      fields[std::string(o->keyword) + ".default"] = Number(o->fallback);
+      fields[std::string(o->keyword) + ".default"] = ShortestNumber(o->fallback);
     }
   }
   for (const WordOption * o : option::Words)
@@ -66,6 +66,12 @@ Fields()
     fields[std::string(o->keyword) + ".flag"] = std::string("--") + o->keyword;
     fields[std::string(o->keyword) + ".default"] = o->fallback;
     fields[std::string(o->keyword) + ".values"] = o->values;
+    std::string elements;
+    for (std::size_t i = 0; i < o->menuSize; ++i)
+    {
+      elements += std::string(i == 0 ? "" : "\n      ") + "<element>" + o->menu[i] + "</element>";
+    }
+    fields[std::string(o->keyword) + ".elements"] = elements;
   }
   for (const FlagOption * o : option::Flags)
   {
@@ -133,7 +139,11 @@ OptionTable()
   }
   for (const NumericOption * o : option::Numeric)
   {
-    row(o->keyword, o->Flag(), std::isnan(o->fallback) ? "the model file's" : Number(o->fallback), o->Range(), o->help);
+    row(o->keyword,
+        o->Flag(),
+        std::isnan(o->fallback) ? "the model file's" : ShortestNumber(o->fallback),
+        o->Range(),
+        o->help);
   }
   for (const FlagOption * o : option::Flags)
   {
@@ -150,7 +160,7 @@ Readme(const std::string & path)
 {
   const std::string text = Read(path);
   const auto        begin = text.find(Begin);
-  const auto        end = text.find(End);
+  const auto        end = begin == std::string::npos ? begin : text.find(End, begin);
   if (begin == std::string::npos || end == std::string::npos || end < begin)
   {
     throw std::runtime_error(path + ": no options markers");

@@ -10,6 +10,9 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <optional>
 #include <cctype>
 #include <cmath>
 #include <type_traits>
@@ -42,6 +45,26 @@ HelpOf(const char * help)
   return text;
 }
 
+/** text as a number written in decimal ("8", "-1", "0.25", "1e-3"), or nothing: not hexadecimal, infinity or NaN,
+ * which strtod would read, nor a number too small or too large for a double (which it would round to 0 or infinity).
+ * Every check of a command line reads its numbers with this, so that what is checked is what is used. */
+inline std::optional<double>
+DecimalNumber(const std::string & text)
+{
+  if (text.empty() || text.find_first_not_of("0123456789+-.eE") != std::string::npos)
+  {
+    return std::nullopt;
+  }
+  errno = 0;
+  char *       end = nullptr;
+  const double value = std::strtod(text.c_str(), &end);
+  if (end != text.c_str() + text.size() || errno == ERANGE)
+  {
+    return std::nullopt;
+  }
+  return value;
+}
+
 /** A CLI11 check of a numeric option in the library's words ("batch size must lie in [1, 256], not 0"). */
 inline CLI::Validator
 CheckedBy(const NumericOption & description)
@@ -49,16 +72,8 @@ CheckedBy(const NumericOption & description)
   return CLI::Validator(
     [description](std::string & text)
     {
-      try
-      {
-        std::size_t  used = 0;
-        const double number = std::stod(text, &used);
-        return used == text.size() ? OptionRefusal(description, number) : "not a number: " + text;
-      }
-      catch (const std::exception &)
-      {
-        return "not a number: " + text;
-      }
+      const std::optional<double> number = DecimalNumber(text);
+      return number ? OptionRefusal(description, *number) : "not a decimal number: " + text;
     },
     description.Range());
 }

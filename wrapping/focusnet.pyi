@@ -29,7 +29,7 @@ class Model:
         device: auto, cpu, cuda or cuda:N; where the network runs (auto: a GPU when there is one).
         threads: [0, 256], LibTorch threads (0: all cores).
         batch_size: [1, 256], slices per forward pass.
-        precision: fp32; bf16 on CPUs with AVX512-BF16 or AMX and on GPUs; fp16 on GPUs (focusnet.native_bf16() says whether this CPU runs bf16).
+        precision: the network's number format: fp32; bf16 on CPUs with AVX512-BF16 or AMX and on GPUs; fp16 on GPUs (focusnet.native_bf16() says whether this CPU runs bf16).
         Raises FileNotFoundError for a missing file, OSError for one that is not a valid model file, and
         ValueError for an unknown device, bad threads / batch_size or a precision this machine cannot run.
         """

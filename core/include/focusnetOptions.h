@@ -5,6 +5,8 @@
 #ifndef focusnetOptions_h
 #define focusnetOptions_h
 
+#include <cstddef>
+#include <iterator>
 #include <limits>
 #include <string>
 
@@ -27,6 +29,8 @@ struct NumericOption
   double       highest;
   bool         open;     ///< (lowest, highest) instead of [lowest, highest]
   double       fallback; ///< the default; NaN where it is not a number (the threshold: the model file's)
+  double       step;     ///< the smallest change a widget offers (Slicer's spin boxes); an open range's ends are
+                         ///< offered one step inside
   const char * help;     ///< one line for --help and the docstrings
 
   /** The command's flag, "--batch-size". */
@@ -46,6 +50,8 @@ struct WordOption
   const char * values;   ///< what it accepts, in words: "fp32, bf16 or fp16"
   const char * help;     ///< one line for --help and the docstrings
   bool (*accepts)(const std::string & text);
+  const char * const * menu; ///< the values a menu lists (Slicer's), the default first
+  std::size_t          menuSize;
 };
 
 /** "auto", "cpu", "cuda" or "cuda:N": a device's name as option::Device accepts it (whether this machine has it is
@@ -66,25 +72,34 @@ struct FlagOption
 
 namespace option
 {
-inline constexpr NumericOption BatchSize{ "batch size", "batch_size", 1, 256, false, 8, "slices per forward pass" };
-inline constexpr NumericOption Threads{ "threads", "threads", 0, 256, false, 0, "LibTorch threads (0: all cores)" };
-inline constexpr NumericOption Threshold{ "threshold",
-                                          "threshold",
-                                          0,
-                                          1,
-                                          true,
-                                          std::numeric_limits<double>::quiet_NaN(),
-                                          "probability threshold (default: the model file's)" };
-inline constexpr WordOption    Device{
-  "device",    "device", "auto", "auto, cpu, cuda or cuda:N", "where the network runs (auto: a GPU when there is one)",
-  IsDeviceName
-};
+inline constexpr NumericOption BatchSize{ "batch size", "batch_size", 1, 256, false, 8, 1, "slices per forward pass" };
+inline constexpr NumericOption Threads{ "threads", "threads", 0, 256, false, 0, 1, "LibTorch threads (0: all cores)" };
+inline constexpr NumericOption Threshold{ "threshold", "threshold",
+                                          0,           1,
+                                          true,        std::numeric_limits<double>::quiet_NaN(),
+                                          0.01,        "probability threshold (default: the model file's)" };
+
+/** The devices a menu offers (Slicer's): any cuda:N is a device's name, these are the ones listed. */
+inline constexpr const char * DeviceMenu[] = { "auto", "cpu", "cuda", "cuda:0", "cuda:1", "cuda:2", "cuda:3" };
+inline constexpr const char * PrecisionNames[] = { "fp32", "bf16", "fp16" };
+
+inline constexpr WordOption Device{ "device",
+                                    "device",
+                                    "auto",
+                                    "auto, cpu, cuda or cuda:N",
+                                    "where the network runs (auto: a GPU when there is one)",
+                                    IsDeviceName,
+                                    DeviceMenu,
+                                    std::size(DeviceMenu) };
 inline constexpr WordOption Precision{ "precision",
                                        "precision",
                                        "fp32",
                                        "fp32, bf16 or fp16",
-                                       "fp32; bf16 on CPUs with AVX512-BF16 or AMX and on GPUs; fp16 on GPUs",
-                                       IsPrecisionName };
+                                       "the network's number format: fp32; bf16 on CPUs with AVX512-BF16 or AMX and "
+                                       "on GPUs; fp16 on GPUs",
+                                       IsPrecisionName,
+                                       PrecisionNames,
+                                       std::size(PrecisionNames) };
 inline constexpr FlagOption FlipAugmentation{ "test-time augmentation",
                                               "tta",
                                               "average over the mirror images the model was trained on (up to 3x "
@@ -104,6 +119,11 @@ OptionRefusal(const NumericOption & option, double value);
 /** Throws focusnet::Error with OptionRefusal's words unless value is within option's range. */
 void
 CheckOption(const NumericOption & option, double value);
+
+/** The shortest text that reads back as value: 0.2, not 0.20000000000000001. How every number of an option is
+ * written, in messages and in what is made from the description. */
+std::string
+ShortestNumber(double value);
 
 /** CheckOption for a threshold that may be NaN: "the model file's". */
 void

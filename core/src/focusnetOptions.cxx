@@ -14,11 +14,9 @@
 namespace focusnet
 {
 
-namespace
-{
-/** The shortest text that reads back as value: 0.2, not 0.20000000000000001. */
+
 std::string
-Number(double value)
+ShortestNumber(double value)
 {
   std::string text;
   for (int digits = 6; digits <= 17; ++digits)
@@ -34,7 +32,6 @@ Number(double value)
   }
   return text;
 }
-} // namespace
 
 std::string
 NumericOption::Flag() const
@@ -47,7 +44,7 @@ NumericOption::Flag() const
 std::string
 NumericOption::Range() const
 {
-  return (open ? "(" : "[") + Number(lowest) + ", " + Number(highest) + (open ? ")" : "]");
+  return (open ? "(" : "[") + ShortestNumber(lowest) + ", " + ShortestNumber(highest) + (open ? ")" : "]");
 }
 
 std::string
@@ -59,9 +56,10 @@ OptionRefusal(const NumericOption & option, double value)
   {
     return {};
   }
-  const std::string range = option.open ? "strictly between " + Number(option.lowest) + " and " + Number(option.highest)
-                                        : "in " + option.Range();
-  return std::string(option.name) + " must lie " + range + ", not " + Number(value);
+  const std::string range =
+    option.open ? "strictly between " + ShortestNumber(option.lowest) + " and " + ShortestNumber(option.highest)
+                : "in " + option.Range();
+  return std::string(option.name) + " must lie " + range + ", not " + ShortestNumber(value);
 }
 
 void
@@ -97,7 +95,8 @@ IsDeviceName(const std::string & text)
 bool
 IsPrecisionName(const std::string & text)
 {
-  return text == "fp32" || text == "bf16" || text == "fp16";
+  return std::find(std::begin(option::PrecisionNames), std::end(option::PrecisionNames), text) !=
+         std::end(option::PrecisionNames);
 }
 
 std::string

@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <optional>
 #include <limits>
 #include <map>
 #include <string>
@@ -156,12 +157,30 @@ Described(const Description * const (&descriptions)[N], const std::string & name
 const CLI::Validator ThresholdOrZero(
   [](std::string & text)
   {
-    char *       end = nullptr;
-    const double value = std::strtod(text.c_str(), &end);
-    const bool   number = !text.empty() && end == text.c_str() + text.size();
-    return !number ? "not a number: " + text : value == 0.0 ? std::string() : OptionRefusal(option::Threshold, value);
+    const std::optional<double> value = DecimalNumber(text);
+    return !value          ? "not a decimal number: " + text
+           : *value == 0.0 ? std::string()
+                           : OptionRefusal(option::Threshold, *value);
   },
   "0 or " + option::Threshold.Range());
+
+/** A number parameter that the library does not describe: within the XML's range. */
+CLI::Validator
+WithinXmlRange(const Parameter & p)
+{
+  const double low = p.minimum.empty() ? std::numeric_limits<double>::lowest() : std::stod(p.minimum);
+  const double high = p.maximum.empty() ? std::numeric_limits<double>::max() : std::stod(p.maximum);
+  return CLI::Validator(
+    [low, high, name = p.name](std::string & text)
+    {
+      const std::optional<double> value = DecimalNumber(text);
+      return !value ? "not a decimal number: " + text
+             : *value < low || *value > high
+               ? name + " must lie in [" + ShortestNumber(low) + ", " + ShortestNumber(high) + "], not " + text
+               : std::string();
+    },
+    "[" + p.minimum + ", " + p.maximum + "]");
+}
 
 /** The command line Slicer builds from the description, parsed by CLI11 options made from the same description. */
 struct Arguments
@@ -214,6 +233,10 @@ struct Arguments
       {
         option->check(CLI::IsMember(p.elements));
       }
+      else if (p.tag == "integer" || p.tag == "double")
+      {
+        option->check(WithinXmlRange(p));
+      }
       if (p.tag == "integer")
       {
         option->check(CLI::TypeValidator<long>());
@@ -263,13 +286,16 @@ ParseCommandLine(int argc, const char * const * argv, int & exitCode, std::ostre
   request.outputLabelVolume = v["outputLabelVolume"];
   request.modelFile = v["modelFile"];
   request.returnParameterFile = arguments.returnParameterFile;
+  // The library's options by their Slicer names, read as their checks read them (DecimalNumber; integers are whole).
+  const auto text = [&v](const auto & description) { return v[CamelCase(description.keyword)]; };
+  const auto number = [&text](const NumericOption & description) { return *DecimalNumber(text(description)); };
   SegmentationOptions & options = request.options;
-  options.inference.device = v["device"];
-  options.inference.threads = std::stoi(v["threads"]);
-  options.inference.batchSize = std::stoi(v["batchSize"]);
-  options.inference.precision = v["precision"];
-  options.inference.flipAugmentation = arguments.switches["tta"];
-  const double threshold = std::stod(v["threshold"]);
+  options.inference.device = text(option::Device);
+  options.inference.threads = static_cast<int>(number(option::Threads));
+  options.inference.batchSize = static_cast<int>(number(option::BatchSize));
+  options.inference.precision = text(option::Precision);
+  options.inference.flipAugmentation = arguments.switches[CamelCase(option::FlipAugmentation.keyword)];
+  const double threshold = number(option::Threshold);
   options.threshold = threshold > 0.0 ? threshold : std::numeric_limits<double>::quiet_NaN();
   options.probabilityFileName = v["probabilityVolume"];
   options.slicerSegmentationFileName = v["outputSegmentation"];

@@ -122,7 +122,7 @@ def test_the_options_are_read_from_the_xml_with_their_defaults_ranges_and_choice
     assert (options["batchSize"].type, options["batchSize"].default, options["batchSize"].minimum,
             options["batchSize"].maximum) == (int, 8, 1, 256)
     assert (options["threads"].default, options["threads"].minimum, options["threads"].maximum) == (0, 0, 256)
-    assert (options["threshold"].type, options["threshold"].default, options["threshold"].maximum) == (float, 0.0, 1.0)
+    assert (options["threshold"].type, options["threshold"].default, options["threshold"].maximum) == (float, 0.0, 0.99)
     assert options["tta"].type is bool and options["tta"].default is False
     assert options["batchSize"].label == xml_parameter("batchSize").findtext("label")
 
@@ -141,7 +141,7 @@ def test_the_cli_parameters_are_those_of_the_xml_and_checked_against_it():
     defaults = cli_parameters(options, "a", "b", "c.seg.nrrd")
     assert (defaults["device"], defaults["batchSize"], defaults["threads"], defaults["tta"]) == ("auto", 8, 0, False)
     assert defaults["modelFile"] == ""
-    for bad in (dict(device="tpu"), dict(precision="fp8"), dict(threshold=1.5), dict(threshold=-0.1), dict(batchSize=0), dict(batchSize=257),
+    for bad in (dict(device="tpu"), dict(precision="fp8"), dict(threshold=1.0), dict(threshold=1.5), dict(threshold=-0.1), dict(batchSize=0), dict(batchSize=257),
                 dict(threads=-1), dict(batchSize=2.5), dict(tta="yes"), dict(threads=True), dict(axis=1),
                 dict(threshold=float("nan")), dict(threshold=10 ** 400), dict(batchSize=float("inf")),
                 dict(threads=10 ** 400)):

@@ -152,6 +152,18 @@ def test_every_parameter_of_the_xml_is_accepted(tmp_path, short, volume_file):
         assert echoed[name] == ("true" if value is True else str(value)), name
 
 
+def test_every_option_of_the_library_is_a_parameter_of_the_xml():
+    # The README's option table is made from the library's description (focusnet-options); its Slicer CLI column
+    # names each option as this module must take it.
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    table = readme.split("<!-- options: made by focusnet-options")[1].split("<!-- options: end -->")[0]
+    rows = [line.split("|") for line in table.splitlines() if line.startswith("| ") and "`--" in line]
+    slicer_flags = {row[4].strip().strip("`") for row in rows}
+    assert len(rows) == 6 and "--batchSize" in slicer_flags, table
+    declared = {"--" + p["longflag"] for p in module_parameters() if p["longflag"]}
+    assert slicer_flags <= declared, slicer_flags - declared
+
+
 def test_anything_the_xml_does_not_declare_is_refused(volume_file, tmp_path):
     base = [MODULE, str(volume_file), str(tmp_path / "labels.nrrd")]
     for extra in (["--overwrite"], ["--axis", "1"], ["-x"], ["--device", "tpu"], ["--batchSize", "0"], ["extra"]):
@@ -167,7 +179,11 @@ def test_the_library_s_options_are_refused_in_the_library_s_words_and_any_cuda_n
                          (["--threads", "257"], "--threads: threads must lie in [0, 256], not 257"),
                          (["--threshold", "1"], "--threshold: threshold must lie strictly between 0 and 1, not 1"),
                          (["--precision", "fp8"], "--precision: precision must be fp32, bf16 or fp16, not 'fp8'"),
-                         (["--device", "gpu"], "--device: device must be auto, cpu, cuda or cuda:N, not 'gpu'")):
+                         (["--device", "gpu"], "--device: device must be auto, cpu, cuda or cuda:N, not 'gpu'"),
+                         # What the check reads is what is used: not hexadecimal (0x1 read as 1, then used as 0),
+                         # not a number a double cannot hold (1e-400 read as 0: the model file's threshold).
+                         (["--batchSize", "0x1"], "--batchSize: not a decimal number: 0x1"),
+                         (["--threshold", "1e-400"], "--threshold: not a decimal number: 1e-400")):
         result = subprocess.run(base + extra, capture_output=True, text=True)
         assert (result.returncode, result.stderr) == (105, "FocusNetSegmentation: error: " + words + "\n"), extra
     # cuda:7 is not among the XML's choices (Slicer's panel offers cuda:0 to cuda:3) but is a device's name: parsed,
