@@ -37,46 +37,48 @@ std::map<std::string, std::string>
 Fields()
 {
   std::map<std::string, std::string> fields;
-  const auto                         common = [&](const std::string & keyword, const char * name, const char * help)
+  /** The fields every option has; returns the setter of its own. */
+  const auto common = [&fields](const std::string & keyword, const char * name, const char * help, std::string flag)
   {
-    fields[keyword + ".name"] = name;
-    fields[keyword + ".keyword"] = keyword;
-    fields[keyword + ".help"] = help;
-    fields[keyword + ".Help"] = HelpOf(help);
-    fields[keyword + ".slicer"] = CamelCase(keyword);
+    const auto field = [&fields, keyword](const char * field, const std::string & text)
+    { fields[keyword + "." + field] = text; };
+    field("name", name);
+    field("keyword", keyword);
+    field("help", help);
+    field("Help", HelpOf(help));
+    field("slicer", CamelCase(keyword));
+    field("flag", flag);
+    return field;
   };
   for (const NumericOption * o : option::Numeric)
   {
-    common(o->keyword, o->name, o->help);
-    fields[std::string(o->keyword) + ".flag"] = o->Flag();
-    fields[std::string(o->keyword) + ".lowest"] = ShortestNumber(o->lowest);
-    fields[std::string(o->keyword) + ".highest"] = ShortestNumber(o->highest);
-    fields[std::string(o->keyword) + ".range"] = o->Range();
-    fields[std::string(o->keyword) + ".step"] = ShortestNumber(o->step);
-    fields[std::string(o->keyword) + ".smallest"] = ShortestNumber(o->open ? o->lowest + o->step : o->lowest);
-    fields[std::string(o->keyword) + ".largest"] = ShortestNumber(o->open ? o->highest - o->step : o->highest);
+    const auto field = common(o->keyword, o->name, o->help, o->Flag());
+    field("lowest", ShortestNumber(o->lowest));
+    field("highest", ShortestNumber(o->highest));
+    field("range", o->Range());
+    field("step", ShortestNumber(o->step));
+    field("smallest", ShortestNumber(o->open ? o->lowest + o->step : o->lowest));
+    field("largest", ShortestNumber(o->open ? o->highest - o->step : o->highest));
     if (!std::isnan(o->fallback))
     {
-      fields[std::string(o->keyword) + ".default"] = ShortestNumber(o->fallback);
+      field("default", ShortestNumber(o->fallback));
     }
   }
   for (const WordOption * o : option::Words)
   {
-    common(o->keyword, o->name, o->help);
-    fields[std::string(o->keyword) + ".flag"] = std::string("--") + o->keyword;
-    fields[std::string(o->keyword) + ".default"] = o->fallback;
-    fields[std::string(o->keyword) + ".values"] = o->values;
+    const auto field = common(o->keyword, o->name, o->help, std::string("--") + o->keyword);
+    field("default", o->fallback);
+    field("values", o->values);
     std::string elements;
     for (std::size_t i = 0; i < o->menuSize; ++i)
     {
       elements += std::string(i == 0 ? "" : "\n      ") + "<element>" + o->menu[i] + "</element>";
     }
-    fields[std::string(o->keyword) + ".elements"] = elements;
+    field("elements", elements);
   }
   for (const FlagOption * o : option::Flags)
   {
-    common(o->keyword, o->name, o->help);
-    fields[std::string(o->keyword) + ".flag"] = std::string("--") + o->keyword;
+    common(o->keyword, o->name, o->help, std::string("--") + o->keyword);
   }
   return fields;
 }

@@ -153,15 +153,9 @@ Described(const Description * const (&descriptions)[N], const std::string & name
   return nullptr;
 }
 
-/** The threshold as the XML offers it: 0 for the model file's, else option::Threshold's range. */
+/** The threshold as the XML offers it: 0 for the model file's, else option::Threshold's check. */
 const CLI::Validator ThresholdOrZero(
-  [](std::string & text)
-  {
-    const std::optional<double> value = DecimalNumber(text);
-    return !value          ? "not a decimal number: " + text
-           : *value == 0.0 ? std::string()
-                           : OptionRefusal(option::Threshold, *value);
-  },
+  [](std::string & text) { return DecimalNumber(text) == 0.0 ? std::string() : CheckedBy(option::Threshold)(text); },
   "0 or " + option::Threshold.Range());
 
 /** A number parameter that the library does not describe: within the XML's range. */
