@@ -10,13 +10,9 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstdlib>
-#include <optional>
 #include <cctype>
 #include <cmath>
-#include <type_traits>
-
+#include <sstream>
 #include <string>
 
 namespace focusnet
@@ -45,37 +41,12 @@ HelpOf(const char * help)
   return text;
 }
 
-/** text as a number written in decimal ("8", "-1", "0.25", "1e-3"), or nothing: not hexadecimal, infinity or NaN,
- * which strtod would read, nor a number too small or too large for a double (which it would round to 0 or infinity).
- * Every check of a command line reads its numbers with this, so that what is checked is what is used. */
-inline std::optional<double>
-DecimalNumber(const std::string & text)
-{
-  if (text.empty() || text.find_first_not_of("0123456789+-.eE") != std::string::npos)
-  {
-    return std::nullopt;
-  }
-  errno = 0;
-  char *       end = nullptr;
-  const double value = std::strtod(text.c_str(), &end);
-  if (end != text.c_str() + text.size() || errno == ERANGE)
-  {
-    return std::nullopt;
-  }
-  return value;
-}
-
 /** A CLI11 check of a numeric option in the library's words ("batch size must lie in [1, 256], not 0"). */
 inline CLI::Validator
 CheckedBy(const NumericOption & description)
 {
-  return CLI::Validator(
-    [description](std::string & text)
-    {
-      const std::optional<double> number = DecimalNumber(text);
-      return number ? OptionRefusal(description, *number) : "not a decimal number: " + text;
-    },
-    description.Range());
+  return CLI::Validator([description](std::string & text) { return TextRefusal(description, text); },
+                        description.Range());
 }
 
 /** A CLI11 check of a word option in the library's words ("precision must be fp32, bf16 or fp16, not 'fp8'"). */
@@ -87,29 +58,42 @@ CheckedBy(const WordOption & description)
 }
 
 /** A flag made from the library's description of a numeric option (focusnetOptions.h): its name, help, default and
- * range, refused in the library's words ("--batch-size: batch size must lie in [1, 256], not 0"). */
+ * range, refused in the library's words ("--batch-size: batch size must lie in [1, 256], not 0"). The value is read
+ * as its check reads it (DecimalNumber: "010" is ten, not CLI11's octal eight). */
 template <typename T>
 CLI::Option *
 AddNumericOption(CLI::App & command, const NumericOption & description, T & value)
 {
-  auto * added = command.add_option(description.Flag(), value, HelpOf(description.help))->check(CheckedBy(description));
-  if constexpr (std::is_floating_point_v<T>)
+  auto * added = command
+                   .add_option_function<std::string>(
+                     description.Flag(),
+                     [&value](const std::string & text) { value = static_cast<T>(*DecimalNumber(text)); },
+                     HelpOf(description.help))
+                   ->check(CheckedBy(description))
+                   ->type_name(description.whole ? "INT" : "FLOAT");
+  if (!std::isnan(static_cast<double>(value))) // else no number: the help says what the default is
   {
-    if (std::isnan(value))
-    {
-      return added; // no number: the help says what the default is
-    }
+    added->default_str(ShortestNumber(value));
   }
-  return added->capture_default_str();
+  return added;
 }
 
-/** A flag made from the library's description of a word option (option::Device, option::Precision). */
-inline CLI::Option *
-AddWordOption(CLI::App & command, const WordOption & description, std::string & value)
+/** A flag made from the library's description of a word option: option::Device into a focusnet::Device,
+ * option::Precision into a focusnet::Precision, a word kept as text into a std::string. */
+template <typename TWord>
+CLI::Option *
+AddWordOption(CLI::App & command, const WordOption & description, TWord & value)
 {
-  return command.add_option(std::string("--") + description.keyword, value, HelpOf(description.help))
+  std::ostringstream shown;
+  shown << value;
+  return command
+    .add_option_function<std::string>(
+      std::string("--") + description.keyword,
+      [&value](const std::string & text) { value = TWord(text); },
+      HelpOf(description.help))
     ->check(CheckedBy(description))
-    ->capture_default_str();
+    ->type_name("TEXT")
+    ->default_str(shown.str());
 }
 
 /** The name of an option in the Slicer CLI's XML, as Slicer's modules name parameters: batch_size -> batchSize. */
@@ -128,7 +112,7 @@ CamelCase(const std::string & keyword)
 
 /** --device and --threads, as every command that runs a network takes them (focusnet-train too). */
 inline void
-AddDeviceArguments(CLI::App & command, std::string & device, int & threads)
+AddDeviceArguments(CLI::App & command, Device & device, int & threads)
 {
   AddWordOption(command, option::Device, device);
   AddNumericOption(command, option::Threads, threads);

@@ -56,11 +56,12 @@ LLVMFuzzerTestOneInput(const std::uint8_t * data, std::size_t size)
   {
     std::abort(); // outside the ranges of the options (focusnetOptions.h)
   }
-  const std::string & device = inference.device;
+  const std::string & device = inference.device.Name();
+  const std::string   precision = inference.precision.Name();
   const bool          cudaIndex = device.rfind("cuda:", 0) == 0 && device.size() > 5 &&
                          device.find_first_not_of("0123456789", 5) == std::string::npos;
   if (!(device == "auto" || device == "cpu" || device == "cuda" || cudaIndex) ||
-      !(inference.precision == "fp32" || inference.precision == "bf16" || inference.precision == "fp16"))
+      !(precision == "fp32" || precision == "bf16" || precision == "fp16"))
   {
     std::abort(); // not a device or precision the library knows
   }

@@ -165,14 +165,28 @@ TEST(FocusNetTrainingRealData, RefusesToOverwriteARunAndToResumeNothing)
   ExpectErrorContaining([&] { Train(nothing); }, { "nothing to resume" });
 }
 
-TEST(FocusNetTrainingRealData, ThreadsAndDeviceAreRefusedInTheLibrarysWordsBeforeAnyOutput)
+TEST(FocusNetTrainingRealData, OptionsOutOfRangeAreRefusedInTheLibrarysWordsBeforeAnyOutput)
 {
   // The words of every other front door (tests/bad_inputs), written out here.
   ScratchDirectory                                                                  directory;
   const std::vector<std::pair<std::function<void(TrainingOptions &)>, std::string>> cases = {
     { [](TrainingOptions & o) { o.threads = -1; }, "threads must lie in [0, 256], not -1" },
     { [](TrainingOptions & o) { o.threads = 257; }, "threads must lie in [0, 256], not 257" },
-    { [](TrainingOptions & o) { o.device = "gpu"; }, "device must be auto, cpu, cuda or cuda:N, not 'gpu'" },
+    { [](TrainingOptions & o) { o.epochs = 0; }, "epochs must lie in [1, 100000], not 0" },
+    { [](TrainingOptions & o) { o.batchSize = 0; }, "batch size must lie in [1, 256], not 0" },
+    { [](TrainingOptions & o) { o.epochSize = -1; }, "epoch size must lie in [0, 10000000], not -1" },
+    { [](TrainingOptions & o) { o.learningRate = 0; }, "learning rate must lie strictly between 0 and 1, not 0" },
+    { [](TrainingOptions & o) { o.momentum = 1; }, "momentum must lie in [0, 0.999], not 1" },
+    { [](TrainingOptions & o) { o.plateau.factor = 1; }, "plateau factor must lie strictly between 0 and 1, not 1" },
+    { [](TrainingOptions & o) { o.plateau.patience = -1; }, "plateau patience must lie in [0, 1000], not -1" },
+    { [](TrainingOptions & o) { o.plateau.threshold = 2; }, "plateau threshold must lie in [0, 1], not 2" },
+    { [](TrainingOptions & o) { o.plateau.stopPatience = -1; }, "early stopping must lie in [0, 10000], not -1" },
+    { [](TrainingOptions & o) { o.zoom = -0.1; }, "zoom must lie in [0, 0.9], not -0.1" },
+    { [](TrainingOptions & o) { o.channelShift = 2; }, "channel shift must lie in [0, 1], not 2" },
+    { [](TrainingOptions & o) { o.validationFraction = 0; }, "validation fraction must lie in [0.01, 0.99], not 0" },
+    { [](TrainingOptions & o) { o.optimizer = "rmsprop"; }, "optimizer must be adam or sgd, not 'rmsprop'" },
+    // A device by its name that this machine lacks (CI has no GPU; a GPU machine has fewer than 8).
+    { [](TrainingOptions & o) { o.device = "cuda:7"; }, "device 'cuda:7' requested but " },
   };
   for (const auto & [change, words] : cases)
   {

@@ -52,9 +52,8 @@ Run(int argc, char ** argv)
   data->add_option("--val-images", validationImages, "Validation images (default: a seeded split)");
   data->add_option("--val-masks", validationMasks, "Validation masks");
   data->add_option("--val-list", validationList, "Instead: a validation list file");
-  data->add_option("--val-fraction", options.validationFraction, "Fraction split off for validation")
-    ->check(CLI::Range(0.01, 0.99))
-    ->capture_default_str();
+  namespace training = focusnet::option::training;
+  AddNumericOption(*data, training::ValidationFraction, options.validationFraction);
   app.add_option("-o,--output", options.outputDirectory, "Output folder: model.fnm, checkpoint.pt, log.csv, ...")
     ->required();
 
@@ -72,33 +71,23 @@ Run(int argc, char ** argv)
     ->capture_default_str();
   app.add_option("--label-meaning", m.label.type.meaning, "Its code meaning")->capture_default_str();
 
-  app.add_option("--epochs", options.epochs, "Most epochs")->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("--batch-size", options.batchSize, "Batch size")->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("--epoch-size", options.epochSize, "Augmented samples per epoch (0: the training images)")
-    ->check(CLI::NonNegativeNumber)
-    ->capture_default_str();
-  app.add_option("--optimizer", options.optimizer, "adam or sgd (Nesterov)")
-    ->check(CLI::IsMember({ "adam", "sgd" }))
-    ->capture_default_str();
-  app.add_option("--lr", options.learningRate, "Initial learning rate")->capture_default_str();
-  app.add_option("--momentum", options.momentum, "SGD momentum")->capture_default_str();
-  app.add_option("--plateau-factor", options.plateau.factor, "Learning rate factor on a plateau")
-    ->capture_default_str();
-  app.add_option("--plateau-patience", options.plateau.patience, "Epochs without improvement before reducing")
-    ->capture_default_str();
-  app.add_option("--plateau-threshold", options.plateau.threshold, "Improvement that counts (validation loss)")
-    ->capture_default_str();
-  app
-    .add_option("--early-stopping", options.plateau.stopPatience, "Stop after N epochs without improvement (0: never)")
-    ->capture_default_str();
+  AddNumericOption(app, training::Epochs, options.epochs);
+  AddNumericOption(app, training::BatchSize, options.batchSize);
+  AddNumericOption(app, training::EpochSize, options.epochSize);
+  AddWordOption(app, training::Optimizer, options.optimizer);
+  AddNumericOption(app, training::LearningRate, options.learningRate);
+  AddNumericOption(app, training::Momentum, options.momentum);
+  AddNumericOption(app, training::PlateauFactor, options.plateau.factor);
+  AddNumericOption(app, training::PlateauPatience, options.plateau.patience);
+  AddNumericOption(app, training::PlateauThreshold, options.plateau.threshold);
+  AddNumericOption(app, training::EarlyStopping, options.plateau.stopPatience);
   app.add_flag("--authors-code",
                authorsCode,
                "The authors' ISBI code instead of the paper: SGD 1e-3 Nesterov 0.9, factor 0.1, early stopping 10");
-  app.add_option("--zoom", options.zoom, "Random zoom range")->capture_default_str();
+  AddNumericOption(app, training::Zoom, options.zoom);
   app.add_flag("--no-flip-lr", noFlipLeftRight, "No random left-right flips");
   app.add_flag("--no-flip-ud", noFlipUpDown, "No random up-down flips");
-  app.add_option("--channel-shift", options.channelShift, "RGB random channel shift (standard deviations)")
-    ->capture_default_str();
+  AddNumericOption(app, training::ChannelShift, options.channelShift);
   focusnet::AddDeviceArguments(app, options.device, options.threads);
   app.add_option("--seed", options.seed, "Seed of the split, initialisation and augmentation")->capture_default_str();
   app.add_flag("--resume", options.resume, "Continue the run in the output folder from its last checkpoint");

@@ -5,6 +5,8 @@
 #ifndef focusnetPlateauScheduler_h
 #define focusnetPlateauScheduler_h
 
+#include "focusnetTrainingOptions.h"
+
 #include <limits>
 
 namespace focusnet
@@ -23,11 +25,11 @@ class PlateauScheduler
 public:
   struct Options
   {
-    double factor{ 0.5 };
-    int    patience{ 5 };
-    double threshold{ 0.001 };
+    double factor{ option::training::PlateauFactor.fallback };
+    int    patience{ static_cast<int>(option::training::PlateauPatience.fallback) };
+    double threshold{ option::training::PlateauThreshold.fallback };
     double minimumRate{ 0.0 };
-    int    stopPatience{ 0 }; ///< 0: never stop early
+    int    stopPatience{ static_cast<int>(option::training::EarlyStopping.fallback) }; ///< 0: never stop early
   };
 
   struct State

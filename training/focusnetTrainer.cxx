@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <numeric>
 #include <random>
+#include <utility>
 #include <thread>
 
 namespace focusnet
@@ -274,19 +275,41 @@ OptionsJson(const TrainingOptions & o)
 }
 } // namespace
 
+void
+CheckTrainingOptions(const TrainingOptions & options)
+{
+  namespace training = option::training;
+  const std::pair<const NumericOption &, double> values[] = {
+    { training::Epochs, options.epochs },
+    { training::BatchSize, options.batchSize },
+    { training::EpochSize, options.epochSize },
+    { training::LearningRate, options.learningRate },
+    { training::Momentum, options.momentum },
+    { training::PlateauFactor, options.plateau.factor },
+    { training::PlateauPatience, options.plateau.patience },
+    { training::PlateauThreshold, options.plateau.threshold },
+    { training::EarlyStopping, options.plateau.stopPatience },
+    { training::Zoom, options.zoom },
+    { training::ChannelShift, options.channelShift },
+    { training::ValidationFraction, options.validationFraction },
+    { option::Threads, options.threads },
+  };
+  for (const auto & [description, value] : values)
+  {
+    CheckOption(description, value);
+  }
+  CheckOption(training::Optimizer, options.optimizer);
+}
+
 std::vector<EpochRecord>
 Train(const TrainingOptions & options, const TrainingCallbacks & callbacks)
 {
+  CheckTrainingOptions(options);
   if (options.training.empty())
   {
     throw Error("no training images");
   }
-  if (options.batchSize < 1 || options.epochs < 1)
-  {
-    throw Error("batch size and epochs must be at least 1");
-  }
-  CheckOption(option::Threads, options.threads);
-  const torch::Device device = ParseDevice(options.device); // the device's name and that this machine has it
+  const torch::Device device = ParseDevice(options.device); // that this machine has it
   // The model first: invalid options are refused before the output folder is touched.
   Model model = options.initModel.empty() ? Model::Create(options.model, options.seed) : Model::Load(options.initModel);
   ModelMetadata & metadata = ModelInternals::Of(model).metadata;
@@ -355,14 +378,10 @@ Train(const TrainingOptions & options, const TrainingCallbacks & callbacks)
     optimizer =
       std::make_unique<torch::optim::Adam>(network.parameters(), torch::optim::AdamOptions(options.learningRate));
   }
-  else if (options.optimizer == "sgd")
+  else // "sgd" (CheckTrainingOptions)
   {
     optimizer = std::make_unique<torch::optim::SGD>(
       network.parameters(), torch::optim::SGDOptions(options.learningRate).momentum(options.momentum).nesterov(true));
-  }
-  else
-  {
-    throw Error("unknown optimizer '" + options.optimizer + "' (expected adam or sgd)");
   }
 
   torch::manual_seed(options.seed);

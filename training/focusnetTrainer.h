@@ -23,7 +23,7 @@ struct TrainingOptions
 {
   std::vector<ImagePair> training;
   std::vector<ImagePair> validation; ///< empty: a seeded split of `training`
-  double                 validationFraction{ 0.2 };
+  double                 validationFraction{ option::training::ValidationFraction.fallback };
   std::string            outputDirectory;
   std::string            dataDescription; ///< provenance: where the data came from
 
@@ -31,20 +31,21 @@ struct TrainingOptions
   std::string   initModel;          ///< start from this model file (its architecture and normalisation) instead
   int           initInputSize{ 0 }; ///< with initModel: fine-tune at this input size (0: the model's own)
 
-  int                       epochs{ 80 };
-  int                       batchSize{ 8 };
-  int                       epochSize{ 0 };      ///< augmented samples per epoch; 0: the number of training images
-  std::string               optimizer{ "adam" }; ///< "adam", or "sgd" (Nesterov momentum)
-  double                    learningRate{ 1e-3 };
-  double                    momentum{ 0.9 };
+  // Each with its description in focusnetTrainingOptions.h (option::training), which Train checks it by.
+  int         epochs{ static_cast<int>(option::training::Epochs.fallback) };
+  int         batchSize{ static_cast<int>(option::training::BatchSize.fallback) };
+  int         epochSize{ static_cast<int>(option::training::EpochSize.fallback) }; ///< 0: the training images
+  std::string optimizer{ option::training::Optimizer.fallback }; ///< "adam", or "sgd" (Nesterov momentum)
+  double      learningRate{ option::training::LearningRate.fallback };
+  double      momentum{ option::training::Momentum.fallback };
   PlateauScheduler::Options plateau;
 
-  double zoom{ 0.1 }; ///< random zoom in [1 - zoom, 1 + zoom]
+  double zoom{ option::training::Zoom.fallback }; ///< random zoom in [1 - zoom, 1 + zoom]
   bool   flipLeftRight{ true };
   bool   flipUpDown{ true };
-  double channelShift{ 0.05 }; ///< RGB only: random shift per channel, in standard deviations
+  double channelShift{ option::training::ChannelShift.fallback }; ///< RGB only: per channel, in standard deviations
 
-  std::string   device{ option::Device.fallback };                     ///< option::Device
+  Device        device;                                                ///< option::Device
   int           threads{ static_cast<int>(option::Threads.fallback) }; ///< option::Threads
   std::uint64_t seed{ 0 };
   bool          resume{ false }; ///< continue from outputDirectory/checkpoint.pt
@@ -78,6 +79,12 @@ struct TrainingFiles
   std::string trainingList;   ///< training.txt: the training pairs, as a list file (image,mask per line)
   std::string validationList; ///< validation.txt: the validation pairs, for `focusnet evaluate --list`
 };
+
+/** Throws focusnet::Error, in the words of the option's description ("learning rate must lie strictly between 0 and
+ * 1, not 0"), for a value out of its range: every option of focusnetTrainingOptions.h, the plateau's, the threads
+ * and the device's name (whether this machine has it is ParseDevice's check). Train calls it before anything else. */
+void
+CheckTrainingOptions(const TrainingOptions & options);
 
 /** Trains (or resumes) and returns every epoch's record. Runs with options.threads LibTorch threads and gives the
  * caller's count back after; seeds LibTorch's global generators with options.seed (dropout and augmentation draw

@@ -236,12 +236,12 @@ struct PythonModel
               int                 batchSize,
               const std::string & precision)
   {
-    inference.device = deviceName;
     inference.threads = threads;
     inference.batchSize = batchSize;
-    inference.precision = precision;
     try
     {
+      inference.device = deviceName;
+      inference.precision = precision;
       focusnet::CheckInferenceOptions(inference); // before the model is read
       device = focusnet::ResolveDevice(deviceName);
     }
@@ -523,10 +523,11 @@ PYBIND11_MODULE(focusnet, m)
   py::class_<PythonModel>(m, "Model", "A FocusNet (or U-Net) model file, loaded once and run on arrays or files.")
     .def(py::init<const py::object &, const std::string &, int, int, const std::string &>(),
          py::arg("path") = py::none(),
-         py::arg(focusnet::option::Device.keyword) = focusnet::InferenceOptions{}.device, // the library's defaults
+         py::arg(focusnet::option::Device.keyword) =
+           focusnet::InferenceOptions{}.device.Name(), // the library's defaults
          py::arg(focusnet::option::Threads.keyword) = focusnet::InferenceOptions{}.threads,
          py::arg(focusnet::option::BatchSize.keyword) = focusnet::InferenceOptions{}.batchSize,
-         py::arg(focusnet::option::Precision.keyword) = focusnet::InferenceOptions{}.precision,
+         py::arg(focusnet::option::Precision.keyword) = std::string(focusnet::InferenceOptions{}.precision.Name()),
          "Loads a model file; path=None takes $FOCUSNET_MODEL, else the installed default model. device: 'auto' (a "
          "GPU when LibTorch sees one), 'cpu', 'cuda' or 'cuda:N'. threads: LibTorch threads (0: all cores). "
          "batch_size: slices per forward pass. precision: 'fp32'; 'bf16' on CPUs with AVX512-BF16 or AMX and on "

@@ -22,7 +22,7 @@ class ScopedThreadCount;
 
 struct InferenceOptions
 {
-  std::string device{ option::Device.fallback }; ///< "auto", "cpu", "cuda" or "cuda:N" (option::Device)
+  Device device; ///< "auto", "cpu", "cuda" or "cuda:N" (option::Device)
   /** LibTorch intra-op threads in Predict (0: all); the caller's count restored after (option::Threads) */
   int threads{ static_cast<int>(option::Threads.fallback) };
   int batchSize{ static_cast<int>(option::BatchSize.fallback) }; ///< slices per forward pass (option::BatchSize)
@@ -30,7 +30,7 @@ struct InferenceOptions
   bool flipAugmentation{ false };
   /** "fp32"; "bf16": the network's weights and activations in bfloat16, for CPUs that compute it natively
    * (NativeBFloat16) and CUDA devices; "fp16": in float16, for CUDA devices. Probabilities are float either way. */
-  std::string precision{ option::Precision.fallback }; ///< option::Precision
+  Precision precision; ///< option::Precision
 
   /** Every field: the structured binding stops compiling when a field is added and not named here. */
   bool
@@ -46,6 +46,26 @@ struct InferenceOptions
     return !(*this == other);
   }
 };
+
+/** The options of InferenceOptions' fields, in the fields' order: option::Device, Threads, BatchSize,
+ * FlipAugmentation, Precision, by keyword. What reads the options as text (the Slicer CLI) sets them through
+ * SetInferenceOption, and a test walks every field with it; the tests check that a field added to InferenceOptions
+ * is added here. */
+inline constexpr const char * InferenceOptionKeywords[] = { option::Device.keyword,
+                                                            option::Threads.keyword,
+                                                            option::BatchSize.keyword,
+                                                            option::FlipAugmentation.keyword,
+                                                            option::Precision.keyword };
+
+/** Sets the field of options that keyword names (InferenceOptionKeywords) from text as a command line gives it: a
+ * number in decimal (TextRefusal), a device or precision by name, a flag as "true" or "false". Throws focusnet::Error
+ * in the option's words for a value it refuses, and for an unknown keyword. */
+void
+SetInferenceOption(InferenceOptions & options, const std::string & keyword, const std::string & text);
+
+/** The field of options that keyword names, as SetInferenceOption reads it back: "8", "cuda:1", "true". */
+std::string
+GetInferenceOption(const InferenceOptions & options, const std::string & keyword);
 
 /** \class InferenceEngine
  * \brief Runs a model over 2D slices given as plain float buffers.
@@ -132,18 +152,18 @@ private:
 /** The device a setting resolves to, as the engine uses it: "auto" gives "cuda:0" when LibTorch sees a GPU and "cpu"
  * otherwise. Throws focusnet::Error for an unknown device or an absent GPU. */
 std::string
-ResolveDevice(const std::string & device);
+ResolveDevice(const Device & device);
 
 /** True when this CPU computes bfloat16 natively (AVX512-BF16 or AMX-BF16, from /proc/cpuinfo): there bf16
  * inference is faster than fp32; elsewhere it would be emulated and slower, and the engine refuses it. */
 bool
 NativeBFloat16();
 
-/** Throws focusnet::Error unless precision is "fp32", "bf16" on a device that computes it (NativeBFloat16 for
- * "cpu"; any CUDA device) or "fp16" on a CUDA device. The engine checks its options with it; front doors may call it
- * before any work. */
+/** Throws focusnet::Error unless the device (as ResolveDevice resolves it: "cpu" or "cuda:N") runs precision: fp32
+ * anywhere, bf16 on a CPU that computes it (NativeBFloat16) and on CUDA devices, fp16 on CUDA devices. The engine
+ * checks its options with it; front doors may call it before any work. */
 void
-CheckPrecision(const std::string & precision, const std::string & device);
+CheckPrecision(const Precision & precision, const Device & device);
 
 /** Throws focusnet::Error for options no engine can run with here: a batch size or thread count outside its range
  * (option::BatchSize, option::Threads), an unknown or absent device (ResolveDevice), a precision the device cannot run

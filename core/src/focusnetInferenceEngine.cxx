@@ -149,9 +149,18 @@ InferenceEngine::InferenceEngine(const Model & model, const InferenceOptions & o
   preparation.foldBatchNorm = disabled.count("fold") == 0;
   preparation.fuseConvolutionRelu = cuda && disabled.count("fuse") == 0;
   m_Impl->network->PrepareForInference(preparation); // in float on the CPU, before any rounding
-  m_Impl->dtype = options.precision == "bf16"   ? torch::kBFloat16
-                  : options.precision == "fp16" ? torch::kHalf
-                                                : torch::kFloat;
+  switch (options.precision.GetFormat())
+  {
+    case Precision::Format::FP32:
+      m_Impl->dtype = torch::kFloat;
+      break;
+    case Precision::Format::BF16:
+      m_Impl->dtype = torch::kBFloat16;
+      break;
+    case Precision::Format::FP16:
+      m_Impl->dtype = torch::kHalf;
+      break;
+  }
   m_Impl->network->to(m_Impl->device, m_Impl->dtype);
   m_Impl->channelsLast = cuda && disabled.count("channels_last") == 0;
   m_Impl->overlap = cuda && disabled.count("overlap") == 0;
@@ -189,6 +198,79 @@ NativeBFloat16()
   return CpuHasFlag("avx512_bf16") || CpuHasFlag("amx_bf16");
 }
 
+namespace
+{
+/** text as a value of a whole-number option, or focusnet::Error in its words. */
+int
+WholeNumber(const NumericOption & option, const std::string & text)
+{
+  if (const std::string refusal = TextRefusal(option, text); !refusal.empty())
+  {
+    throw Error(refusal);
+  }
+  return static_cast<int>(*DecimalNumber(text));
+}
+} // namespace
+
+void
+SetInferenceOption(InferenceOptions & options, const std::string & keyword, const std::string & text)
+{
+  if (keyword == option::Device.keyword)
+  {
+    options.device = text;
+  }
+  else if (keyword == option::Threads.keyword)
+  {
+    options.threads = WholeNumber(option::Threads, text);
+  }
+  else if (keyword == option::BatchSize.keyword)
+  {
+    options.batchSize = WholeNumber(option::BatchSize, text);
+  }
+  else if (keyword == option::FlipAugmentation.keyword)
+  {
+    if (text != "true" && text != "false")
+    {
+      throw Error(std::string(option::FlipAugmentation.name) + " must be true or false, not '" + text + "'");
+    }
+    options.flipAugmentation = text == "true";
+  }
+  else if (keyword == option::Precision.keyword)
+  {
+    options.precision = text;
+  }
+  else
+  {
+    throw Error("no inference option is called '" + keyword + "'");
+  }
+}
+
+std::string
+GetInferenceOption(const InferenceOptions & options, const std::string & keyword)
+{
+  if (keyword == option::Device.keyword)
+  {
+    return options.device.Name();
+  }
+  if (keyword == option::Threads.keyword)
+  {
+    return std::to_string(options.threads);
+  }
+  if (keyword == option::BatchSize.keyword)
+  {
+    return std::to_string(options.batchSize);
+  }
+  if (keyword == option::FlipAugmentation.keyword)
+  {
+    return options.flipAugmentation ? "true" : "false";
+  }
+  if (keyword == option::Precision.keyword)
+  {
+    return options.precision.Name();
+  }
+  throw Error("no inference option is called '" + keyword + "'");
+}
+
 void
 CheckInferenceOptions(const InferenceOptions & options)
 {
@@ -198,15 +280,15 @@ CheckInferenceOptions(const InferenceOptions & options)
 }
 
 void
-CheckPrecision(const std::string & precision, const std::string & device)
+CheckPrecision(const Precision & precision, const Device & device)
 {
-  CheckOption(option::Precision, precision);
-  if (precision == "fp16" && device == "cpu")
+  const bool cpu = device.GetKind() != Device::Kind::Cuda; // "auto" has been resolved
+  if (precision.GetFormat() == Precision::Format::FP16 && cpu)
   {
     throw Error("fp16 precision runs on GPUs only (LibTorch's CPU convolutions have no fast float16 path); use fp32, "
                 "or bf16 on a CPU with AVX512-BF16 or AMX");
   }
-  if (precision == "bf16" && device == "cpu" && !NativeBFloat16())
+  if (precision.GetFormat() == Precision::Format::BF16 && cpu && !NativeBFloat16())
   {
     throw Error("bf16 precision needs a CPU with AVX512-BF16 or AMX (this one computes it only by emulation, "
                 "slower than fp32); use fp32");

@@ -7,8 +7,10 @@
 #include "focusnetError.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <ostream>
 #include <sstream>
 
 namespace focusnet
@@ -18,6 +20,10 @@ namespace focusnet
 std::string
 ShortestNumber(double value)
 {
+  if (std::trunc(value) == value && std::fabs(value) < 1e15) // whole: 10000000, not 1e+07 (-0 is 0)
+  {
+    return std::to_string(static_cast<long long>(value));
+  }
   std::string text;
   for (int digits = 6; digits <= 17; ++digits)
   {
@@ -71,6 +77,38 @@ CheckOption(const NumericOption & option, double value)
   }
 }
 
+std::optional<double>
+DecimalNumber(const std::string & text)
+{
+  if (text.empty() || text.find_first_not_of("0123456789+-.eE") != std::string::npos)
+  {
+    return std::nullopt;
+  }
+  errno = 0;
+  char *       end = nullptr;
+  const double value = std::strtod(text.c_str(), &end);
+  if (end != text.c_str() + text.size() || errno == ERANGE)
+  {
+    return std::nullopt;
+  }
+  return value;
+}
+
+std::string
+TextRefusal(const NumericOption & option, const std::string & text)
+{
+  const std::optional<double> value = DecimalNumber(text);
+  if (!value)
+  {
+    return std::string(option.name) + " must be a decimal number, not '" + text + "'";
+  }
+  if (option.whole && std::trunc(*value) != *value)
+  {
+    return std::string(option.name) + " must be a whole number, not " + ShortestNumber(*value);
+  }
+  return OptionRefusal(option, *value);
+}
+
 void
 CheckThreshold(double threshold)
 {
@@ -113,6 +151,66 @@ CheckOption(const WordOption & option, const std::string & text)
   {
     throw Error(refusal);
   }
+}
+
+Device::Device()
+  : Device(option::Device.fallback)
+{
+}
+
+Device::Device(const char * text)
+  : Device(std::string(text))
+{
+}
+
+Device::Device(const std::string & text)
+{
+  CheckOption(option::Device, text);
+  if (text == "cpu")
+  {
+    m_Kind = Kind::Cpu;
+  }
+  else if (text.rfind("cuda", 0) == 0)
+  {
+    m_Kind = Kind::Cuda;
+    m_Index = text.size() > 4 ? std::stoi(text.substr(5)) : -1; // IsDeviceName: at most 4 digits
+  }
+  m_Name = m_Index < 0 ? text : "cuda:" + std::to_string(m_Index);
+}
+
+Precision::Precision()
+  : Precision(option::Precision.fallback)
+{
+}
+
+Precision::Precision(const char * text)
+  : Precision(std::string(text))
+{
+}
+
+Precision::Precision(const std::string & text)
+{
+  CheckOption(option::Precision, text);
+  const auto * name = std::find(std::begin(option::PrecisionNames), std::end(option::PrecisionNames), text);
+  m_Format = static_cast<Format>(name - std::begin(option::PrecisionNames)); // PrecisionNames is in Format's order
+}
+
+const char *
+Precision::Name() const
+{
+  return option::PrecisionNames[static_cast<int>(m_Format)];
+}
+
+std::ostream &
+operator<<(std::ostream & stream, const Device & device)
+{
+  return stream << device.Name();
+}
+
+std::ostream &
+operator<<(std::ostream & stream, const Precision & precision)
+{
+  return stream << precision.Name();
 }
 
 } // namespace focusnet

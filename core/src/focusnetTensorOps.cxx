@@ -84,33 +84,35 @@ Resize(const torch::Tensor & images, int64_t height, int64_t width)
 }
 
 torch::Device
-ParseDevice(const std::string & device)
+ParseDevice(const Device & device)
 {
-  CheckOption(option::Device, device); // "auto", "cpu", "cuda" or "cuda:N"
-  if (device == "auto")
+  switch (device.GetKind())
   {
-    return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
-  }
-  if (device == "cpu")
-  {
-    return torch::Device(torch::kCPU);
+    case Device::Kind::Auto:
+      return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+    case Device::Kind::Cpu:
+      return torch::Device(torch::kCPU);
+    case Device::Kind::Cuda:
+      break;
   }
   if (!torch::cuda::is_available())
   {
-    throw Error("device '" + device + "' requested but this LibTorch build sees no CUDA device");
+    throw Error("device '" + device.Name() + "' requested but this LibTorch build sees no CUDA device");
   }
-  const int index = device == "cuda" ? 0 : std::stoi(device.substr(5));
-  if (index >= static_cast<int>(torch::cuda::device_count()))
+  if (device.GetIndex() < 0)
   {
-    throw Error("device '" + device + "' requested but only " + std::to_string(torch::cuda::device_count()) +
+    return torch::Device(torch::kCUDA);
+  }
+  if (device.GetIndex() >= static_cast<int>(torch::cuda::device_count()))
+  {
+    throw Error("device '" + device.Name() + "' requested but only " + std::to_string(torch::cuda::device_count()) +
                 " CUDA device(s) are present");
   }
-  return device == "cuda" ? torch::Device(torch::kCUDA)
-                          : torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
+  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(device.GetIndex()));
 }
 
 std::string
-ResolveDevice(const std::string & device)
+ResolveDevice(const Device & device)
 {
   return ParseDevice(device).str();
 }

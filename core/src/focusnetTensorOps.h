@@ -9,6 +9,7 @@
 // the loss.
 
 #include "focusnetModelMetadata.h"
+#include "focusnetOptions.h"
 
 #include <torch/torch.h>
 
@@ -23,9 +24,10 @@ Normalize(const torch::Tensor & images, const Normalization & normalization);
 torch::Tensor
 Resize(const torch::Tensor & images, int64_t height, int64_t width);
 
-/** Parses "auto", "cpu", "cuda", "cuda:N"; throws focusnet::Error for anything else or an absent GPU. */
+/** The LibTorch device device names ("auto": a GPU when LibTorch sees one); throws focusnet::Error for an absent GPU.
+ */
 torch::Device
-ParseDevice(const std::string & device);
+ParseDevice(const Device & device);
 
 /** LibTorch's intra-op thread count for a scope (threads; 0: every hardware thread), the caller's count restored
  * after: the engine runs with its own count without changing that of the program embedding it. */

@@ -87,29 +87,31 @@ public:
     return m_Engine.get();
   }
 
-  /** "auto" (a GPU when LibTorch sees one), "cpu", "cuda" or "cuda:N". */
+  /** "auto" (a GPU when LibTorch sees one), "cpu", "cuda" or "cuda:N" (focusnet::Device); any other name is refused
+   * here, with an itk::ExceptionObject in the library's words, and the filter keeps its device. */
   void
   SetDevice(const std::string & device)
   {
-    this->SetInferenceField(&focusnet::InferenceOptions::device, device);
+    this->SetInferenceField(&focusnet::InferenceOptions::device, AsOption<focusnet::Device>(device));
   }
   const char *
   GetDevice() const
   {
-    return m_InferenceOptions.device.c_str();
+    return m_InferenceOptions.device.Name().c_str();
   }
 
   /** "fp32" (the default); "bf16": the network in bfloat16, for CPUs with AVX512-BF16 or AMX
-   * (focusnet::NativeBFloat16) and GPUs; "fp16": in float16, for GPUs. */
+   * (focusnet::NativeBFloat16) and GPUs; "fp16": in float16, for GPUs (focusnet::Precision). Refused here like the
+   * device. */
   void
   SetPrecision(const std::string & precision)
   {
-    this->SetInferenceField(&focusnet::InferenceOptions::precision, precision);
+    this->SetInferenceField(&focusnet::InferenceOptions::precision, AsOption<focusnet::Precision>(precision));
   }
   const char *
   GetPrecision() const
   {
-    return m_InferenceOptions.precision.c_str();
+    return m_InferenceOptions.precision.Name();
   }
 
   /** Slices per forward pass (focusnet::option::BatchSize). */
@@ -201,6 +203,20 @@ private:
   AsInt(unsigned int value)
   {
     return static_cast<int>(std::min<unsigned int>(value, NumericTraits<int>::max()));
+  }
+  /** A device or precision from its name, or an itk::ExceptionObject in the library's words. */
+  template <typename TOption>
+  TOption
+  AsOption(const std::string & name) const
+  {
+    try
+    {
+      return TOption(name);
+    }
+    catch (const std::exception & e)
+    {
+      itkExceptionMacro(<< e.what());
+    }
   }
   template <typename T>
   void

@@ -280,16 +280,16 @@ ParseCommandLine(int argc, const char * const * argv, int & exitCode, std::ostre
   request.outputLabelVolume = v["outputLabelVolume"];
   request.modelFile = v["modelFile"];
   request.returnParameterFile = arguments.returnParameterFile;
-  // The library's options by their Slicer names, read as their checks read them (DecimalNumber; integers are whole).
-  const auto text = [&v](const auto & description) { return v[CamelCase(description.keyword)]; };
-  const auto number = [&text](const NumericOption & description) { return *DecimalNumber(text(description)); };
+  // The library's options by their Slicer names, read as their checks read them (SetInferenceOption).
   SegmentationOptions & options = request.options;
-  options.inference.device = text(option::Device);
-  options.inference.threads = static_cast<int>(number(option::Threads));
-  options.inference.batchSize = static_cast<int>(number(option::BatchSize));
-  options.inference.precision = text(option::Precision);
-  options.inference.flipAugmentation = arguments.switches[CamelCase(option::FlipAugmentation.keyword)];
-  const double threshold = number(option::Threshold);
+  for (const char * keyword : InferenceOptionKeywords)
+  {
+    const std::string name = CamelCase(keyword);
+    const auto        on = arguments.switches.find(name);
+    SetInferenceOption(
+      options.inference, keyword, on != arguments.switches.end() ? (on->second ? "true" : "false") : v[name]);
+  }
+  const double threshold = *DecimalNumber(v[CamelCase(option::Threshold.keyword)]);
   options.threshold = threshold > 0.0 ? threshold : std::numeric_limits<double>::quiet_NaN();
   options.probabilityFileName = v["probabilityVolume"];
   options.slicerSegmentationFileName = v["outputSegmentation"];

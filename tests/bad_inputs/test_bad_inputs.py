@@ -564,7 +564,7 @@ def test_an_option_out_of_range_is_refused_in_the_same_words_by_every_door(keywo
                   run(FOCUSNET, "evaluate", "--model", model, "--list", listing, "--csv", out / "m.csv", *flag)]
     for result in calls:
         expect_clean_failure(result, "focusnet", [flag[0]], out, words)
-    if TRAIN and keyword == "threads":  # the one of these options focusnet-train takes
+    if TRAIN and keyword in ("threads", "batch_size"):  # those of these options focusnet-train takes
         result = run(TRAIN, "--list", listing, "--val-list", listing, "-o", out / "run", "--epochs", "1", *flag)
         expect_clean_failure(result, "focusnet-train", [flag[0]], out, words)
     if CLI_MODULE:  # Slicer's names: batchSize for batch_size
@@ -586,6 +586,44 @@ def test_an_option_out_of_range_is_refused_in_the_same_words_by_every_door(keywo
             focusnet.Model(model, device="cpu", **{keyword: value})
         assert str(raised.value) == words
     assert files_under(out) == []
+
+
+@pytest.mark.parametrize("text, words", [("0x8", "batch size must be a decimal number, not '0x8'"),
+                                         ("2.5", "batch size must be a whole number, not 2.5"),
+                                         ("inf", "batch size must be a decimal number, not 'inf'"),
+                                         # octal 0257 would be 175, within the range
+                                         ("0257", "batch size must lie in [1, 256], not 257")])
+def test_a_number_is_read_in_decimal_as_it_is_checked(text, words, tiny_models, lung_slice, tmp_path):
+    """Every door that reads a number from text reads it once, as its check does: CLI11 alone would read 0x8 as 8 and
+    010 as octal 8, and refuse 2.5 in its own words."""
+    out = tmp_path / "out"
+    out.mkdir()
+    expect_clean_failure(run(FOCUSNET, "segment", lung_slice, out / "labels.nrrd", "--model", tiny_models["gray"],
+                             "--batch-size", text), "focusnet", ["--batch-size"], out, words)
+    if TRAIN:
+        expect_clean_failure(run(TRAIN, "--images", out, "--masks", out, "-o", out / "run", "--batch-size", text),
+                             "focusnet-train", ["--batch-size"], out, words)
+    if CLI_MODULE:
+        expect_clean_failure(run(CLI_MODULE, lung_slice, out / "labels.nrrd", "--batchSize", text),
+                             "FocusNetSegmentation", ["--batchSize"], out, words)
+
+
+def test_focusnet_train_refuses_its_own_options_out_of_range_before_any_output(tmp_path):
+    if not TRAIN:
+        pytest.skip("focusnet-train is not built (FOCUSNET_BUILD_TRAINING=OFF)")
+    out = tmp_path / "out"
+    out.mkdir()
+    # Hand-written words; each value one step outside what the option takes.
+    for flag, value, words in (("--epochs", "0", "epochs must lie in [1, 100000], not 0"),
+                               ("--lr", "0", "learning rate must lie strictly between 0 and 1, not 0"),
+                               ("--momentum", "1", "momentum must lie in [0, 0.999], not 1"),
+                               ("--plateau-factor", "1", "plateau factor must lie strictly between 0 and 1, not 1"),
+                               ("--zoom", "0.95", "zoom must lie in [0, 0.9], not 0.95"),
+                               ("--val-fraction", "1", "validation fraction must lie in [0.01, 0.99], not 1"),
+                               ("--early-stopping", "-1", "early stopping must lie in [0, 10000], not -1"),
+                               ("--optimizer", "rmsprop", "optimizer must be adam or sgd, not 'rmsprop'")):
+        result = run(TRAIN, "--images", out, "--masks", out, "-o", out / "run", flag, value)
+        expect_clean_failure(result, "focusnet-train", [flag], out, words)
 
 
 def test_every_door_has_the_same_defaults():

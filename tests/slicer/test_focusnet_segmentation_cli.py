@@ -182,8 +182,9 @@ def test_the_library_s_options_are_refused_in_the_library_s_words_and_any_cuda_n
                          (["--device", "gpu"], "--device: device must be auto, cpu, cuda or cuda:N, not 'gpu'"),
                          # What the check reads is what is used: not hexadecimal (0x1 read as 1, then used as 0),
                          # not a number a double cannot hold (1e-400 read as 0: the model file's threshold).
-                         (["--batchSize", "0x1"], "--batchSize: not a decimal number: 0x1"),
-                         (["--threshold", "1e-400"], "--threshold: not a decimal number: 1e-400")):
+                         (["--batchSize", "0x1"], "--batchSize: batch size must be a decimal number, not '0x1'"),
+                         (["--batchSize", "2.5"], "--batchSize: batch size must be a whole number, not 2.5"),
+                         (["--threshold", "1e-400"], "--threshold: threshold must be a decimal number, not '1e-400'")):
         result = subprocess.run(base + extra, capture_output=True, text=True)
         assert (result.returncode, result.stderr) == (105, "FocusNetSegmentation: error: " + words + "\n"), extra
     # cuda:7 is not among the XML's choices (Slicer's panel offers cuda:0 to cuda:3) but is a device's name: parsed,
