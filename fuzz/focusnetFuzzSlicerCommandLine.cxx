@@ -61,7 +61,8 @@ LLVMFuzzerTestOneInput(const std::uint8_t * data, std::size_t size)
   const bool          cudaIndex = device.rfind("cuda:", 0) == 0 && device.size() > 5 &&
                          device.find_first_not_of("0123456789", 5) == std::string::npos;
   if (!(device == "auto" || device == "cpu" || device == "cuda" || cudaIndex) ||
-      !(precision == "fp32" || precision == "bf16" || precision == "fp16"))
+      !(precision == "fp32" || precision == "bf16" || precision == "fp16") ||
+      focusnet::Device(device) != inference.device || focusnet::Precision(precision) != inference.precision)
   {
     std::abort(); // not a device or precision the library knows
   }

@@ -63,7 +63,8 @@ TEST(FocusNetOptions, NumbersAreReadInDecimalAsTheyAreChecked)
   EXPECT_EQ(ShortestNumber(-0.0), "0");
   EXPECT_EQ(DecimalNumber("-0.25"), -0.25);
   EXPECT_EQ(DecimalNumber("1e-3"), 0.001);
-  for (const std::string text : { "0x10", "inf", "nan", "1e-400", "1e400", "8 ", "", "1,5" })
+  EXPECT_EQ(DecimalNumber("+8"), 8.0);
+  for (const std::string text : { "0x10", "inf", "nan", "1e-400", "1e400", "8 ", "", "1,5", "+-8", "--8", "+" })
   {
     EXPECT_FALSE(DecimalNumber(text).has_value()) << text;
   }

@@ -81,8 +81,8 @@ struct TrainingFiles
 };
 
 /** Throws focusnet::Error, in the words of the option's description ("learning rate must lie strictly between 0 and
- * 1, not 0"), for a value out of its range: every option of focusnetTrainingOptions.h, the plateau's, the threads
- * and the device's name (whether this machine has it is ParseDevice's check). Train calls it before anything else. */
+ * 1, not 0"), for a value out of its range: every option of focusnetTrainingOptions.h (the plateau's too) and the
+ * threads (whether this machine has the device is ParseDevice's check). Train calls it before anything else. */
 void
 CheckTrainingOptions(const TrainingOptions & options);
 

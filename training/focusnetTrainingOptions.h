@@ -61,7 +61,7 @@ inline constexpr WordOption Optimizer{ "optimizer",
                                        "optimizer",
                                        "adam",
                                        "adam or sgd",
-                                       "adam or sgd (Nesterov)",
+                                       "the optimizer: adam or sgd (Nesterov)",
                                        IsOptimizerName,
                                        OptimizerNames,
                                        std::size(OptimizerNames) };

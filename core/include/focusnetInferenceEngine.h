@@ -159,7 +159,7 @@ ResolveDevice(const Device & device);
 bool
 NativeBFloat16();
 
-/** Throws focusnet::Error unless the device (as ResolveDevice resolves it: "cpu" or "cuda:N") runs precision: fp32
+/** Throws focusnet::Error unless the device ("auto" as ResolveDevice resolves it) runs precision: fp32
  * anywhere, bf16 on a CPU that computes it (NativeBFloat16) and on CUDA devices, fp16 on CUDA devices. The engine
  * checks its options with it; front doors may call it before any work. */
 void

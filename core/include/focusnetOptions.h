@@ -185,6 +185,7 @@ public:
   Device();
   Device(const std::string & text);
   Device(const char * text);
+  Device(std::nullptr_t) = delete;
 
   Kind
   GetKind() const
@@ -240,6 +241,7 @@ public:
   Precision();
   Precision(const std::string & text);
   Precision(const char * text);
+  Precision(std::nullptr_t) = delete;
 
   Format
   GetFormat() const

@@ -282,7 +282,8 @@ CheckInferenceOptions(const InferenceOptions & options)
 void
 CheckPrecision(const Precision & precision, const Device & device)
 {
-  const bool cpu = device.GetKind() != Device::Kind::Cuda; // "auto" has been resolved
+  const bool cpu =
+    (device.GetKind() == Device::Kind::Auto ? Device(ResolveDevice(device)) : device).GetKind() == Device::Kind::Cpu;
   if (precision.GetFormat() == Precision::Format::FP16 && cpu)
   {
     throw Error("fp16 precision runs on GPUs only (LibTorch's CPU convolutions have no fast float16 path); use fp32, "

@@ -7,7 +7,7 @@
 #include "focusnetError.h"
 
 #include <algorithm>
-#include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <ostream>
@@ -84,12 +84,14 @@ DecimalNumber(const std::string & text)
   {
     return std::nullopt;
   }
-  errno = 0;
-  char *       end = nullptr;
-  const double value = std::strtod(text.c_str(), &end);
-  if (end != text.c_str() + text.size() || errno == ERANGE)
+  // from_chars: the same in every locale (strtod reads "0,25" where the decimal mark is a comma); no leading '+'.
+  const char * first = text.c_str() + (text[0] == '+' && text.size() > 1 && text[1] != '-' ? 1 : 0);
+  const char * last = text.c_str() + text.size();
+  double       value = 0.0;
+  const auto [end, error] = std::from_chars(first, last, value, std::chars_format::general);
+  if (error != std::errc() || end != last)
   {
-    return std::nullopt;
+    return std::nullopt; // not a number, or too small or too large for a double
   }
   return value;
 }

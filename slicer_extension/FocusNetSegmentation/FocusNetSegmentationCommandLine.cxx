@@ -168,7 +168,7 @@ WithinXmlRange(const Parameter & p)
     [low, high, name = p.name](std::string & text)
     {
       const std::optional<double> value = DecimalNumber(text);
-      return !value ? "not a decimal number: " + text
+      return !value ? name + " must be a decimal number, not '" + text + "'"
              : *value < low || *value > high
                ? name + " must lie in [" + ShortestNumber(low) + ", " + ShortestNumber(high) + "], not " + text
                : std::string();
@@ -230,10 +230,10 @@ struct Arguments
       else if (p.tag == "integer" || p.tag == "double")
       {
         option->check(WithinXmlRange(p));
-      }
-      if (p.tag == "integer")
-      {
-        option->check(CLI::TypeValidator<long>());
+        if (p.tag == "integer")
+        {
+          option->check(CLI::TypeValidator<long>());
+        }
       }
     }
     std::sort(positional.begin(), positional.end(), [](auto * a, auto * b) { return a->index < b->index; });

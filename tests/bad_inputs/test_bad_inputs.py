@@ -591,7 +591,7 @@ def test_an_option_out_of_range_is_refused_in_the_same_words_by_every_door(keywo
 @pytest.mark.parametrize("text, words", [("0x8", "batch size must be a decimal number, not '0x8'"),
                                          ("2.5", "batch size must be a whole number, not 2.5"),
                                          ("inf", "batch size must be a decimal number, not 'inf'"),
-                                         # octal 0257 would be 175, within the range
+                                         # focusnet-train read 0257 as octal 175, within the range, and ran
                                          ("0257", "batch size must lie in [1, 256], not 257")])
 def test_a_number_is_read_in_decimal_as_it_is_checked(text, words, tiny_models, lung_slice, tmp_path):
     """Every door that reads a number from text reads it once, as its check does: CLI11 alone would read 0x8 as 8 and
@@ -606,6 +606,21 @@ def test_a_number_is_read_in_decimal_as_it_is_checked(text, words, tiny_models, 
     if CLI_MODULE:
         expect_clean_failure(run(CLI_MODULE, lung_slice, out / "labels.nrrd", "--batchSize", text),
                              "FocusNetSegmentation", ["--batchSize"], out, words)
+
+
+def test_numbers_that_read_as_decimals_are_taken_by_every_door(tiny_models, lung_slice, tmp_path):
+    """08 (not octal), 1e1 and 8.0 are whole decimal numbers: CLI11 alone refused them (it reads integers with base
+    0 and without exponents), and read 010 as 8 after the check had read 10."""
+    for value in ("08", "1e1", "8.0"):
+        label = tmp_path / ("labels-%s.nrrd" % value)
+        result = run(FOCUSNET, "segment", lung_slice, label, "--model", tiny_models["gray"], "--batch-size", value,
+                     "--threads", "1")
+        assert result.returncode == 0 and label.exists(), (value, result.stderr)
+        if CLI_MODULE:
+            label = tmp_path / ("slicer-%s.nrrd" % value)
+            result = run(CLI_MODULE, lung_slice, label, "--model", tiny_models["gray"], "--batchSize", value,
+                         "--threads", "1")
+            assert result.returncode == 0 and label.exists(), (value, result.stderr)
 
 
 def test_focusnet_train_refuses_its_own_options_out_of_range_before_any_output(tmp_path):
