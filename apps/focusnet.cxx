@@ -10,6 +10,7 @@
 #include "focusnetBatch.h"
 #include "focusnetCommandLineMain.h"
 #include "focusnetDicom.h"
+#include "focusnetDicomNode.h"
 #include "focusnetError.h"
 #include "focusnetEvaluation.h"
 #include "focusnetInferenceArguments.h"
@@ -29,8 +30,11 @@
 
 #include <CLI/CLI.hpp>
 
+#include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
+#include <ctime>
 #include <cstdlib>
 #include <filesystem>
 #include <iomanip>
@@ -352,6 +356,93 @@ struct BatchCommand
   }
 };
 
+/** Set by SIGTERM and SIGINT: the node finishes what it is doing and exits. */
+std::atomic<bool> stopServing{ false };
+
+struct ServeCommand
+{
+  CLI::App *               command{ nullptr };
+  focusnet::NodeOptions    options;
+  std::string              modelFile;
+  std::vector<std::string> sendTo, allow;
+  bool                     check{ false };
+
+  /** parse(), with the flag's name in front of its error. */
+  template <typename TParse>
+  static auto
+  Flagged(const char * flag, TParse parse)
+  {
+    try
+    {
+      return parse();
+    }
+    catch (const Error & e)
+    {
+      throw Error(std::string(flag) + " " + e.what());
+    }
+  }
+
+  void
+  Add(CLI::App & app)
+  {
+    command = app.add_subcommand("serve", "Be a DICOM node: receive series by C-STORE, segment each, send the SEG on");
+    command->add_option("SPOOL", options.spool, "The node's folder: what it received, made and sent")->required();
+    command->add_option("--aet", options.aeTitle, "The node's AE title")->capture_default_str();
+    focusnet::AddNumericOption(*command, focusnet::option::node::Port, options.port);
+    command->add_option("--send-to", sendTo, "Send each DICOM SEG to AET@host:port (repeatable)");
+    command->add_option("--allow",
+                        allow,
+                        "Accept associations only from this calling AE title, AET or AET@host (repeatable; default: "
+                        "any)");
+    focusnet::AddNumericOption(*command, focusnet::option::node::Idle, options.idleSeconds);
+    focusnet::AddNumericOption(*command, focusnet::option::node::MaxAssociations, options.maxAssociations);
+    command->add_option("--model", modelFile, ModelHelp);
+    command->add_option("--modality", options.batch.modalities, "Only series of these modalities (e.g. CT)")
+      ->delimiter(',');
+    focusnet::AddInferenceArguments(*command, options.batch.segmentation.inference);
+    command->add_flag("--check", check, "Check the configuration, echo every destination (C-ECHO) and exit");
+  }
+
+  void
+  Run()
+  {
+    for (const std::string & text : sendTo)
+    {
+      options.sendTo.push_back(Flagged("--send-to", [&] { return focusnet::ParseDicomPeer(text); }));
+    }
+    for (const std::string & text : allow)
+    {
+      options.allow.push_back(Flagged("--allow", [&] { return focusnet::ParseAllowedCaller(text); }));
+    }
+    focusnet::CheckNodeOptions(options);
+    options.batch.modelFileName = ResolveModelFile(modelFile);
+    const auto model = LoadModel(options.batch.modelFileName);
+    if (check)
+    {
+      for (const focusnet::DicomPeer & peer : options.sendTo)
+      {
+        if (const std::string why = focusnet::EchoDicomPeer(options.aeTitle, peer); !why.empty())
+        {
+          throw Error(peer.Text() + ": no answer to C-ECHO: " + why);
+        }
+        std::cout << peer.Text() << ": answers C-ECHO\n";
+      }
+      std::cout << "configuration ok\n";
+      return;
+    }
+    options.log = [](const std::string & line)
+    {
+      const std::time_t now = std::time(nullptr);
+      std::tm           local{};
+      localtime_r(&now, &local);
+      std::cout << std::put_time(&local, "%Y-%m-%d %H:%M:%S ") << line << std::endl;
+    };
+    std::signal(SIGTERM, [](int) { stopServing = true; });
+    std::signal(SIGINT, [](int) { stopServing = true; });
+    focusnet::RunDicomNode(options, model, stopServing);
+  }
+};
+
 struct DicomListCommand
 {
   CLI::App *  command{ nullptr };
@@ -659,12 +750,14 @@ Run(int argc, char ** argv)
   InitCommand      init;
   InfoCommand      info;
   EvaluateCommand  evaluate;
+  ServeCommand     serve;
   segment.Add(app);
   batch.Add(app);
   dicomList.Add(app);
   init.Add(app);
   info.Add(app);
   evaluate.Add(app);
+  serve.Add(app);
   OverlayCommand overlay;
   overlay.Add(app);
 #ifdef FOCUSNET_WITH_VTK
@@ -703,6 +796,10 @@ Run(int argc, char ** argv)
   else if (overlay.command->parsed())
   {
     overlay.Run();
+  }
+  else if (serve.command->parsed())
+  {
+    serve.Run();
   }
 #ifdef FOCUSNET_WITH_VTK
   else if (mesh.command->parsed())

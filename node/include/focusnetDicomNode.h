@@ -1,0 +1,110 @@
+/*=========================================================================
+ *  FocusNet for ITK and 3D Slicer
+ *  Licensed under the Apache License, Version 2.0
+ *=========================================================================*/
+#ifndef focusnetDicomNode_h
+#define focusnetDicomNode_h
+
+#include "focusnetBatch.h"
+#include "focusnetOptions.h"
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace focusnet
+{
+
+class Model;
+
+namespace option::node
+{
+// The DICOM node's own options, described as the inference options are (focusnetOptions.h) and checked by
+// CheckNodeOptions.
+inline constexpr NumericOption Port{ "port", "port", 1, 65535, false, true, 11112, 1, "TCP port to listen on" };
+inline constexpr NumericOption Idle{
+  "idle time", "idle", 0.1,
+  86400,       false,  false,
+  10,          1,      "seconds without a new instance after which a series is complete"
+};
+inline constexpr NumericOption MaxAssociations{
+  "associations", "max_associations", 1, 64, false, true, 4, 1, "associations served at once (more are refused)"
+};
+} // namespace option::node
+
+/** An application entity to send to: "AET@host:port". */
+struct DicomPeer
+{
+  std::string  aeTitle;
+  std::string  host;
+  unsigned int port{ 0 };
+  /** "AET@host:port". */
+  std::string
+  Text() const;
+};
+
+/** Parses "AET@host:port"; throws focusnet::Error naming what is wrong. */
+DicomPeer
+ParseDicomPeer(const std::string & text);
+
+/** A calling AE title the node accepts associations from, optionally only from one address: "AET" or "AET@host". */
+struct AllowedCaller
+{
+  std::string aeTitle;
+  std::string host; ///< empty: any address
+};
+
+/** Parses "AET" or "AET@host"; throws focusnet::Error naming what is wrong. */
+AllowedCaller
+ParseAllowedCaller(const std::string & text);
+
+struct NodeOptions
+{
+  std::string                spool;                 ///< the node's folder: what it received, made and sent
+  std::string                aeTitle{ "FOCUSNET" }; ///< its AE title (the called one; also the calling one)
+  unsigned int               port{ static_cast<unsigned int>(option::node::Port.fallback) };
+  std::vector<AllowedCaller> allow;  ///< empty: any calling AE title
+  std::vector<DicomPeer>     sendTo; ///< where each DICOM SEG goes
+  double                     idleSeconds{ option::node::Idle.fallback };
+  unsigned int               maxAssociations{ static_cast<unsigned int>(option::node::MaxAssociations.fallback) };
+  /** The work, as focusnet batch does it: modalities, jobs, inference and output options. Its roots are the spool's;
+   * it writes a DICOM SEG in any case. */
+  BatchOptions batch;
+  /** One line per received series, job and delivery (default: none). */
+  std::function<void(const std::string &)> log;
+};
+
+/** Throws focusnet::Error, in the options' words, for an option out of its range or an AE title DICOM does not allow
+ * (1 to 16 characters, no backslash or control character). */
+void
+CheckNodeOptions(const NodeOptions & options);
+
+/** \brief Runs the DICOM node until stop is set: a storage SCP that receives series by C-STORE (and answers C-ECHO),
+ * segments each once it is complete, and sends its DICOM SEG to every destination by C-STORE.
+ *
+ * The spool (options.spool) holds everything, so that a node started again goes on where it stopped:
+ * - incoming/STUDY/SERIES/SOP.dcm: instances received, each written whole under its final name (received into
+ *   partial/ first, then renamed);
+ * - results/STUDY/SERIES/: the batch job's output (seg.dcm, summary.json with the status and reason), and a file
+ *   delivered-AET@host_port for each destination that has the SEG;
+ * - done/STUDY/SERIES/: the instances of a series that is segmented and delivered (or that could not be segmented:
+ *   its summary.json says why).
+ * A series is complete after options.idleSeconds without a new instance. Its work is focusnet batch's (RunBatch), which
+ * skips a series whose summary.json says it is done, so no series is segmented twice. A destination that fails is
+ * tried again with back-off (2 s doubling up to 60 s) until it takes the SEG. Instances of classes other than CT and
+ * MR images (DICOM SEG, structured reports, presentation states...) are accepted and ignored, so a PACS that routes
+ * everything back, our SEGs included, causes no loop. Associations from AE titles not in options.allow are refused.
+ * Throws focusnet::Error for unusable options or a port it cannot listen on.
+ */
+void
+RunDicomNode(const NodeOptions & options, const std::shared_ptr<const Model> & model, const std::atomic<bool> & stop);
+
+/** C-ECHO from callingAeTitle to peer: "" when it answers, else why not ("association rejected", ...). */
+std::string
+EchoDicomPeer(const std::string & callingAeTitle, const DicomPeer & peer);
+
+} // namespace focusnet
+
+#endif

@@ -1,0 +1,285 @@
+"""focusnet serve against a real PACS: Debian's Orthanc, started by the tests with a configuration of their own on
+loopback ports, and dcmtk's echoscu and storescu. Orthanc sends the real CT and MR series to the node; the DICOM SEGs
+that come back are read with pydicom, checked by dciodvfy, and compared voxel by voxel with the label map
+`focusnet segment` writes for the same series. Every server is stopped by its PID, also when a test fails."""
+import json
+import os
+import pathlib
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+
+import numpy as np
+import pydicom
+import pytest
+
+from focusnet_test_files import read_nrrd
+
+FOCUSNET = os.environ["FOCUSNET_EXECUTABLE"]
+MODEL = os.environ["FOCUSNET_DEFAULT_MODEL"]
+ORTHANC = os.environ["FOCUSNET_ORTHANC"]
+SAMPLES = pathlib.Path(os.environ["FOCUSNET_SHARED_DATA_DIR"]) / "dicom_samples"
+CT = SAMPLES / "ct_series_uids_restored"
+MR = SAMPLES / "mr_series_babymri"
+SEG_CLASS = "1.2.840.10008.5.1.4.1.1.66.4"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(what, check, seconds):
+    """Polls check() until it returns something true, at most `seconds`; fails naming `what` otherwise."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.25)
+    pytest.fail("waited %g s for %s" % (seconds, what))
+
+
+def stop(process):
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+class Orthanc:
+    """An Orthanc of the test's own: DICOM and HTTP on free loopback ports, the node as modality "focusnet"."""
+
+    def __init__(self, folder, node_port, lua=None):
+        self.folder = pathlib.Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.dicom_port, self.http_port = free_port(), free_port()
+        config = {"Name": "focusnet-test", "DicomAet": "ORTHANC", "DicomPort": self.dicom_port,
+                  "HttpPort": self.http_port, "StorageDirectory": str(self.folder / "storage"),
+                  "IndexDirectory": str(self.folder / "storage"), "RemoteAccessAllowed": False,
+                  "AuthenticationEnabled": False, "Plugins": [], "DicomCheckModalityHost": False,
+                  "DicomModalities": {"focusnet": ["FOCUSNET", "127.0.0.1", node_port]}}
+        if lua:
+            (self.folder / "route.lua").write_text(lua)
+            config["LuaScripts"] = [str(self.folder / "route.lua")]
+        (self.folder / "orthanc.json").write_text(json.dumps(config))
+        self.log = open(self.folder / "orthanc.log", "w")
+        self.process = subprocess.Popen([ORTHANC, str(self.folder / "orthanc.json")], stdout=self.log,
+                                        stderr=subprocess.STDOUT)
+        wait_for("Orthanc's REST API", self._answers, 30)
+
+    def _answers(self):
+        assert self.process.poll() is None, (self.folder / "orthanc.log").read_text()
+        try:
+            return self.get("/system")
+        except OSError:
+            return None
+
+    def request(self, path, data=None):
+        request = urllib.request.Request("http://127.0.0.1:%d%s" % (self.http_port, path), data=data)
+        with urllib.request.urlopen(request, timeout=120) as response:
+            body = response.read()
+        return body if path.endswith("/file") else json.loads(body)
+
+    def get(self, path):
+        return self.request(path)
+
+    def post(self, path, body):
+        return self.request(path, body if isinstance(body, bytes) else json.dumps(body).encode())
+
+    def upload(self, folder):
+        """Stores every file of folder; the Orthanc ID of their series."""
+        series = {self.post("/instances", path.read_bytes())["ParentSeries"] for path in sorted(folder.iterdir())}
+        assert len(series) == 1, series
+        return series.pop()
+
+    def segs(self):
+        """The SEG instances Orthanc holds, as {Orthanc instance ID: the series it belongs to}."""
+        found = {}
+        for series in self.get("/series?expand"):
+            if series["MainDicomTags"].get("Modality") == "SEG":
+                for instance in series["Instances"]:
+                    found[instance] = series["ID"]
+        return found
+
+    def close(self):
+        stop(self.process)
+        self.log.close()
+
+
+class Node:
+    """focusnet serve on a free loopback port, sending to Orthanc and accepting only it."""
+
+    def __init__(self, folder, orthanc_port=None, port=None, extra=()):
+        self.folder = pathlib.Path(folder)
+        self.port = port or free_port()
+        self.spool = self.folder / "spool"
+        command = [FOCUSNET, "serve", str(self.spool), "--aet", "FOCUSNET", "--port", str(self.port), "--idle", "2",
+                   "--allow", "ORTHANC", "--allow", "STORESCU@127.0.0.1", "--model", MODEL, "--device", "cpu",
+                   "--threads", "2", *extra]
+        if orthanc_port:
+            command += ["--send-to", "ORTHANC@127.0.0.1:%d" % orthanc_port]
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.log_file = self.folder / "node.log"
+        self.log = open(self.log_file, "w")
+        self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT)
+        wait_for("the node to listen", lambda: "listening as FOCUSNET" in self.text(), 60)
+
+    def text(self):
+        assert self.process.poll() is None, self.log_file.read_text()
+        return self.log_file.read_text()
+
+    def close(self):
+        stop(self.process)
+        self.log.close()
+
+
+@pytest.fixture
+def servers(tmp_path):
+    """Yields a function that starts servers; stops every one it started, also on failure."""
+    started = []
+
+    def start(kind, *args, **kwargs):
+        server = kind(*args, **kwargs)
+        started.append(server)
+        return server
+
+    yield start
+    for server in reversed(started):
+        server.close()
+
+
+def label_map_of(series_folder, work):
+    """`focusnet segment`'s label map of the series, with each slice's source SOP instance UID (ITK stacks the
+    slices by their position along the normal of the image plane)."""
+    label = work / (series_folder.name + ".nrrd")
+    subprocess.run([FOCUSNET, "segment", str(series_folder), str(label), "--model", MODEL, "--threads", "2",
+                    "--device", "cpu"], check=True, capture_output=True)
+    headers = [pydicom.dcmread(path, stop_before_pixels=True) for path in series_folder.iterdir()]
+    row, column = np.array([float(v) for v in headers[0].ImageOrientationPatient]).reshape(2, 3)
+    normal = np.cross(row, column)
+    headers.sort(key=lambda h: float(np.dot(normal, [float(v) for v in h.ImagePositionPatient])))
+    return read_nrrd(label), [h.SOPInstanceUID for h in headers], headers[0]
+
+
+def check_seg(seg_bytes, series_folder, work):
+    """The SEG passes dciodvfy, references its source series, and its frames hold `focusnet segment`'s label map."""
+    path = work / ("seg-of-" + series_folder.name + ".dcm")
+    path.write_bytes(seg_bytes)
+    check = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True)
+    errors = [line for line in (check.stdout + check.stderr).splitlines() if line.startswith("Error")]
+    assert errors == [], errors
+    seg = pydicom.dcmread(path)
+    labels, uids, source = label_map_of(series_folder, work)
+    assert seg.SOPClassUID == SEG_CLASS
+    assert seg.StudyInstanceUID == source.StudyInstanceUID
+    assert [s.SeriesInstanceUID for s in seg.ReferencedSeriesSequence] == [source.SeriesInstanceUID]
+    referenced = {i.ReferencedSOPInstanceUID for i in seg.ReferencedSeriesSequence[0].ReferencedInstanceSequence}
+    assert referenced <= set(uids)
+    frames = seg.pixel_array.reshape(int(seg.NumberOfFrames), seg.Rows, seg.Columns)
+    by_source = {}
+    for frame, group in zip(frames, seg.PerFrameFunctionalGroupsSequence):
+        by_source[group.DerivationImageSequence[0].SourceImageSequence[0].ReferencedSOPInstanceUID] = frame
+    for k, uid in enumerate(uids):  # frames without label are left out of the SEG
+        expected = labels[k] > 0
+        assert np.array_equal(by_source.get(uid, np.zeros_like(expected)) > 0, expected), (series_folder.name, k)
+    assert sum(int(f.sum()) for f in by_source.values()) == int((labels > 0).sum())
+    return seg
+
+
+def test_series_sent_by_the_pacs_come_back_as_segs_that_hold_focusnet_segment_s_label_maps(servers, tmp_path):
+    node_port = free_port()
+    orthanc = servers(Orthanc, tmp_path / "orthanc", node_port)
+    node = servers(Node, tmp_path / "node", orthanc.dicom_port, node_port)
+    for folder in (CT, MR):
+        series = orthanc.upload(folder)
+        answer = orthanc.post("/modalities/focusnet/store", {"Resources": [series], "Synchronous": True})
+        assert answer.get("FailedInstancesCount", 0) == 0, answer
+    segs = wait_for("two SEGs in Orthanc", lambda: (lambda s: s if len(s) == 2 else None)(orthanc.segs()), 180)
+    work = tmp_path / "work"
+    work.mkdir()
+    seen = set()
+    for instance in segs:
+        seg = pydicom.dcmread(pydicom.filebase.DicomBytesIO(orthanc.get("/instances/%s/file" % instance)))
+        folder = CT if seg.ReferencedSeriesSequence[0].SeriesInstanceUID == pydicom.dcmread(
+            next(CT.iterdir()), stop_before_pixels=True).SeriesInstanceUID else MR
+        check_seg(orthanc.get("/instances/%s/file" % instance), folder, work)
+        seen.add(folder)
+    assert seen == {CT, MR}
+    log = node.text()
+    assert log.count("DICOM SEG delivered to ORTHANC@127.0.0.1:%d" % orthanc.dicom_port) == 2, log
+    # Received, segmented and delivered: the instances are filed under done/, nothing is left in incoming/.
+    assert list((node.spool / "incoming").iterdir()) == []
+    assert len(list((node.spool / "done").glob("*/*/*.dcm"))) == len(list(CT.iterdir())) + len(list(MR.iterdir()))
+
+
+def test_a_pacs_that_routes_everything_back_causes_no_loop(servers, tmp_path):
+    # Orthanc sends every instance it stores to the node, the node's SEGs included.
+    route = 'function OnStoredInstance(instanceId, tags, metadata, origin)\n  SendToModality(instanceId, "focusnet")\nend\n'
+    node_port = free_port()
+    orthanc = servers(Orthanc, tmp_path / "orthanc", node_port, lua=route)
+    node = servers(Node, tmp_path / "node", orthanc.dicom_port, node_port)
+    orthanc.upload(CT)
+    wait_for("the SEG in Orthanc", orthanc.segs, 180)
+    # The SEG went back to the node, which ignored it; give it time to do anything it would do.
+    wait_for("the node to ignore its own SEG", lambda: "ignored 1 instance(s)" in node.text(), 60)
+    time.sleep(4)  # twice the idle time
+    assert len(orthanc.segs()) == 1, orthanc.segs()
+    log = node.text()
+    assert log.count(": ok") == 1 and log.count("DICOM SEG delivered") == 1, log
+    assert list((node.spool / "incoming").iterdir()) == []
+    assert len(list((node.spool / "results").glob("*/*/seg.dcm"))) == 1
+
+
+def test_callers_not_allowed_are_refused_and_instances_that_are_not_images_are_ignored(servers, tmp_path):
+    node = servers(Node, tmp_path / "node")
+    echo = ["echoscu", "-to", "10", "127.0.0.1", str(node.port), "-aec", "FOCUSNET"]
+    assert subprocess.run(echo + ["-aet", "STORESCU"], capture_output=True).returncode == 0
+    refused = subprocess.run(echo + ["-aet", "STRANGER"], capture_output=True, text=True)
+    assert refused.returncode != 0
+    assert "refused an association from STRANGER" in wait_for(
+        "the refusal in the log", lambda: "STRANGER" in node.text() and node.text(), 10)
+    wrong_called = subprocess.run(["echoscu", "-to", "10", "127.0.0.1", str(node.port), "-aet", "STORESCU", "-aec",
+                                   "SOMEONE"], capture_output=True)
+    assert wrong_called.returncode != 0
+    # A structured report (not an image): accepted with success, and not kept.
+    report = tmp_path / "sr.dcm"
+    dataset = pydicom.Dataset()
+    dataset.SOPClassUID = "1.2.840.10008.5.1.4.1.1.88.33"  # Comprehensive SR
+    dataset.SOPInstanceUID, dataset.StudyInstanceUID, dataset.SeriesInstanceUID = (
+        pydicom.uid.generate_uid() for _ in range(3))
+    dataset.Modality = "SR"
+    dataset.file_meta = pydicom.dataset.FileMetaDataset()
+    dataset.file_meta.MediaStorageSOPClassUID = dataset.SOPClassUID
+    dataset.file_meta.MediaStorageSOPInstanceUID = dataset.SOPInstanceUID
+    dataset.file_meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
+    dataset.is_little_endian, dataset.is_implicit_VR = True, False
+    dataset.save_as(report, write_like_original=False)
+    store = subprocess.run(["storescu", "-to", "10", "-aet", "STORESCU", "-aec", "FOCUSNET", "127.0.0.1",
+                            str(node.port), str(report)], capture_output=True, text=True)
+    assert store.returncode == 0, store.stderr
+    wait_for("the node to log the ignored instance", lambda: "ignored 1 instance(s)" in node.text(), 10)
+    assert list((node.spool / "incoming").iterdir()) == []
+    assert list((node.spool / "partial").iterdir()) == []
+    # --check echoes every destination and exits: the node itself answers (as STORESCU, which it allows); a port where
+    # nothing listens does not, in one line naming the destination.
+    check = [FOCUSNET, "serve", str(tmp_path / "other-spool"), "--aet", "STORESCU", "--model", MODEL, "--check"]
+    answered = subprocess.run(check + ["--send-to", "FOCUSNET@127.0.0.1:%d" % node.port], capture_output=True,
+                              text=True)
+    assert answered.returncode == 0 and "FOCUSNET@127.0.0.1:%d: answers C-ECHO" % node.port in answered.stdout, (
+        answered.stdout, answered.stderr)
+    down = "FOCUSNET@127.0.0.1:%d" % free_port()
+    silent = subprocess.run(check + ["--send-to", down], capture_output=True, text=True)
+    assert silent.returncode != 0 and silent.stderr.startswith("focusnet: error: %s: no answer to C-ECHO" % down), (
+        silent.stderr)
+    assert len(silent.stderr.splitlines()) == 1, silent.stderr
+    # SIGTERM: the node stops accepting, lets the associations finish, and exits cleanly.
+    node.process.terminate()
+    assert node.process.wait(timeout=20) == 0
+    assert node.log_file.read_text().rstrip().endswith("stopped")
