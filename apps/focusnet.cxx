@@ -392,8 +392,8 @@ struct ServeCommand
     command->add_option("--send-to", sendTo, "Send each DICOM SEG to AET@host:port (repeatable)");
     command->add_option("--allow",
                         allow,
-                        "Accept associations only from this calling AE title, AET or AET@host (repeatable; default: "
-                        "any)");
+                        "Accept associations only from this calling AE title, AET or AET@ADDRESS (an IPv4 address; "
+                        "repeatable; default: any)");
     focusnet::AddNumericOption(*command, focusnet::option::node::Idle, options.idleSeconds);
     focusnet::AddNumericOption(*command, focusnet::option::node::MaxAssociations, options.maxAssociations);
     command->add_option("--model", modelFile, ModelHelp);

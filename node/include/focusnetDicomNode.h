@@ -49,7 +49,8 @@ struct DicomPeer
 DicomPeer
 ParseDicomPeer(const std::string & text);
 
-/** A calling AE title the node accepts associations from, optionally only from one address: "AET" or "AET@host". */
+/** A calling AE title the node accepts associations from, optionally only from one IPv4 address: "AET" or
+ * "AET@192.0.2.7" (the node looks up no host names). */
 struct AllowedCaller
 {
   std::string aeTitle;
@@ -92,8 +93,9 @@ CheckNodeOptions(const NodeOptions & options);
  * - done/STUDY/SERIES/: the instances of a series that is segmented and delivered (or that could not be segmented:
  *   its summary.json says why).
  * A series is complete after options.idleSeconds without a new instance. Its work is focusnet batch's (RunBatch), which
- * skips a series whose summary.json says it is done, so no series is segmented twice. A destination that fails is
- * tried again with back-off (2 s doubling up to 60 s) until it takes the SEG. Instances of classes other than CT and
+ * skips a series whose summary.json says it is done, so no series is segmented twice. A series that could not be
+ * worked on (the spool's own trouble) or whose SEG a destination did not take is tried again with back-off (2 s
+ * doubling up to 60 s) until it is done. Instances of classes other than CT and
  * MR images (DICOM SEG, structured reports, presentation states...) are accepted and ignored, so a PACS that routes
  * everything back, our SEGs included, causes no loop. Associations from AE titles not in options.allow are refused.
  * Throws focusnet::Error for unusable options or a port it cannot listen on.

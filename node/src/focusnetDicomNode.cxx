@@ -16,6 +16,8 @@
 #include <dcmtk/oflog/oflog.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -25,6 +27,11 @@
 #include <set>
 #include <sstream>
 #include <thread>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 namespace fs = std::filesystem;
 
@@ -96,6 +103,9 @@ struct ReceiverContext
   fs::path            incoming, partial;
   std::atomic<long>   received{ 0 };
   std::mutex          logMutex;
+  /** Held while an instance is filed under its series and while a series folder moves to done/, so that neither
+   * finds the other's folder half made or half gone. */
+  std::mutex spoolMutex;
 
   void
   Log(const std::string & line)
@@ -213,7 +223,8 @@ private:
       m_Context.Log("refused an instance from " + m_Calling + ": no valid study, series and instance UIDs");
       return STATUS_STORE_Error_CannotUnderstand;
     }
-    const fs::path folder = m_Context.incoming / study.c_str() / series.c_str();
+    const fs::path                    folder = m_Context.incoming / study.c_str() / series.c_str();
+    const std::lock_guard<std::mutex> lock(m_Context.spoolMutex);
     fs::create_directories(folder, error);
     fs::rename(partial, folder / (std::string(instance.c_str()) + ".dcm"), error);
     if (error)
@@ -430,9 +441,9 @@ public:
   {
   }
 
-  /** Works on every series that is complete and due. */
+  /** Works on every series that is complete and due, until stop is set. */
   void
-  Pass()
+  Pass(const std::atomic<bool> & stop)
   {
     std::error_code       error;
     std::vector<fs::path> complete;
@@ -449,9 +460,9 @@ public:
         }
       }
     }
-    for (const fs::path & series : complete)
+    for (std::size_t i = 0; i < complete.size() && !stop; ++i)
     {
-      Work(series);
+      Work(complete[i]);
     }
   }
 
@@ -477,21 +488,17 @@ private:
     {
       report = RunBatch(batch, m_Model);
     }
-    catch (const std::exception & e)
+    catch (const std::exception & e) // the spool's own trouble (a full disk...): kept, and tried again
     {
-      m_Context.Log("series " + series.filename().string() + ": failed: " + e.what());
-      MoveToDone(series, m_Spool / "done");
+      m_Context.Log("series " + series.filename().string() + ": not segmented: " + e.what() + Later(series));
       return;
     }
     bool delivered = true;
     for (const BatchItem & item : report.items)
     {
       const std::string name = "series " + (item.seriesUid.empty() ? series.filename().string() : item.seriesUid);
-      if (item.status != "skipped" || item.reason.rfind("done in an earlier run", 0) != 0)
-      {
-        m_Context.Log(name + ": " + item.status + (item.reason.empty() ? "" : " (" + item.reason + ")") +
-                      (item.slices > 0 ? ", " + std::to_string(item.slices) + " slices" : ""));
-      }
+      m_Context.Log(name + ": " + item.status + (item.reason.empty() ? "" : " (" + item.reason + ")") +
+                    (item.slices > 0 ? ", " + std::to_string(item.slices) + " slices" : ""));
       const fs::path  results = m_Spool / "results" / item.outputFolder;
       std::error_code error;
       if (item.outputFolder.empty() || !fs::exists(results / "seg.dcm", error))
@@ -513,19 +520,29 @@ private:
         else
         {
           delivered = false;
-          Retry & retry = m_Retry[series];
-          retry.next = Clock::now() + std::chrono::milliseconds(static_cast<long>(retry.delay * 1000));
-          m_Context.Log(name + ": DICOM SEG not delivered to " + peer.Text() + ": " + why + "; next try in " +
-                        ShortestNumber(retry.delay) + " s");
-          retry.delay = std::min(retry.delay * 2.0, 60.0);
+          m_Context.Log(name + ": DICOM SEG not delivered to " + peer.Text() + ": " + why);
         }
       }
     }
-    if (delivered)
+    if (!delivered)
     {
-      m_Retry.erase(series);
-      MoveToDone(series, m_Spool / "done");
+      m_Context.Log("series " + series.filename().string() + ": delivery" + Later(series));
+      return;
     }
+    m_Retry.erase(series);
+    const std::lock_guard<std::mutex> lock(m_Context.spoolMutex);
+    MoveToDone(series, m_Spool / "done");
+  }
+
+  /** Schedules series for another try after its back-off (2 s, doubling up to 60 s); "; next try in N s". */
+  std::string
+  Later(const fs::path & series)
+  {
+    Retry & retry = m_Retry[series];
+    retry.next = Clock::now() + std::chrono::milliseconds(static_cast<long>(retry.delay * 1000));
+    const std::string when = "; next try in " + ShortestNumber(retry.delay) + " s";
+    retry.delay = std::min(retry.delay * 2.0, 60.0);
+    return when;
   }
 
   const NodeOptions &                m_Options;
@@ -534,6 +551,47 @@ private:
   const fs::path                     m_Spool;
   std::map<fs::path, Retry>          m_Retry;
 };
+
+/** Why port cannot be listened on (another program has it...), or "": bound and let go again at once. */
+std::string
+PortRefusal(unsigned int port)
+{
+  const int socket = ::socket(AF_INET, SOCK_STREAM, 0);
+  const int on = 1;
+  ::setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)); // as DCMTK binds it
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<std::uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_ANY);
+  const bool bound =
+    ::bind(socket, reinterpret_cast<const sockaddr *>(&address), sizeof(address)) == 0 && ::listen(socket, 1) == 0;
+  const std::string why = bound ? std::string() : std::strerror(errno);
+  ::close(socket);
+  return why;
+}
+
+/** Waits (at most 10 s) until a TCP connection to port on the loopback address is accepted: true once the
+ * listener has its port, false when it ended first (it could not listen) or never got it. */
+bool
+AcceptsConnections(unsigned int port, const std::atomic<bool> & listening)
+{
+  for (int attempt = 0; attempt < 100 && listening; ++attempt)
+  {
+    const int   socket = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<std::uint16_t>(port));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const bool connected = ::connect(socket, reinterpret_cast<const sockaddr *>(&address), sizeof(address)) == 0;
+    ::close(socket);
+    if (connected)
+    {
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
 
 void
 CheckAeTitle(const std::string & title, const std::string & what)
@@ -612,6 +670,10 @@ RunDicomNode(const NodeOptions & options, const std::shared_ptr<const Model> & m
     throw Error("no model given");
   }
   QuietDcmtk();
+  if (const std::string why = PortRefusal(options.port); !why.empty())
+  {
+    throw Error("port " + std::to_string(options.port) + ": cannot listen: " + why);
+  }
   const fs::path  spool = options.spool;
   std::error_code error;
   for (const char * folder : { "incoming", "partial", "results", "done" })
@@ -639,18 +701,44 @@ RunDicomNode(const NodeOptions & options, const std::shared_ptr<const Model> & m
       listened = pool.listen();
       listening = false;
     });
-  context.Log("listening as " + options.aeTitle + " on port " + std::to_string(options.port));
-  SeriesWork work(options, model, context);
-  while (!stop && listening)
+  // Stops the listener however this function ends. listen() sets its run mode when it starts, so a stop asked for
+  // before then would be undone: asked again until the listener has ended.
+  const auto stopListening = [&]
   {
-    work.Pass();
-    for (int i = 0; i < 5 && !stop && listening; ++i)
+    while (listening)
     {
+      pool.stopAfterCurrentAssociations();
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
+    listener.join();
+  };
+  try
+  {
+    if (!AcceptsConnections(options.port, listening))
+    {
+      stopListening();
+      throw Error("port " + std::to_string(options.port) + ": cannot listen: " + Text(listened));
+    }
+    context.Log("listening as " + options.aeTitle + " on port " + std::to_string(options.port));
+    SeriesWork work(options, model, context);
+    while (!stop && listening)
+    {
+      work.Pass(stop);
+      for (int i = 0; i < 5 && !stop && listening; ++i)
+      {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    }
   }
-  pool.stopAfterCurrentAssociations();
-  listener.join();
+  catch (...)
+  {
+    if (listener.joinable())
+    {
+      stopListening();
+    }
+    throw;
+  }
+  stopListening();
   if (listened.bad() && !stop)
   {
     throw Error("port " + std::to_string(options.port) + ": cannot listen: " + Text(listened));

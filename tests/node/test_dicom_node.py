@@ -72,6 +72,8 @@ class Orthanc:
         self.log = open(self.folder / "orthanc.log", "w")
         self.process = subprocess.Popen([ORTHANC, str(self.folder / "orthanc.json")], stdout=self.log,
                                         stderr=subprocess.STDOUT)
+
+    def wait_ready(self):
         wait_for("Orthanc's REST API", self._answers, 30)
 
     def _answers(self):
@@ -116,19 +118,22 @@ class Orthanc:
 class Node:
     """focusnet serve on a free loopback port, sending to Orthanc and accepting only it."""
 
-    def __init__(self, folder, orthanc_port=None, port=None, extra=()):
+    def __init__(self, folder, orthanc_port=None, port=None, idle=2):
         self.folder = pathlib.Path(folder)
         self.port = port or free_port()
         self.spool = self.folder / "spool"
-        command = [FOCUSNET, "serve", str(self.spool), "--aet", "FOCUSNET", "--port", str(self.port), "--idle", "2",
-                   "--allow", "ORTHANC", "--allow", "STORESCU@127.0.0.1", "--model", MODEL, "--device", "cpu",
-                   "--threads", "2", *extra]
+        command = [FOCUSNET, "serve", str(self.spool), "--aet", "FOCUSNET", "--port", str(self.port), "--idle",
+                   str(idle), "--allow", "ORTHANC", "--allow", "STORESCU@127.0.0.1", "--model", MODEL, "--device",
+                   "cpu", "--threads", "2"]
         if orthanc_port:
             command += ["--send-to", "ORTHANC@127.0.0.1:%d" % orthanc_port]
         self.folder.mkdir(parents=True, exist_ok=True)
         self.log_file = self.folder / "node.log"
         self.log = open(self.log_file, "w")
         self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def wait_ready(self):
+        # The node says so once its port takes connections.
         wait_for("the node to listen", lambda: "listening as FOCUSNET" in self.text(), 60)
 
     def text(self):
@@ -147,7 +152,8 @@ def servers(tmp_path):
 
     def start(kind, *args, **kwargs):
         server = kind(*args, **kwargs)
-        started.append(server)
+        started.append(server)  # before waiting for it: stopped also when it never gets ready
+        server.wait_ready()
         return server
 
     yield start
@@ -160,7 +166,7 @@ def label_map_of(series_folder, work):
     slices by their position along the normal of the image plane)."""
     label = work / (series_folder.name + ".nrrd")
     subprocess.run([FOCUSNET, "segment", str(series_folder), str(label), "--model", MODEL, "--threads", "2",
-                    "--device", "cpu"], check=True, capture_output=True)
+                    "--device", "cpu"], check=True, capture_output=True, timeout=300)
     headers = [pydicom.dcmread(path, stop_before_pixels=True) for path in series_folder.iterdir()]
     row, column = np.array([float(v) for v in headers[0].ImageOrientationPatient]).reshape(2, 3)
     normal = np.cross(row, column)
@@ -172,7 +178,7 @@ def check_seg(seg_bytes, series_folder, work):
     """The SEG passes dciodvfy, references its source series, and its frames hold `focusnet segment`'s label map."""
     path = work / ("seg-of-" + series_folder.name + ".dcm")
     path.write_bytes(seg_bytes)
-    check = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True)
+    check = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True, timeout=60)
     errors = [line for line in (check.stdout + check.stderr).splitlines() if line.startswith("Error")]
     assert errors == [], errors
     seg = pydicom.dcmread(path)
@@ -224,15 +230,17 @@ def test_a_pacs_that_routes_everything_back_causes_no_loop(servers, tmp_path):
     route = 'function OnStoredInstance(instanceId, tags, metadata, origin)\n  SendToModality(instanceId, "focusnet")\nend\n'
     node_port = free_port()
     orthanc = servers(Orthanc, tmp_path / "orthanc", node_port, lua=route)
-    node = servers(Node, tmp_path / "node", orthanc.dicom_port, node_port)
+    # Orthanc routes the instances one by one as they are uploaded: an idle time that no gap between two reaches.
+    node = servers(Node, tmp_path / "node", orthanc.dicom_port, node_port, idle=6)
     orthanc.upload(CT)
     wait_for("the SEG in Orthanc", orthanc.segs, 180)
     # The SEG went back to the node, which ignored it; give it time to do anything it would do.
     wait_for("the node to ignore its own SEG", lambda: "ignored 1 instance(s)" in node.text(), 60)
-    time.sleep(4)  # twice the idle time
+    time.sleep(12)  # twice the idle time
     assert len(orthanc.segs()) == 1, orthanc.segs()
     log = node.text()
-    assert log.count(": ok") == 1 and log.count("DICOM SEG delivered") == 1, log
+    assert log.count(": ok, 20 slices") == 1 and log.count(": ok") == 1, log  # the whole series, once
+    assert log.count("DICOM SEG delivered") == 1, log
     assert list((node.spool / "incoming").iterdir()) == []
     assert len(list((node.spool / "results").glob("*/*/seg.dcm"))) == 1
 
@@ -240,13 +248,13 @@ def test_a_pacs_that_routes_everything_back_causes_no_loop(servers, tmp_path):
 def test_callers_not_allowed_are_refused_and_instances_that_are_not_images_are_ignored(servers, tmp_path):
     node = servers(Node, tmp_path / "node")
     echo = ["echoscu", "-to", "10", "127.0.0.1", str(node.port), "-aec", "FOCUSNET"]
-    assert subprocess.run(echo + ["-aet", "STORESCU"], capture_output=True).returncode == 0
-    refused = subprocess.run(echo + ["-aet", "STRANGER"], capture_output=True, text=True)
+    assert subprocess.run(echo + ["-aet", "STORESCU"], capture_output=True, timeout=60).returncode == 0
+    refused = subprocess.run(echo + ["-aet", "STRANGER"], capture_output=True, text=True, timeout=60)
     assert refused.returncode != 0
     assert "refused an association from STRANGER" in wait_for(
         "the refusal in the log", lambda: "STRANGER" in node.text() and node.text(), 10)
     wrong_called = subprocess.run(["echoscu", "-to", "10", "127.0.0.1", str(node.port), "-aet", "STORESCU", "-aec",
-                                   "SOMEONE"], capture_output=True)
+                                   "SOMEONE"], capture_output=True, timeout=60)
     assert wrong_called.returncode != 0
     # A structured report (not an image): accepted with success, and not kept.
     report = tmp_path / "sr.dcm"
@@ -262,7 +270,7 @@ def test_callers_not_allowed_are_refused_and_instances_that_are_not_images_are_i
     dataset.is_little_endian, dataset.is_implicit_VR = True, False
     dataset.save_as(report, write_like_original=False)
     store = subprocess.run(["storescu", "-to", "10", "-aet", "STORESCU", "-aec", "FOCUSNET", "127.0.0.1",
-                            str(node.port), str(report)], capture_output=True, text=True)
+                            str(node.port), str(report)], capture_output=True, text=True, timeout=60)
     assert store.returncode == 0, store.stderr
     wait_for("the node to log the ignored instance", lambda: "ignored 1 instance(s)" in node.text(), 10)
     assert list((node.spool / "incoming").iterdir()) == []
@@ -271,14 +279,20 @@ def test_callers_not_allowed_are_refused_and_instances_that_are_not_images_are_i
     # nothing listens does not, in one line naming the destination.
     check = [FOCUSNET, "serve", str(tmp_path / "other-spool"), "--aet", "STORESCU", "--model", MODEL, "--check"]
     answered = subprocess.run(check + ["--send-to", "FOCUSNET@127.0.0.1:%d" % node.port], capture_output=True,
-                              text=True)
+                              text=True, timeout=120)
     assert answered.returncode == 0 and "FOCUSNET@127.0.0.1:%d: answers C-ECHO" % node.port in answered.stdout, (
         answered.stdout, answered.stderr)
     down = "FOCUSNET@127.0.0.1:%d" % free_port()
-    silent = subprocess.run(check + ["--send-to", down], capture_output=True, text=True)
+    silent = subprocess.run(check + ["--send-to", down], capture_output=True, text=True, timeout=120)
     assert silent.returncode != 0 and silent.stderr.startswith("focusnet: error: %s: no answer to C-ECHO" % down), (
         silent.stderr)
     assert len(silent.stderr.splitlines()) == 1, silent.stderr
+    # A second node on the same port: one line, and no spool made.
+    taken = subprocess.run([FOCUSNET, "serve", str(tmp_path / "second"), "--port", str(node.port), "--model", MODEL],
+                           capture_output=True, text=True, timeout=120)
+    assert taken.returncode != 0 and taken.stderr == "focusnet: error: port %d: cannot listen: Address already in use\n" % (
+        node.port), taken.stderr
+    assert not (tmp_path / "second").exists()
     # SIGTERM: the node stops accepting, lets the associations finish, and exits cleanly.
     node.process.terminate()
     assert node.process.wait(timeout=20) == 0
