@@ -396,6 +396,7 @@ struct ServeCommand
                         "repeatable; default: any)");
     focusnet::AddNumericOption(*command, focusnet::option::node::Idle, options.idleSeconds);
     focusnet::AddNumericOption(*command, focusnet::option::node::MaxAssociations, options.maxAssociations);
+    focusnet::AddNumericOption(*command, focusnet::option::node::MinFree, options.minFreeMegabytes);
     command->add_option("--model", modelFile, ModelHelp);
     command->add_option("--modality", options.batch.modalities, "Only series of these modalities (e.g. CT)")
       ->delimiter(',');

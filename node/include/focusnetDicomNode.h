@@ -32,6 +32,16 @@ inline constexpr NumericOption Idle{
 inline constexpr NumericOption MaxAssociations{
   "associations", "max_associations", 1, 64, false, true, 4, 1, "associations served at once (more are refused)"
 };
+inline constexpr NumericOption MinFree{ "minimum free space",
+                                        "min_free",
+                                        0,
+                                        1e9,
+                                        false,
+                                        false,
+                                        500,
+                                        100,
+                                        "megabytes the spool's disk keeps free: below, instances are refused (out of "
+                                        "resources)" };
 } // namespace option::node
 
 /** An application entity to send to: "AET@host:port". */
@@ -70,6 +80,7 @@ struct NodeOptions
   std::vector<DicomPeer>     sendTo; ///< where each DICOM SEG goes
   double                     idleSeconds{ option::node::Idle.fallback };
   unsigned int               maxAssociations{ static_cast<unsigned int>(option::node::MaxAssociations.fallback) };
+  double                     minFreeMegabytes{ option::node::MinFree.fallback };
   /** The work, as focusnet batch does it: modalities, jobs, inference and output options. Its roots are the spool's;
    * it writes a DICOM SEG in any case. */
   BatchOptions batch;
@@ -85,20 +96,27 @@ CheckNodeOptions(const NodeOptions & options);
 /** \brief Runs the DICOM node until stop is set: a storage SCP that receives series by C-STORE (and answers C-ECHO),
  * segments each once it is complete, and sends its DICOM SEG to every destination by C-STORE.
  *
- * The spool (options.spool) holds everything, so that a node started again goes on where it stopped:
- * - incoming/STUDY/SERIES/SOP.dcm: instances received, each written whole under its final name (received into
- *   partial/ first, then renamed);
- * - results/STUDY/SERIES/: the batch job's output (seg.dcm, summary.json with the status and reason), and a file
+ * The spool (options.spool) holds everything, so that a node started again (after a kill -9 too) goes on where it
+ * stopped and does no series twice:
+ * - partial/: instances being received; a file is renamed under incoming/ once whole, and what an interrupted
+ *   receive left is removed at start;
+ * - incoming/STUDY/SERIES/SOP.dcm: series being received. A series is complete after options.idleSeconds without a
+ *   new instance, counted from the node's start at the earliest (a sender cut off by a restart can send the rest);
+ * - working/STUDY/SERIES/: complete series, segmented by focusnet batch's code (RunBatch); instances arriving
+ *   meanwhile start a new folder in incoming/;
+ * - results/STUDY/SERIES/: RunBatch's output (seg.dcm, summary.json with the status and reason) and a file
  *   delivered-AET@host_port for each destination that has the SEG;
- * - done/STUDY/SERIES/: the instances of a series that is segmented and delivered (or that could not be segmented:
- *   its summary.json says why).
- * A series is complete after options.idleSeconds without a new instance. Its work is focusnet batch's (RunBatch), which
- * skips a series whose summary.json says it is done, so no series is segmented twice. A series that could not be
- * worked on (the spool's own trouble) or whose SEG a destination did not take is tried again with back-off (2 s
- * doubling up to 60 s) until it is done. Instances of classes other than CT and
- * MR images (DICOM SEG, structured reports, presentation states...) are accepted and ignored, so a PACS that routes
- * everything back, our SEGs included, causes no loop. Associations from AE titles not in options.allow are refused.
- * Throws focusnet::Error for unusable options or a port it cannot listen on.
+ * - outbox/NAME.json: a SEG owed to a destination, with its attempts and last error; tried with back-off (2 s
+ *   doubling up to 60 s) until the destination takes it;
+ * - done/STUDY/SERIES/: the instances of segmented series. A series received again is not segmented again; one that
+ *   gained instances is segmented again, whole (its earlier results are kept as results/STUDY/SERIES-superseded);
+ * - status.json: the node, its counts, what waits, the outbox, the last errors, and the last series with their status
+ *   and reason (rewritten atomically as it changes).
+ * Instances of classes other than CT and MR images (DICOM SEG, structured reports, presentation states...) are
+ * accepted and ignored, so a PACS that routes everything back, our SEGs included, causes no loop. Associations from AE
+ * titles not in options.allow are refused; with less than options.minFreeMegabytes free in the spool, instances are
+ * refused with the status "out of resources" (0xA700) and not kept. A series that cannot be segmented for the spool's
+ * own trouble is tried again with back-off. Throws focusnet::Error for unusable options or a port it cannot listen on.
  */
 void
 RunDicomNode(const NodeOptions & options, const std::shared_ptr<const Model> & model, const std::atomic<bool> & stop);

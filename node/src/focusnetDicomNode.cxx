@@ -4,6 +4,7 @@
  *=========================================================================*/
 #include "focusnetDicomNode.h"
 
+#include "focusnetAtomicFile.h"
 #include "focusnetError.h"
 
 #include <dcmtk/config/osconfig.h>
@@ -14,12 +15,14 @@
 #include <dcmtk/dcmnet/scppool.h>
 #include <dcmtk/dcmnet/scpthrd.h>
 #include <dcmtk/oflog/oflog.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <atomic>
 #include <chrono>
+#include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -40,6 +43,7 @@ namespace focusnet
 namespace
 {
 using Clock = std::chrono::steady_clock;
+using Json = nlohmann::ordered_json;
 
 /** The storage classes the node segments: CT and MR images. */
 const char * const ImageClasses[] = {
@@ -101,8 +105,10 @@ struct ReceiverContext
 {
   const NodeOptions & options;
   fs::path            incoming, partial;
-  std::atomic<long>   received{ 0 };
-  std::mutex          logMutex;
+  std::atomic<long>   received{ 0 }; ///< C-STORE requests, for the names of partial files
+  /** Counts for status.json: instances kept, ignored (not CT or MR images), refused; associations refused. */
+  std::atomic<std::size_t> filed{ 0 }, ignored{ 0 }, refused{ 0 }, refusedAssociations{ 0 };
+  std::mutex               logMutex;
   /** Held while an instance is filed under its series and while a series folder moves to done/, so that neither
    * finds the other's folder half made or half gone. */
   std::mutex spoolMutex;
@@ -146,6 +152,7 @@ protected:
                                    { return a.aeTitle == callingAE.c_str() && (a.host.empty() || a.host == address); });
     if (!accepted)
     {
+      ++m_Context.refusedAssociations;
       m_Context.Log("refused an association from " + std::string(callingAE.c_str()) + " at " + address +
                     ": not an allowed calling AE title");
     }
@@ -174,8 +181,14 @@ protected:
       m_Context.Log("ignored " + std::to_string(m_Ignored) + " instance(s) that are not CT or MR images from " +
                     m_Calling);
     }
+    if (m_RefusedForSpace > 0)
+    {
+      m_Context.Log("refused " + std::to_string(m_RefusedForSpace) + " instance(s) from " + m_Calling + ": less than " +
+                    ShortestNumber(m_Context.options.minFreeMegabytes) + " MB free in the spool");
+    }
     m_Series.clear();
     m_Ignored = 0;
+    m_RefusedForSpace = 0;
     DcmThreadSCP::notifyAssociationTermination();
   }
 
@@ -184,6 +197,20 @@ private:
   Store(T_DIMSE_C_StoreRQ & request, T_ASC_PresentationContextID presentationContext)
   {
     m_Calling = getPeerAETitle().c_str();
+    if (LowOnSpace())
+    {
+      // Out of resources, the standard way: the instance is read (the protocol sends it anyway) but not kept.
+      DcmDataset *      dataset = nullptr;
+      const OFCondition received = receiveSTORERequest(request, presentationContext, dataset);
+      delete dataset;
+      if (received.bad())
+      {
+        return received;
+      }
+      ++m_RefusedForSpace;
+      ++m_Context.refused;
+      return sendSTOREResponse(presentationContext, request, STATUS_STORE_Refused_OutOfResources);
+    }
     const fs::path partial =
       m_Context.partial / (std::to_string(m_Context.received.fetch_add(1)) + "-" +
                            std::to_string(std::chrono::system_clock::now().time_since_epoch().count()) + ".dcm");
@@ -197,6 +224,15 @@ private:
     return sendSTOREResponse(presentationContext, request, File(partial, request.AffectedSOPClassUID));
   }
 
+  /** Whether the spool's disk has less free space than options.minFreeMegabytes. */
+  bool
+  LowOnSpace() const
+  {
+    std::error_code      error;
+    const fs::space_info space = fs::space(m_Context.partial, error);
+    return error || static_cast<double>(space.available) < m_Context.options.minFreeMegabytes * 1024.0 * 1024.0;
+  }
+
   /** Files a received instance under its study and series; the status of the C-STORE response. */
   Uint16
   File(const fs::path & partial, const std::string & sopClass)
@@ -205,6 +241,7 @@ private:
     if (!IsImageClass(sopClass))
     {
       ++m_Ignored;
+      ++m_Context.ignored;
       fs::remove(partial, error);
       return STATUS_Success;
     }
@@ -220,6 +257,7 @@ private:
         !IsUid(series.c_str()) || !IsUid(instance.c_str()))
     {
       fs::remove(partial, error);
+      ++m_Context.refused;
       m_Context.Log("refused an instance from " + m_Calling + ": no valid study, series and instance UIDs");
       return STATUS_STORE_Error_CannotUnderstand;
     }
@@ -230,10 +268,12 @@ private:
     if (error)
     {
       fs::remove(partial, error);
+      ++m_Context.refused;
       m_Context.Log("could not keep an instance of series " + std::string(series.c_str()) + ": " + error.message());
       return STATUS_STORE_Refused_OutOfResources;
     }
     ++m_Series[series.c_str()];
+    ++m_Context.filed;
     return STATUS_Success;
   }
 
@@ -241,6 +281,7 @@ private:
   std::string                        m_Calling;
   std::map<std::string, std::size_t> m_Series; ///< instances received in this association, by series
   std::size_t                        m_Ignored{ 0 };
+  std::size_t                        m_RefusedForSpace{ 0 };
 };
 
 /** The pool of receivers: at most MaxAssociations at once, each a Receiver on the shared context. */
@@ -390,11 +431,24 @@ SendFile(const fs::path & file, const std::string & callingAeTitle, const DicomP
                                                                          : "C-STORE status " + Hex(scu.status);
 }
 
-/** "delivered-AET@host_port": the file that says peer has the SEG beside it. */
-std::string
-DeliveredName(const DicomPeer & peer)
+/** path, or path-2, path-3...: the first of them that does not exist. */
+fs::path
+FreeName(const fs::path & path)
 {
-  std::string name = "delivered-" + peer.aeTitle + "@" + peer.host + "_" + std::to_string(peer.port);
+  std::error_code error;
+  fs::path        free = path;
+  for (int n = 2; fs::exists(free, error); ++n)
+  {
+    free = path.string() + "-" + std::to_string(n);
+  }
+  return free;
+}
+
+/** "AET@host_port": a destination as part of a file name. */
+std::string
+PeerFileName(const DicomPeer & peer)
+{
+  std::string name = peer.aeTitle + "@" + peer.host + "_" + std::to_string(peer.port);
   std::replace_if(
     name.begin(), name.end(), [](char c) { return c == '/' || c == '\\' || c == ':' || c == ' '; }, '_');
   return name;
@@ -413,23 +467,75 @@ Newest(const fs::path & folder)
   return newest;
 }
 
-/** Moves a series folder from incoming/ to done/ (a folder of the same series there gets a numbered twin). */
+/** Moves the files of folder into target (made if need be; a file of the same name there is kept), then removes
+ * folder and its parent (the study folder) once they are empty. */
 void
-MoveToDone(const fs::path & series, const fs::path & done)
+MoveInto(const fs::path & folder, const fs::path & target)
 {
-  const fs::path  target = done / series.parent_path().filename() / series.filename();
   std::error_code error;
-  fs::create_directories(target.parent_path(), error);
-  fs::path free = target;
-  for (int n = 2; fs::exists(free, error); ++n)
+  fs::create_directories(target, error);
+  for (const auto & entry : fs::directory_iterator(folder, error))
   {
-    free = target.string() + "-" + std::to_string(n);
+    if (!fs::exists(target / entry.path().filename(), error))
+    {
+      fs::rename(entry.path(), target / entry.path().filename(), error);
+    }
   }
-  fs::rename(series, free, error);
-  fs::remove(series.parent_path(), error); // the study folder, once empty
+  fs::remove_all(folder, error);
+  fs::remove(folder.parent_path(), error); // only when empty
 }
 
-/** The work side: complete series to RunBatch, their SEGs to the destinations, retries with back-off. */
+std::size_t
+CountFiles(const fs::path & folder)
+{
+  std::error_code error;
+  std::size_t     count = 0;
+  for (auto entry = fs::directory_iterator(folder, error); !error && entry != fs::directory_iterator(); ++entry)
+  {
+    ++count;
+  }
+  return count;
+}
+
+/** UTC, to the second: "2026-12-05T08:30:00Z". */
+std::string
+UtcText(std::chrono::system_clock::time_point when)
+{
+  const std::time_t seconds = std::chrono::system_clock::to_time_t(when);
+  std::tm           utc{};
+  gmtime_r(&seconds, &utc);
+  char text[32];
+  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return text;
+}
+
+/** One DICOM SEG owed to one destination. Kept as outbox/NAME.json until the destination has it, so that a restart
+ * goes on delivering; the file also says how often it was tried and why it failed. */
+struct Delivery
+{
+  fs::path          file;
+  std::string       seg; ///< relative to the spool: results/STUDY/SERIES/seg.dcm
+  std::string       series;
+  DicomPeer         peer;
+  unsigned int      attempts{ 0 };
+  std::string       error;
+  Clock::time_point next{};
+  double            delay{ 2.0 };
+
+  Json
+  ToJson() const
+  {
+    return { { "seg", seg },
+             { "series", series },
+             { "destination", peer.Text() },
+             { "attempts", attempts },
+             { "last_error", error } };
+  }
+};
+
+/** The work side, on the spool's folders: series complete in incoming/ move to working/ (so that instances arriving
+ * meanwhile start a new folder), RunBatch segments them, their SEGs go to the outbox, the instances to done/; the
+ * outbox is delivered with back-off; status.json says where everything stands. */
 class SeriesWork
 {
 public:
@@ -438,32 +544,44 @@ public:
     , m_Model(std::move(model))
     , m_Context(context)
     , m_Spool(options.spool)
+    , m_Started(fs::file_time_type::clock::now())
+    , m_StartedText(UtcText(std::chrono::system_clock::now()))
   {
+    LoadOutbox();
+    LoadHistory();
   }
 
-  /** Works on every series that is complete and due, until stop is set. */
+  /** Segments every series that is complete, delivers what is due, and updates status.json; until stop is set. */
   void
   Pass(const std::atomic<bool> & stop)
   {
+    ClaimComplete();
     std::error_code       error;
-    std::vector<fs::path> complete;
-    for (const auto & study : fs::directory_iterator(m_Spool / "incoming", error))
+    std::vector<fs::path> working;
+    for (const auto & study : fs::directory_iterator(m_Spool / "working", error))
     {
       for (const auto & series : fs::directory_iterator(study.path(), error))
       {
-        const auto   waiting = m_Retry.find(series.path());
-        const double idle =
-          std::chrono::duration<double>(fs::file_time_type::clock::now() - Newest(series.path())).count();
-        if ((waiting == m_Retry.end() || Clock::now() >= waiting->second.next) && idle >= m_Options.idleSeconds)
+        const auto retry = m_Retry.find(series.path());
+        if (retry == m_Retry.end() || Clock::now() >= retry->second.next)
         {
-          complete.push_back(series.path());
+          working.push_back(series.path());
         }
       }
     }
-    for (std::size_t i = 0; i < complete.size() && !stop; ++i)
+    for (std::size_t i = 0; i < working.size() && !stop; ++i)
     {
-      Work(complete[i]);
+      Segment(working[i]);
+      WriteStatus();
     }
+    for (std::size_t i = 0; i < m_Outbox.size() && !stop; ++i)
+    {
+      if (Clock::now() >= m_Outbox[i].next && Deliver(m_Outbox[i]))
+      {
+        m_Outbox.erase(m_Outbox.begin() + static_cast<std::ptrdiff_t>(i--));
+      }
+    }
+    WriteStatus();
   }
 
 private:
@@ -473,9 +591,69 @@ private:
     double            delay{ 2.0 };
   };
 
+  /** Moves each series of incoming/ that had no new instance for the idle time (counted from the node's start at the
+   * earliest, so that a sender cut off by a restart can send the rest) to working/. */
   void
-  Work(const fs::path & series)
+  ClaimComplete()
   {
+    std::error_code error;
+    const auto      now = fs::file_time_type::clock::now();
+    for (const auto & study : fs::directory_iterator(m_Spool / "incoming", error))
+    {
+      for (const auto & series : fs::directory_iterator(study.path(), error))
+      {
+        const double idle = std::chrono::duration<double>(now - std::max(Newest(series.path()), m_Started)).count();
+        if (idle >= m_Options.idleSeconds)
+        {
+          const std::lock_guard<std::mutex> lock(m_Context.spoolMutex);
+          MoveInto(series.path(), m_Spool / "working" / study.path().filename() / series.path().filename());
+        }
+      }
+    }
+  }
+
+  void
+  Segment(const fs::path & series)
+  {
+    const std::string study = series.parent_path().filename().string(), uid = series.filename().string();
+    const fs::path    before = m_Spool / "done" / study / uid;
+    std::error_code   error;
+    if (fs::exists(before, error))
+    {
+      std::size_t fresh = 0;
+      for (const auto & entry : fs::directory_iterator(series, error))
+      {
+        fresh += fs::exists(before / entry.path().filename(), error) ? 0 : 1;
+      }
+      if (fresh == 0)
+      {
+        Log("series " + uid + ": " + std::to_string(CountFiles(series)) +
+            " instance(s) received again; segmented before, not again");
+        fs::remove_all(series, error);
+        fs::remove(series.parent_path(), error);
+        return;
+      }
+      // Instances that came after the series was segmented: it is segmented again, whole; the earlier results are
+      // kept beside the new ones.
+      MoveInto(before, series);
+      const fs::path results = m_Spool / "results" / study / uid;
+      if (fs::exists(results, error))
+      {
+        fs::rename(results, FreeName(results.string() + "-superseded"), error);
+      }
+      const std::string seg = (fs::path("results") / study / uid / "seg.dcm").string();
+      const auto        superseded = std::remove_if(
+        m_Outbox.begin(), m_Outbox.end(), [&](const Delivery & delivery) { return delivery.seg == seg; });
+      for (auto owed = superseded; owed != m_Outbox.end(); ++owed)
+      {
+        fs::remove(owed->file, error);
+        Log("series " + uid + ": the SEG owed to " + owed->peer.Text() + " is superseded; not sent");
+      }
+      m_Outbox.erase(superseded, m_Outbox.end());
+      Log("series " + uid + ": " + std::to_string(fresh) +
+          " instance(s) came after it was segmented; segmenting it again, whole");
+    }
+    Log("series " + uid + ": complete, " + std::to_string(CountFiles(series)) + " instance(s); segmenting");
     BatchOptions batch = m_Options.batch;
     batch.inputRoot = series.string();
     batch.outputRoot = (m_Spool / "results").string();
@@ -490,48 +668,216 @@ private:
     }
     catch (const std::exception & e) // the spool's own trouble (a full disk...): kept, and tried again
     {
-      m_Context.Log("series " + series.filename().string() + ": not segmented: " + e.what() + Later(series));
-      return;
-    }
-    bool delivered = true;
-    for (const BatchItem & item : report.items)
-    {
-      const std::string name = "series " + (item.seriesUid.empty() ? series.filename().string() : item.seriesUid);
-      m_Context.Log(name + ": " + item.status + (item.reason.empty() ? "" : " (" + item.reason + ")") +
-                    (item.slices > 0 ? ", " + std::to_string(item.slices) + " slices" : ""));
-      const fs::path  results = m_Spool / "results" / item.outputFolder;
-      std::error_code error;
-      if (item.outputFolder.empty() || !fs::exists(results / "seg.dcm", error))
-      {
-        continue;
-      }
-      for (const DicomPeer & peer : m_Options.sendTo)
-      {
-        if (fs::exists(results / DeliveredName(peer), error))
-        {
-          continue; // delivered before a restart
-        }
-        const std::string why = SendFile(results / "seg.dcm", m_Options.aeTitle, peer);
-        if (why.empty())
-        {
-          std::ofstream(results / DeliveredName(peer)) << peer.Text() << '\n';
-          m_Context.Log(name + ": DICOM SEG delivered to " + peer.Text());
-        }
-        else
-        {
-          delivered = false;
-          m_Context.Log(name + ": DICOM SEG not delivered to " + peer.Text() + ": " + why);
-        }
-      }
-    }
-    if (!delivered)
-    {
-      m_Context.Log("series " + series.filename().string() + ": delivery" + Later(series));
+      Problem("series " + uid + ": not segmented: " + e.what() + Later(series));
       return;
     }
     m_Retry.erase(series);
+    for (const BatchItem & item : report.items)
+    {
+      const std::string name = item.seriesUid.empty() ? uid : item.seriesUid;
+      const std::string said = item.status + (item.reason.empty() ? "" : " (" + item.reason + ")") +
+                               (item.slices > 0 ? ", " + std::to_string(item.slices) + " slices" : "");
+      Log("series " + name + ": " + said);
+      const bool segmented = item.status == "ok" || item.status == "partial";
+      ++m_Counts[segmented ? "series_segmented" : "series_not_segmented"];
+      m_History.push_back({ { "time", UtcText(std::chrono::system_clock::now()) },
+                            { "study", item.studyUid },
+                            { "series", name },
+                            { "modality", item.modality },
+                            { "status", item.status },
+                            { "reason", item.reason },
+                            { "slices", item.slices },
+                            { "results", item.outputFolder.empty() ? "" : "results/" + item.outputFolder } });
+      if (!item.outputFolder.empty() && fs::exists(m_Spool / "results" / item.outputFolder / "seg.dcm", error))
+      {
+        Owe("results/" + item.outputFolder + "/seg.dcm", name);
+      }
+    }
+    while (m_History.size() > HistoryLength)
+    {
+      m_History.erase(m_History.begin());
+    }
     const std::lock_guard<std::mutex> lock(m_Context.spoolMutex);
-    MoveToDone(series, m_Spool / "done");
+    MoveInto(series, before);
+  }
+
+  /** Puts seg into the outbox for every destination that does not have it yet. */
+  void
+  Owe(const std::string & seg, const std::string & series)
+  {
+    std::error_code error;
+    for (const DicomPeer & peer : m_Options.sendTo)
+    {
+      const bool owed = std::any_of(m_Outbox.begin(),
+                                    m_Outbox.end(),
+                                    [&](const Delivery & d) { return d.seg == seg && d.peer.Text() == peer.Text(); });
+      if (owed || fs::exists(DeliveredFile(seg, peer), error))
+      {
+        continue; // a restart found it in the outbox, or it was delivered before one
+      }
+      Delivery    delivery;
+      std::string name = fs::path(seg).parent_path().lexically_relative("results").string() + "_" + PeerFileName(peer);
+      std::replace(name.begin(), name.end(), '/', '_');
+      delivery.file = m_Spool / "outbox" / (name + ".json");
+      delivery.seg = seg;
+      delivery.series = series;
+      delivery.peer = peer;
+      Save(delivery);
+      m_Outbox.push_back(delivery);
+    }
+  }
+
+  /** Sends delivery's SEG: true once the destination has it (and the outbox no longer holds it). */
+  bool
+  Deliver(Delivery & delivery)
+  {
+    std::error_code error;
+    ++delivery.attempts;
+    delivery.error = SendFile(m_Spool / delivery.seg, m_Options.aeTitle, delivery.peer);
+    if (!delivery.error.empty() && !fs::exists(m_Spool / delivery.seg, error))
+    {
+      delivery.error = "the SEG is gone from the spool";
+    }
+    if (delivery.error.empty())
+    {
+      std::ofstream(DeliveredFile(delivery.seg, delivery.peer)) << UtcText(std::chrono::system_clock::now()) << '\n';
+      fs::remove(delivery.file, error);
+      ++m_Counts["segs_delivered"];
+      Log("series " + delivery.series + ": DICOM SEG delivered to " + delivery.peer.Text());
+      return true;
+    }
+    ++m_Counts["delivery_failures"];
+    const std::string when = "; next try in " + ShortestNumber(delivery.delay) + " s";
+    delivery.next = Clock::now() + std::chrono::milliseconds(static_cast<long>(delivery.delay * 1000));
+    delivery.delay = std::min(delivery.delay * 2.0, 60.0);
+    Save(delivery);
+    Problem("series " + delivery.series + ": DICOM SEG not delivered to " + delivery.peer.Text() + ": " +
+            delivery.error + when);
+    return false;
+  }
+
+  /** results/STUDY/SERIES/delivered-AET@host_port: the destination has the SEG beside it. */
+  fs::path
+  DeliveredFile(const std::string & seg, const DicomPeer & peer) const
+  {
+    return m_Spool / fs::path(seg).parent_path() / ("delivered-" + PeerFileName(peer));
+  }
+
+  void
+  Save(const Delivery & delivery)
+  {
+    try
+    {
+      WriteTextAtomically(delivery.file.string(), delivery.ToJson().dump(2) + "\n");
+    }
+    catch (const std::exception & e) // still owed in memory; tried again with the next attempt
+    {
+      Problem(std::string("outbox: ") + e.what());
+    }
+  }
+
+  /** What an earlier run left in outbox/: owed still, to the destination each file names. */
+  void
+  LoadOutbox()
+  {
+    std::error_code error;
+    for (const auto & entry : fs::directory_iterator(m_Spool / "outbox", error))
+    {
+      if (entry.path().extension() != ".json")
+      {
+        continue;
+      }
+      try
+      {
+        std::ifstream in(entry.path());
+        const Json    json = Json::parse(in);
+        Delivery      delivery;
+        delivery.file = entry.path();
+        delivery.seg = json.at("seg").get<std::string>();
+        delivery.series = json.at("series").get<std::string>();
+        delivery.peer = ParseDicomPeer(json.at("destination").get<std::string>());
+        delivery.attempts = json.value("attempts", 0U);
+        delivery.error = json.value("last_error", "");
+        m_Outbox.push_back(delivery);
+      }
+      catch (const std::exception & e)
+      {
+        Problem(entry.path().string() + ": not an outbox entry, left as it is: " + e.what());
+      }
+    }
+  }
+
+  /** The series listed by an earlier run's status.json, so that the list of what happened survives restarts. */
+  void
+  LoadHistory()
+  {
+    std::ifstream in(m_Spool / "status.json");
+    try
+    {
+      if (in)
+      {
+        m_History = Json::parse(in).at("series").get<std::vector<Json>>();
+      }
+    }
+    catch (const std::exception &)
+    {
+      m_History.clear(); // an unreadable status file is written anew
+    }
+  }
+
+  /** status.json, rewritten (atomically) whenever what it says changes. */
+  void
+  WriteStatus()
+  {
+    std::error_code error;
+    Json            waiting = Json::array();
+    for (const char * stage : { "incoming", "working" })
+    {
+      for (const auto & study : fs::directory_iterator(m_Spool / stage, error))
+      {
+        for (const auto & series : fs::directory_iterator(study.path(), error))
+        {
+          waiting.push_back({ { "stage", stage },
+                              { "study", study.path().filename().string() },
+                              { "series", series.path().filename().string() },
+                              { "instances", CountFiles(series.path()) } });
+        }
+      }
+    }
+    Json outbox = Json::array();
+    for (const Delivery & delivery : m_Outbox)
+    {
+      outbox.push_back(delivery.ToJson());
+    }
+    Json counts = m_Counts;
+    counts["instances_received"] = m_Context.filed.load();
+    counts["instances_ignored"] = m_Context.ignored.load();
+    counts["instances_refused"] = m_Context.refused.load();
+    counts["associations_refused"] = m_Context.refusedAssociations.load();
+    const Json  status = { { "node",
+                             { { "ae_title", m_Options.aeTitle },
+                               { "port", m_Options.port },
+                               { "pid", static_cast<long>(::getpid()) },
+                               { "started", m_StartedText } } },
+                           { "counts_since_start", counts },
+                           { "waiting", waiting },
+                           { "outbox", outbox },
+                           { "last_errors", m_Errors },
+                           { "series", m_History } };
+    std::string text = status.dump(2) + "\n";
+    if (text == m_LastStatus)
+    {
+      return;
+    }
+    try
+    {
+      WriteTextAtomically((m_Spool / "status.json").string(), text);
+      m_LastStatus = std::move(text);
+    }
+    catch (const std::exception & e)
+    {
+      m_Context.Log(std::string("status: ") + e.what()); // not a problem of its own: it would change the status
+    }
   }
 
   /** Schedules series for another try after its back-off (2 s, doubling up to 60 s); "; next try in N s". */
@@ -545,11 +891,42 @@ private:
     return when;
   }
 
+  void
+  Log(const std::string & line)
+  {
+    m_Context.Log(line);
+  }
+
+  /** Logs line and keeps it among the last errors of status.json. */
+  void
+  Problem(const std::string & line)
+  {
+    m_Context.Log(line);
+    m_Errors.push_back({ { "time", UtcText(std::chrono::system_clock::now()) }, { "error", line } });
+    if (m_Errors.size() > ErrorsKept)
+    {
+      m_Errors.erase(m_Errors.begin());
+    }
+  }
+
+  static constexpr std::size_t HistoryLength = 200;
+  static constexpr std::size_t ErrorsKept = 20;
+
   const NodeOptions &                m_Options;
   const std::shared_ptr<const Model> m_Model;
   ReceiverContext &                  m_Context;
   const fs::path                     m_Spool;
+  const fs::file_time_type           m_Started;
+  const std::string                  m_StartedText;
   std::map<fs::path, Retry>          m_Retry;
+  std::vector<Delivery>              m_Outbox;
+  std::map<std::string, std::size_t> m_Counts{ { "series_segmented", 0 },
+                                               { "series_not_segmented", 0 },
+                                               { "segs_delivered", 0 },
+                                               { "delivery_failures", 0 } };
+  std::vector<Json>                  m_History;
+  std::vector<Json>                  m_Errors;
+  std::string                        m_LastStatus;
 };
 
 /** Why port cannot be listened on (another program has it...), or "": bound and let go again at once. */
@@ -653,6 +1030,7 @@ CheckNodeOptions(const NodeOptions & options)
   CheckOption(option::node::Port, options.port);
   CheckOption(option::node::Idle, options.idleSeconds);
   CheckOption(option::node::MaxAssociations, options.maxAssociations);
+  CheckOption(option::node::MinFree, options.minFreeMegabytes);
   CheckAeTitle(options.aeTitle, "the node's AE title");
   if (options.spool.empty())
   {
@@ -676,7 +1054,7 @@ RunDicomNode(const NodeOptions & options, const std::shared_ptr<const Model> & m
   }
   const fs::path  spool = options.spool;
   std::error_code error;
-  for (const char * folder : { "incoming", "partial", "results", "done" })
+  for (const char * folder : { "incoming", "partial", "working", "results", "outbox", "done" })
   {
     fs::create_directories(spool / folder, error);
     if (error)

@@ -69,7 +69,11 @@ class Orthanc:
             (self.folder / "route.lua").write_text(lua)
             config["LuaScripts"] = [str(self.folder / "route.lua")]
         (self.folder / "orthanc.json").write_text(json.dumps(config))
-        self.log = open(self.folder / "orthanc.log", "w")
+        self.start()
+
+    def start(self):
+        """Starts Orthanc, or starts it again after close() (same ports, same storage)."""
+        self.log = open(self.folder / "orthanc.log", "a")
         self.process = subprocess.Popen([ORTHANC, str(self.folder / "orthanc.json")], stdout=self.log,
                                         stderr=subprocess.STDOUT)
 
@@ -118,19 +122,38 @@ class Orthanc:
 class Node:
     """focusnet serve on a free loopback port, sending to Orthanc and accepting only it."""
 
-    def __init__(self, folder, orthanc_port=None, port=None, idle=2):
+    def __init__(self, folder, orthanc_port=None, port=None, idle=2, more=()):
         self.folder = pathlib.Path(folder)
         self.port = port or free_port()
         self.spool = self.folder / "spool"
-        command = [FOCUSNET, "serve", str(self.spool), "--aet", "FOCUSNET", "--port", str(self.port), "--idle",
-                   str(idle), "--allow", "ORTHANC", "--allow", "STORESCU@127.0.0.1", "--model", MODEL, "--device",
-                   "cpu", "--threads", "2"]
+        self.command = [FOCUSNET, "serve", str(self.spool), "--aet", "FOCUSNET", "--port", str(self.port), "--idle",
+                        str(idle), "--allow", "ORTHANC", "--allow", "STORESCU@127.0.0.1", "--model", MODEL,
+                        "--device", "cpu", "--threads", "2", *more]
         if orthanc_port:
-            command += ["--send-to", "ORTHANC@127.0.0.1:%d" % orthanc_port]
+            self.command += ["--send-to", "ORTHANC@127.0.0.1:%d" % orthanc_port]
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.log_file = self.folder / "node.log"
+        self.starts = 0
+        self.start()
+
+    def start(self):
+        """Starts the node, or starts it again on the same spool after kill(), with a log file of its own."""
+        self.starts += 1
+        self.log_file = self.folder / ("node.log" if self.starts == 1 else "node-%d.log" % self.starts)
         self.log = open(self.log_file, "w")
-        self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(self.command, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def kill(self):
+        """kill -9: no chance to finish anything."""
+        self.process.kill()
+        self.process.wait()
+        self.log.close()
+
+    def all_logs(self):
+        return "".join((self.folder / name).read_text() for name in
+                       ["node.log"] + ["node-%d.log" % k for k in range(2, self.starts + 1)])
+
+    def status(self):
+        return json.loads((self.spool / "status.json").read_text())
 
     def wait_ready(self):
         # The node says so once its port takes connections.
@@ -297,3 +320,146 @@ def test_callers_not_allowed_are_refused_and_instances_that_are_not_images_are_i
     node.process.terminate()
     assert node.process.wait(timeout=20) == 0
     assert node.log_file.read_text().rstrip().endswith("stopped")
+
+
+def storescu(port, files, *options, wait=True):
+    """dcmtk's storescu, calling as STORESCU; the finished process, or the running one when wait is False."""
+    command = ["storescu", "-to", "10", "-aet", "STORESCU", "-aec", "FOCUSNET", *options, "127.0.0.1", str(port),
+               *map(str, files)]
+    if not wait:
+        return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+
+def instances_in(folder):
+    return list(folder.glob("*/*/*.dcm")) if folder.exists() else []
+
+
+def segs_by_source(orthanc):
+    """{source series UID: how many SEGs in Orthanc reference it}."""
+    found = {}
+    for instance in orthanc.segs():
+        seg = pydicom.dcmread(pydicom.filebase.DicomBytesIO(orthanc.get("/instances/%s/file" % instance)))
+        source = seg.ReferencedSeriesSequence[0].SeriesInstanceUID
+        found[source] = found.get(source, 0) + 1
+    return found
+
+
+def series_uid(folder):
+    return pydicom.dcmread(next(folder.iterdir()), stop_before_pixels=True).SeriesInstanceUID
+
+
+def test_a_node_killed_while_it_segments_and_while_it_receives_delivers_every_series_once(servers, tmp_path):
+    node_port = free_port()
+    orthanc = servers(Orthanc, tmp_path / "orthanc", node_port)
+    node = servers(Node, tmp_path / "node", orthanc.dicom_port, node_port, idle=3)
+    # kill -9 while it segments the CT series: the series stays in working/, and nothing reached Orthanc.
+    ct = orthanc.upload(CT)
+    orthanc.post("/modalities/focusnet/store", {"Resources": [ct], "Synchronous": True})
+    wait_for("the node to segment", lambda: "instance(s); segmenting" in node.text(), 60)
+    node.kill()
+    assert len(instances_in(node.spool / "working")) == len(list(CT.iterdir()))
+    assert orthanc.segs() == {}
+    node.start()
+    node.wait_ready()
+    wait_for("the CT series' SEG", orthanc.segs, 180)
+    # kill -9 while it receives the MR series from storescu (its first instance sent over and over, so that the kill
+    # falls inside a transfer): what was whole stays in incoming/, what was not is removed at the start.
+    sender = storescu(node.port, sorted(MR.iterdir()), "--repeat", "200", wait=False)
+    try:
+        wait_for("the first MR instances", lambda: instances_in(node.spool / "incoming"), 60)
+        node.kill()
+    finally:
+        sender.kill()
+        sender.wait()
+    received = len(instances_in(node.spool / "incoming"))
+    assert 0 < received <= len(list(MR.iterdir()))
+    node.start()
+    node.wait_ready()
+    assert list((node.spool / "partial").iterdir()) == []
+    # The PACS sends the series again, whole; the node segments it once, with every instance.
+    mr = orthanc.upload(MR)
+    orthanc.post("/modalities/focusnet/store", {"Resources": [mr], "Synchronous": True})
+    wait_for("the MR series' SEG", lambda: len(orthanc.segs()) == 2, 180)
+    time.sleep(4)  # more than the idle time: anything the node would still do, it does
+    assert segs_by_source(orthanc) == {series_uid(CT): 1, series_uid(MR): 1}
+    log = node.all_logs()
+    assert log.count(": ok, 20 slices") == 1 and log.count(": ok, 6 slices") == 1, log
+    assert log.count("DICOM SEG delivered") == 2, log
+    status = node.status()
+    assert status["outbox"] == [] and status["waiting"] == [], status
+    assert {(s["series"], s["status"], s["slices"]) for s in status["series"]} == {
+        (series_uid(CT), "ok", 20), (series_uid(MR), "ok", 6)}, status["series"]
+    assert len(instances_in(node.spool / "done")) == len(list(CT.iterdir())) + len(list(MR.iterdir()))
+
+
+def test_a_seg_waits_in_the_outbox_while_its_destination_is_down_also_across_a_restart(servers, tmp_path):
+    node_port = free_port()
+    orthanc = servers(Orthanc, tmp_path / "orthanc", node_port)
+    orthanc.close()  # the destination is down
+    node = servers(Node, tmp_path / "node", orthanc.dicom_port, node_port)
+    assert storescu(node.port, sorted(MR.iterdir())).returncode == 0
+    wait_for("a failed delivery", lambda: "DICOM SEG not delivered to ORTHANC" in node.text(), 120)
+    [owed] = list((node.spool / "outbox").iterdir())
+    entry = json.loads(owed.read_text())
+    assert entry["destination"] == "ORTHANC@127.0.0.1:%d" % orthanc.dicom_port and entry["attempts"] >= 1, entry
+    assert entry["last_error"] and entry["series"] == series_uid(MR), entry
+    assert (node.spool / entry["seg"]).is_file()
+    wait_for("the outbox in status.json", lambda: node.status()["outbox"], 10)
+    assert node.status()["last_errors"][-1]["error"].startswith("series %s: DICOM SEG not delivered" % series_uid(MR))
+    node.kill()
+    node.start()
+    node.wait_ready()
+    orthanc.start()
+    orthanc.wait_ready()
+    wait_for("the SEG once Orthanc is back", orthanc.segs, 120)
+    wait_for("the outbox to empty", lambda: not any((node.spool / "outbox").iterdir()), 30)
+    time.sleep(3)
+    assert segs_by_source(orthanc) == {series_uid(MR): 1}
+    log = node.all_logs()
+    assert log.count(": ok, 6 slices") == 1 and log.count("DICOM SEG delivered") == 1, log
+
+
+def test_a_full_disk_an_aborted_association_and_a_series_of_mixed_geometry_lose_nothing(servers, tmp_path):
+    # A spool that wants more free space than any disk has: every instance refused with "out of resources", none kept.
+    full = servers(Node, tmp_path / "full", more=("--min-free", "1000000000"))
+    refused = storescu(full.port, sorted(MR.iterdir())[:2], "--verbose", "--no-halt")
+    assert refused.stderr.count("Received Store Response (Refused: OutOfResources)") == 2, refused.stderr
+    wait_for("the refusal in the log", lambda: "refused 2 instance(s) from STORESCU: less than 1000000000 MB free"
+             in full.text(), 10)
+    assert instances_in(full.spool / "incoming") == [] and list((full.spool / "partial").iterdir()) == []
+    wait_for("the count in status.json", lambda: full.status()["counts_since_start"]["instances_refused"] == 2, 10)
+    # A destination where nothing listens: a SEG made would wait in the outbox.
+    node = servers(Node, tmp_path / "node", free_port(), idle=5)
+    # An association cut off mid-transfer (storescu killed while it sends an MR instance over and over): the instance
+    # received whole is kept, nothing partial; the rest of the series, sent next, joins it.
+    sender = storescu(node.port, sorted(MR.iterdir()), "--repeat", "1000", wait=False)
+    try:
+        wait_for("MR instances", lambda: instances_in(node.spool / "incoming"), 60)
+    finally:
+        sender.kill()
+        sender.wait()
+    time.sleep(1)
+    assert list((node.spool / "partial").iterdir()) == []
+    assert storescu(node.port, sorted(MR.iterdir())).returncode == 0
+    wait_for("the MR series segmented", lambda: ": ok, 6 slices" in node.text(), 120)
+    # A series whose instances disagree in geometry: listed with the reason, no SEG owed.
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    study, series = pydicom.uid.generate_uid(), pydicom.uid.generate_uid()
+    for k, path in enumerate(sorted(MR.iterdir())):
+        dataset = pydicom.dcmread(path)
+        dataset.StudyInstanceUID, dataset.SeriesInstanceUID = study, series
+        dataset.SOPInstanceUID = dataset.file_meta.MediaStorageSOPInstanceUID = pydicom.uid.generate_uid()
+        if k == 2:
+            dataset.PixelSpacing = [2 * float(v) for v in dataset.PixelSpacing]
+        dataset.save_as(mixed / path.name)
+    assert storescu(node.port, sorted(mixed.iterdir())).returncode == 0
+    listed = wait_for("the mixed series in status.json", lambda: [
+        s for s in node.status()["series"] if s["series"] == series], 120)
+    assert listed[0]["status"] == "skipped" and listed[0]["reason"] == "inconsistent geometry: mixed pixel spacings", (
+        listed)
+    assert "series %s: skipped (inconsistent geometry: mixed pixel spacings)" % series in node.text()
+    outbox = [json.loads(p.read_text())["series"] for p in (node.spool / "outbox").iterdir()]
+    assert outbox == [series_uid(MR)], outbox  # the MR series' SEG, not delivered; nothing for the mixed one
+    assert len(list((node.spool / "done" / study / series).glob("*.dcm"))) == 6
