@@ -9,7 +9,7 @@ packages=(
   pybind11-dev python3-dev python3-numpy python3-pytest python3-pydicom python3-gdcm python3-vtk9 python3-pil python3-torch
   python3-nibabel
   dicom3tools libxml2-utils libexpat1-dev xvfb xauth slurm-wlm munge patchelf
-  orthanc dcmtk
+  orthanc orthanc-dicomweb dcmtk libcurl4-openssl-dev openssl
 )
 
 # dcmjs (OHIF's DICOM library), which a test installs from the npm registry into a scratch folder, runs on Node.js:

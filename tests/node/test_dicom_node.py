@@ -5,167 +5,23 @@ that come back are read with pydicom, checked by dciodvfy, and compared voxel by
 import json
 import os
 import pathlib
-import shutil
-import socket
 import subprocess
 import time
-import urllib.request
 
 import numpy as np
 import pydicom
 import pytest
 
-from focusnet_test_files import read_nrrd
+from focusnet_dicom_servers import Node, Orthanc, free_port, storescu, wait_for
+from focusnet_test_files import copy_dicom_series, read_nrrd
 
 FOCUSNET = os.environ["FOCUSNET_EXECUTABLE"]
 MODEL = os.environ["FOCUSNET_DEFAULT_MODEL"]
-ORTHANC = os.environ["FOCUSNET_ORTHANC"]
 SAMPLES = pathlib.Path(os.environ["FOCUSNET_SHARED_DATA_DIR"]) / "dicom_samples"
 CT = SAMPLES / "ct_series_uids_restored"
 MR = SAMPLES / "mr_series_babymri"
 SEG_CLASS = "1.2.840.10008.5.1.4.1.1.66.4"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(what, check, seconds):
-    """Polls check() until it returns something true, at most `seconds`; fails naming `what` otherwise."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.25)
-    pytest.fail("waited %g s for %s" % (seconds, what))
-
-
-def stop(process):
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-class Orthanc:
-    """An Orthanc of the test's own: DICOM and HTTP on free loopback ports, the node as modality "focusnet"."""
-
-    def __init__(self, folder, node_port, lua=None):
-        self.folder = pathlib.Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.dicom_port, self.http_port = free_port(), free_port()
-        config = {"Name": "focusnet-test", "DicomAet": "ORTHANC", "DicomPort": self.dicom_port,
-                  "HttpPort": self.http_port, "StorageDirectory": str(self.folder / "storage"),
-                  "IndexDirectory": str(self.folder / "storage"), "RemoteAccessAllowed": False,
-                  "AuthenticationEnabled": False, "Plugins": [], "DicomCheckModalityHost": False,
-                  "DicomModalities": {"focusnet": ["FOCUSNET", "127.0.0.1", node_port]}}
-        if lua:
-            (self.folder / "route.lua").write_text(lua)
-            config["LuaScripts"] = [str(self.folder / "route.lua")]
-        (self.folder / "orthanc.json").write_text(json.dumps(config))
-        self.start()
-
-    def start(self):
-        """Starts Orthanc, or starts it again after close() (same ports, same storage)."""
-        self.log = open(self.folder / "orthanc.log", "a")
-        self.process = subprocess.Popen([ORTHANC, str(self.folder / "orthanc.json")], stdout=self.log,
-                                        stderr=subprocess.STDOUT)
-
-    def wait_ready(self):
-        wait_for("Orthanc's REST API", self._answers, 30)
-
-    def _answers(self):
-        assert self.process.poll() is None, (self.folder / "orthanc.log").read_text()
-        try:
-            return self.get("/system")
-        except OSError:
-            return None
-
-    def request(self, path, data=None):
-        request = urllib.request.Request("http://127.0.0.1:%d%s" % (self.http_port, path), data=data)
-        with urllib.request.urlopen(request, timeout=120) as response:
-            body = response.read()
-        return body if path.endswith("/file") else json.loads(body)
-
-    def get(self, path):
-        return self.request(path)
-
-    def post(self, path, body):
-        return self.request(path, body if isinstance(body, bytes) else json.dumps(body).encode())
-
-    def upload(self, folder):
-        """Stores every file of folder; the Orthanc ID of their series."""
-        series = {self.post("/instances", path.read_bytes())["ParentSeries"] for path in sorted(folder.iterdir())}
-        assert len(series) == 1, series
-        return series.pop()
-
-    def segs(self):
-        """The SEG instances Orthanc holds, as {Orthanc instance ID: the series it belongs to}."""
-        found = {}
-        for series in self.get("/series?expand"):
-            if series["MainDicomTags"].get("Modality") == "SEG":
-                for instance in series["Instances"]:
-                    found[instance] = series["ID"]
-        return found
-
-    def close(self):
-        stop(self.process)
-        self.log.close()
-
-
-class Node:
-    """focusnet serve on a free loopback port, sending to Orthanc and accepting only it."""
-
-    def __init__(self, folder, orthanc_port=None, port=None, idle=2, more=()):
-        self.folder = pathlib.Path(folder)
-        self.port = port or free_port()
-        self.spool = self.folder / "spool"
-        self.command = [FOCUSNET, "serve", str(self.spool), "--aet", "FOCUSNET", "--port", str(self.port), "--idle",
-                        str(idle), "--allow", "ORTHANC", "--allow", "STORESCU@127.0.0.1", "--model", MODEL,
-                        "--device", "cpu", "--threads", "2", *more]
-        if orthanc_port:
-            self.command += ["--send-to", "ORTHANC@127.0.0.1:%d" % orthanc_port]
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.starts = 0
-        self.start()
-
-    def start(self):
-        """Starts the node, or starts it again on the same spool after kill(), with a log file of its own."""
-        self.starts += 1
-        self.log_file = self.folder / ("node.log" if self.starts == 1 else "node-%d.log" % self.starts)
-        self.log = open(self.log_file, "w")
-        self.process = subprocess.Popen(self.command, stdout=self.log, stderr=subprocess.STDOUT)
-
-    def kill(self):
-        """kill -9: no chance to finish anything."""
-        self.process.kill()
-        self.process.wait()
-        self.log.close()
-
-    def all_logs(self):
-        return "".join((self.folder / name).read_text() for name in
-                       ["node.log"] + ["node-%d.log" % k for k in range(2, self.starts + 1)])
-
-    def status(self):
-        return json.loads((self.spool / "status.json").read_text())
-
-    def wait_ready(self):
-        # The node says so once its port takes connections.
-        wait_for("the node to listen", lambda: "listening as FOCUSNET" in self.text(), 60)
-
-    def text(self):
-        assert self.process.poll() is None, self.log_file.read_text()
-        return self.log_file.read_text()
-
-    def close(self):
-        stop(self.process)
-        self.log.close()
+ROUTE_EXAMPLE = pathlib.Path(os.environ["FOCUSNET_SOURCE_DIR"]) / "examples" / "dicom-node" / "route-to-focusnet.lua"
 
 
 @pytest.fixture
@@ -224,12 +80,13 @@ def check_seg(seg_bytes, series_folder, work):
 
 def test_series_sent_by_the_pacs_come_back_as_segs_that_hold_focusnet_segment_s_label_maps(servers, tmp_path):
     node_port = free_port()
-    orthanc = servers(Orthanc, tmp_path / "orthanc", node_port)
+    # Orthanc as examples/dicom-node configures it: its script sends each stable CT series to the node.
+    orthanc = servers(Orthanc, tmp_path / "orthanc", node_port, lua=ROUTE_EXAMPLE.read_text(), StableAge=1)
     node = servers(Node, tmp_path / "node", orthanc.dicom_port, node_port)
-    for folder in (CT, MR):
-        series = orthanc.upload(folder)
-        answer = orthanc.post("/modalities/focusnet/store", {"Resources": [series], "Synchronous": True})
-        assert answer.get("FailedInstancesCount", 0) == 0, answer
+    orthanc.upload(CT)
+    # The MR series, which the script does not route, sent by hand through Orthanc's REST API.
+    answer = orthanc.post("/modalities/focusnet/store", {"Resources": [orthanc.upload(MR)], "Synchronous": True})
+    assert answer.get("FailedInstancesCount", 0) == 0, answer
     segs = wait_for("two SEGs in Orthanc", lambda: (lambda s: s if len(s) == 2 else None)(orthanc.segs()), 180)
     work = tmp_path / "work"
     work.mkdir()
@@ -322,15 +179,6 @@ def test_callers_not_allowed_are_refused_and_instances_that_are_not_images_are_i
     assert node.log_file.read_text().rstrip().endswith("stopped")
 
 
-def storescu(port, files, *options, wait=True):
-    """dcmtk's storescu, calling as STORESCU; the finished process, or the running one when wait is False."""
-    command = ["storescu", "-to", "10", "-aet", "STORESCU", "-aec", "FOCUSNET", *options, "127.0.0.1", str(port),
-               *map(str, files)]
-    if not wait:
-        return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return subprocess.run(command, capture_output=True, text=True, timeout=120)
-
-
 def instances_in(folder):
     return list(folder.glob("*/*/*.dcm")) if folder.exists() else []
 
@@ -352,7 +200,7 @@ def series_uid(folder):
 def test_a_node_killed_while_it_segments_and_while_it_receives_delivers_every_series_once(servers, tmp_path):
     node_port = free_port()
     orthanc = servers(Orthanc, tmp_path / "orthanc", node_port)
-    node = servers(Node, tmp_path / "node", orthanc.dicom_port, node_port, idle=3)
+    node = servers(Node, tmp_path / "node", orthanc.dicom_port, node_port, idle=4)
     # kill -9 while it segments the CT series: the series stays in working/, and nothing reached Orthanc.
     ct = orthanc.upload(CT)
     orthanc.post("/modalities/focusnet/store", {"Resources": [ct], "Synchronous": True})
@@ -374,14 +222,14 @@ def test_a_node_killed_while_it_segments_and_while_it_receives_delivers_every_se
         sender.wait()
     received = len(instances_in(node.spool / "incoming"))
     assert 0 < received <= len(list(MR.iterdir()))
+    mr = orthanc.upload(MR)
     node.start()
     node.wait_ready()
     assert list((node.spool / "partial").iterdir()) == []
-    # The PACS sends the series again, whole; the node segments it once, with every instance.
-    mr = orthanc.upload(MR)
+    # The PACS sends the series again, whole, within the idle time; the node segments it once, with every instance.
     orthanc.post("/modalities/focusnet/store", {"Resources": [mr], "Synchronous": True})
     wait_for("the MR series' SEG", lambda: len(orthanc.segs()) == 2, 180)
-    time.sleep(4)  # more than the idle time: anything the node would still do, it does
+    time.sleep(5)  # more than the idle time: anything the node would still do, it does
     assert segs_by_source(orthanc) == {series_uid(CT): 1, series_uid(MR): 1}
     log = node.all_logs()
     assert log.count(": ok, 20 slices") == 1 and log.count(": ok, 6 slices") == 1, log
@@ -444,16 +292,12 @@ def test_a_full_disk_an_aborted_association_and_a_series_of_mixed_geometry_lose_
     assert storescu(node.port, sorted(MR.iterdir())).returncode == 0
     wait_for("the MR series segmented", lambda: ": ok, 6 slices" in node.text(), 120)
     # A series whose instances disagree in geometry: listed with the reason, no SEG owed.
-    mixed = tmp_path / "mixed"
-    mixed.mkdir()
-    study, series = pydicom.uid.generate_uid(), pydicom.uid.generate_uid()
-    for k, path in enumerate(sorted(MR.iterdir())):
-        dataset = pydicom.dcmread(path)
-        dataset.StudyInstanceUID, dataset.SeriesInstanceUID = study, series
-        dataset.SOPInstanceUID = dataset.file_meta.MediaStorageSOPInstanceUID = pydicom.uid.generate_uid()
-        if k == 2:
+    study, series = pydicom.uid.generate_uid(prefix=None), pydicom.uid.generate_uid(prefix=None)  # "2.25.": short
+
+    def spacing(index, dataset):
+        if index == 2:
             dataset.PixelSpacing = [2 * float(v) for v in dataset.PixelSpacing]
-        dataset.save_as(mixed / path.name)
+    mixed = copy_dicom_series(MR, tmp_path / "mixed", series_uid=series, study_uid=study, edit=spacing)
     assert storescu(node.port, sorted(mixed.iterdir())).returncode == 0
     listed = wait_for("the mixed series in status.json", lambda: [
         s for s in node.status()["series"] if s["series"] == series], 120)
