@@ -390,6 +390,10 @@ struct ServeCommand
     command->add_option("--aet", options.aeTitle, "The node's AE title")->capture_default_str();
     focusnet::AddNumericOption(*command, focusnet::option::node::Port, options.port);
     command->add_option("--send-to", sendTo, "Send each DICOM SEG to AET@host:port (repeatable)");
+    command->add_option("--stow",
+                        options.stow,
+                        "Also store each DICOM SEG by STOW-RS on this DICOMweb studies endpoint, "
+                        "http(s)://host/dicom-web/studies (repeatable)");
     command->add_option("--allow",
                         allow,
                         "Accept associations only from this calling AE title, AET or AET@ADDRESS (an IPv4 address; "
@@ -427,6 +431,14 @@ struct ServeCommand
           throw Error(peer.Text() + ": no answer to C-ECHO: " + why);
         }
         std::cout << peer.Text() << ": answers C-ECHO\n";
+      }
+      for (const std::string & url : options.stow)
+      {
+        if (const std::string why = focusnet::CheckStowUrl(url); !why.empty())
+        {
+          throw Error(url + ": no answer to QIDO-RS: " + why);
+        }
+        std::cout << url << ": answers QIDO-RS\n";
       }
       std::cout << "configuration ok\n";
       return;

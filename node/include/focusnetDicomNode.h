@@ -77,7 +77,8 @@ struct NodeOptions
   std::string                aeTitle{ "FOCUSNET" }; ///< its AE title (the called one; also the calling one)
   unsigned int               port{ static_cast<unsigned int>(option::node::Port.fallback) };
   std::vector<AllowedCaller> allow;  ///< empty: any calling AE title
-  std::vector<DicomPeer>     sendTo; ///< where each DICOM SEG goes
+  std::vector<DicomPeer>     sendTo; ///< where each DICOM SEG goes by C-STORE
+  std::vector<std::string>   stow;   ///< and by STOW-RS: DICOMweb studies endpoints, "http(s)://host/dicom-web/studies"
   double                     idleSeconds{ option::node::Idle.fallback };
   unsigned int               maxAssociations{ static_cast<unsigned int>(option::node::MaxAssociations.fallback) };
   double                     minFreeMegabytes{ option::node::MinFree.fallback };
@@ -88,13 +89,14 @@ struct NodeOptions
   std::function<void(const std::string &)> log;
 };
 
-/** Throws focusnet::Error, in the options' words, for an option out of its range or an AE title DICOM does not allow
- * (1 to 16 characters, no backslash or control character). */
+/** Throws focusnet::Error, in the options' words, for an option out of its range, an AE title DICOM does not allow
+ * (1 to 16 characters, no backslash or control character) or a STOW-RS URL that is not http:// or https://. */
 void
 CheckNodeOptions(const NodeOptions & options);
 
 /** \brief Runs the DICOM node until stop is set: a storage SCP that receives series by C-STORE (and answers C-ECHO),
- * segments each once it is complete, and sends its DICOM SEG to every destination by C-STORE.
+ * segments each once it is complete, and sends its DICOM SEG to every destination by C-STORE (and to every STOW-RS
+ * URL of options.stow).
  *
  * The spool (options.spool) holds everything, so that a node started again (after a kill -9 too) goes on where it
  * stopped and does no series twice:
@@ -120,6 +122,11 @@ CheckNodeOptions(const NodeOptions & options);
  */
 void
 RunDicomNode(const NodeOptions & options, const std::shared_ptr<const Model> & model, const std::atomic<bool> & stop);
+
+/** Whether url is a DICOMweb studies endpoint that answers (a QIDO-RS search for one study): "" when it does, else
+ * why not ("Couldn't connect to server", "QIDO-RS answered HTTP 404"). */
+std::string
+CheckStowUrl(const std::string & url);
 
 /** C-ECHO from callingAeTitle to peer: "" when it answers, else why not ("association rejected", ...). */
 std::string

@@ -15,6 +15,7 @@
 #include <dcmtk/dcmnet/scppool.h>
 #include <dcmtk/dcmnet/scpthrd.h>
 #include <dcmtk/oflog/oflog.h>
+#include <curl/curl.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -431,6 +432,92 @@ SendFile(const fs::path & file, const std::string & callingAeTitle, const DicomP
                                                                          : "C-STORE status " + Hex(scu.status);
 }
 
+/** What an HTTP request got: the status (0 when none came) and the answer's body, or why it failed. */
+struct HttpAnswer
+{
+  long        status{ 0 };
+  std::string body;
+  std::string error; ///< libcurl's words when no answer came
+};
+
+/** A GET (body null) or a POST of body to url, with headers; every wait bounded (10 s to connect, 120 s in all). */
+HttpAnswer
+Http(const std::string & url, const std::vector<std::string> & headerLines, const std::string * body)
+{
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  const std::unique_ptr<CURL, void (*)(CURL *)> curl(curl_easy_init(), curl_easy_cleanup);
+  curl_slist *                                  headers = nullptr;
+  for (const std::string & line : headerLines)
+  {
+    headers = curl_slist_append(headers, line.c_str());
+  }
+  const std::unique_ptr<curl_slist, void (*)(curl_slist *)> freeHeaders(headers, curl_slist_free_all);
+  HttpAnswer                                                answer;
+  const auto collect = +[](char * data, std::size_t size, std::size_t count, void * to) -> std::size_t
+  {
+    static_cast<std::string *>(to)->append(data, size * count);
+    return size * count;
+  };
+  curl_easy_setopt(curl.get(), CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, headers);
+  if (body)
+  {
+    curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDS, body->data());
+    curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body->size()));
+  }
+  curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, collect);
+  curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &answer.body);
+  curl_easy_setopt(curl.get(), CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl.get(), CURLOPT_CONNECTTIMEOUT, 10L);
+  curl_easy_setopt(curl.get(), CURLOPT_TIMEOUT, 120L);
+  if (const CURLcode done = curl_easy_perform(curl.get()); done != CURLE_OK)
+  {
+    answer.error = curl_easy_strerror(done);
+    return answer;
+  }
+  curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &answer.status);
+  return answer;
+}
+
+/** Stores file on a DICOMweb server by STOW-RS (url: its studies endpoint): "" when the server took it, else why not.
+ */
+std::string
+StowFile(const fs::path & file, const std::string & url)
+{
+  std::ifstream in(file, std::ios::binary);
+  if (!in)
+  {
+    return "cannot read " + file.string();
+  }
+  const std::string boundary = "focusnet-stow-6b3f0c91";
+  std::string       body = "--" + boundary + "\r\nContent-Type: application/dicom\r\n\r\n";
+  body.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  body += "\r\n--" + boundary + "--\r\n";
+  const HttpAnswer answer = Http(url,
+                                 { "Content-Type: multipart/related; type=\"application/dicom\"; boundary=" + boundary,
+                                   "Accept: application/dicom+json" },
+                                 &body);
+  if (!answer.error.empty())
+  {
+    return answer.error;
+  }
+  // 200: stored. 202: stored with warnings, or some instances failed; for one instance, failed when the answer lists
+  // it in the Failed SOP Sequence (0008,1198).
+  if (answer.status == 200 || (answer.status == 202 && answer.body.find("00081198") == std::string::npos))
+  {
+    return "";
+  }
+  return "STOW-RS answered HTTP " + std::to_string(answer.status);
+}
+
+/** "DICOMweb" URLs start with http:// or https://; anything else is a DICOM application entity. */
+bool
+IsStowUrl(const std::string & destination)
+{
+  return destination.rfind("http://", 0) == 0 || destination.rfind("https://", 0) == 0;
+}
+
 /** path, or path-2, path-3...: the first of them that does not exist. */
 fs::path
 FreeName(const fs::path & path)
@@ -444,14 +531,16 @@ FreeName(const fs::path & path)
   return free;
 }
 
-/** "AET@host_port": a destination as part of a file name. */
+/** A destination as part of a file name: "AET@host_port", "http___host_8042_dicom-web_studies". */
 std::string
-PeerFileName(const DicomPeer & peer)
+FileNamePart(std::string destination)
 {
-  std::string name = peer.aeTitle + "@" + peer.host + "_" + std::to_string(peer.port);
   std::replace_if(
-    name.begin(), name.end(), [](char c) { return c == '/' || c == '\\' || c == ':' || c == ' '; }, '_');
-  return name;
+    destination.begin(),
+    destination.end(),
+    [](char c) { return !std::isalnum(static_cast<unsigned char>(c)) && c != '@' && c != '.' && c != '-'; },
+    '_');
+  return destination;
 }
 
 /** The newest modification among a series folder's instances. */
@@ -516,7 +605,7 @@ struct Delivery
   fs::path          file;
   std::string       seg; ///< relative to the spool: results/STUDY/SERIES/seg.dcm
   std::string       series;
-  DicomPeer         peer;
+  std::string       destination; ///< "AET@host:port", or a STOW-RS URL
   unsigned int      attempts{ 0 };
   std::string       error;
   Clock::time_point next{};
@@ -527,7 +616,7 @@ struct Delivery
   {
     return { { "seg", seg },
              { "series", series },
-             { "destination", peer.Text() },
+             { "destination", destination },
              { "attempts", attempts },
              { "last_error", error } };
   }
@@ -547,6 +636,11 @@ public:
     , m_Started(fs::file_time_type::clock::now())
     , m_StartedText(UtcText(std::chrono::system_clock::now()))
   {
+    for (const DicomPeer & peer : options.sendTo)
+    {
+      m_Destinations.push_back(peer.Text());
+    }
+    m_Destinations.insert(m_Destinations.end(), options.stow.begin(), options.stow.end());
     LoadOutbox();
     LoadHistory();
   }
@@ -647,7 +741,7 @@ private:
       for (auto owed = superseded; owed != m_Outbox.end(); ++owed)
       {
         fs::remove(owed->file, error);
-        Log("series " + uid + ": the SEG owed to " + owed->peer.Text() + " is superseded; not sent");
+        Log("series " + uid + ": the SEG owed to " + owed->destination + " is superseded; not sent");
       }
       m_Outbox.erase(superseded, m_Outbox.end());
       Log("series " + uid + ": " + std::to_string(fresh) +
@@ -706,22 +800,23 @@ private:
   Owe(const std::string & seg, const std::string & series)
   {
     std::error_code error;
-    for (const DicomPeer & peer : m_Options.sendTo)
+    for (const std::string & destination : m_Destinations)
     {
       const bool owed = std::any_of(m_Outbox.begin(),
                                     m_Outbox.end(),
-                                    [&](const Delivery & d) { return d.seg == seg && d.peer.Text() == peer.Text(); });
-      if (owed || fs::exists(DeliveredFile(seg, peer), error))
+                                    [&](const Delivery & d) { return d.seg == seg && d.destination == destination; });
+      if (owed || fs::exists(DeliveredFile(seg, destination), error))
       {
         continue; // a restart found it in the outbox, or it was delivered before one
       }
-      Delivery    delivery;
-      std::string name = fs::path(seg).parent_path().lexically_relative("results").string() + "_" + PeerFileName(peer);
-      std::replace(name.begin(), name.end(), '/', '_');
-      delivery.file = m_Spool / "outbox" / (name + ".json");
+      Delivery delivery;
+      delivery.file =
+        m_Spool / "outbox" /
+        (FileNamePart(fs::path(seg).parent_path().lexically_relative("results").string() + "_" + destination) +
+         ".json");
       delivery.seg = seg;
       delivery.series = series;
-      delivery.peer = peer;
+      delivery.destination = destination;
       Save(delivery);
       m_Outbox.push_back(delivery);
     }
@@ -733,17 +828,20 @@ private:
   {
     std::error_code error;
     ++delivery.attempts;
-    delivery.error = SendFile(m_Spool / delivery.seg, m_Options.aeTitle, delivery.peer);
+    delivery.error = IsStowUrl(delivery.destination)
+                       ? StowFile(m_Spool / delivery.seg, delivery.destination)
+                       : SendFile(m_Spool / delivery.seg, m_Options.aeTitle, ParseDicomPeer(delivery.destination));
     if (!delivery.error.empty() && !fs::exists(m_Spool / delivery.seg, error))
     {
       delivery.error = "the SEG is gone from the spool";
     }
     if (delivery.error.empty())
     {
-      std::ofstream(DeliveredFile(delivery.seg, delivery.peer)) << UtcText(std::chrono::system_clock::now()) << '\n';
+      std::ofstream(DeliveredFile(delivery.seg, delivery.destination))
+        << UtcText(std::chrono::system_clock::now()) << '\n';
       fs::remove(delivery.file, error);
       ++m_Counts["segs_delivered"];
-      Log("series " + delivery.series + ": DICOM SEG delivered to " + delivery.peer.Text());
+      Log("series " + delivery.series + ": DICOM SEG delivered to " + delivery.destination);
       return true;
     }
     ++m_Counts["delivery_failures"];
@@ -751,16 +849,16 @@ private:
     delivery.next = Clock::now() + std::chrono::milliseconds(static_cast<long>(delivery.delay * 1000));
     delivery.delay = std::min(delivery.delay * 2.0, 60.0);
     Save(delivery);
-    Problem("series " + delivery.series + ": DICOM SEG not delivered to " + delivery.peer.Text() + ": " +
+    Problem("series " + delivery.series + ": DICOM SEG not delivered to " + delivery.destination + ": " +
             delivery.error + when);
     return false;
   }
 
-  /** results/STUDY/SERIES/delivered-AET@host_port: the destination has the SEG beside it. */
+  /** results/STUDY/SERIES/delivered-AET@host_port (or -URL): the destination has the SEG beside it. */
   fs::path
-  DeliveredFile(const std::string & seg, const DicomPeer & peer) const
+  DeliveredFile(const std::string & seg, const std::string & destination) const
   {
-    return m_Spool / fs::path(seg).parent_path() / ("delivered-" + PeerFileName(peer));
+    return m_Spool / fs::path(seg).parent_path() / ("delivered-" + FileNamePart(destination));
   }
 
   void
@@ -795,7 +893,11 @@ private:
         delivery.file = entry.path();
         delivery.seg = json.at("seg").get<std::string>();
         delivery.series = json.at("series").get<std::string>();
-        delivery.peer = ParseDicomPeer(json.at("destination").get<std::string>());
+        delivery.destination = json.at("destination").get<std::string>();
+        if (!IsStowUrl(delivery.destination))
+        {
+          ParseDicomPeer(delivery.destination); // one this node can send to
+        }
         delivery.attempts = json.value("attempts", 0U);
         delivery.error = json.value("last_error", "");
         m_Outbox.push_back(delivery);
@@ -919,6 +1021,7 @@ private:
   const fs::file_time_type           m_Started;
   const std::string                  m_StartedText;
   std::map<fs::path, Retry>          m_Retry;
+  std::vector<std::string>           m_Destinations; ///< the --send-to peers, then the STOW-RS URLs
   std::vector<Delivery>              m_Outbox;
   std::map<std::string, std::size_t> m_Counts{ { "series_segmented", 0 },
                                                { "series_not_segmented", 0 },
@@ -1032,6 +1135,13 @@ CheckNodeOptions(const NodeOptions & options)
   CheckOption(option::node::MaxAssociations, options.maxAssociations);
   CheckOption(option::node::MinFree, options.minFreeMegabytes);
   CheckAeTitle(options.aeTitle, "the node's AE title");
+  for (const std::string & url : options.stow)
+  {
+    if (!IsStowUrl(url) || url.find_first_not_of('/', url.find(':') + 1) == std::string::npos)
+    {
+      throw Error("'" + url + "' is not a STOW-RS URL (http://host/.../studies or https://...)");
+    }
+  }
   if (options.spool.empty())
   {
     throw Error("no spool folder given");
@@ -1122,6 +1232,19 @@ RunDicomNode(const NodeOptions & options, const std::shared_ptr<const Model> & m
     throw Error("port " + std::to_string(options.port) + ": cannot listen: " + Text(listened));
   }
   context.Log("stopped");
+}
+
+std::string
+CheckStowUrl(const std::string & url)
+{
+  // QIDO-RS on the same studies endpoint, asking for one study at most: a DICOMweb server answers 200 or 204.
+  const HttpAnswer answer = Http(
+    url + (url.find('?') == std::string::npos ? "?" : "&") + "limit=1", { "Accept: application/dicom+json" }, nullptr);
+  if (!answer.error.empty())
+  {
+    return answer.error;
+  }
+  return answer.status == 200 || answer.status == 204 ? "" : "QIDO-RS answered HTTP " + std::to_string(answer.status);
 }
 
 std::string

@@ -1,6 +1,7 @@
 """The servers of the DICOM node's tests and benchmark: Debian's Orthanc with a configuration of its own, `focusnet
 serve`, and dcmtk's storescu, each on free loopback ports, each stopped by its PID. The focusnet executable, the
-model and Orthanc come from FOCUSNET_EXECUTABLE, FOCUSNET_DEFAULT_MODEL and FOCUSNET_ORTHANC."""
+model and Orthanc come from FOCUSNET_EXECUTABLE, FOCUSNET_DEFAULT_MODEL and FOCUSNET_ORTHANC (its DICOMweb plugin from
+FOCUSNET_ORTHANC_DICOMWEB)."""
 import json
 import os
 import pathlib
@@ -38,9 +39,10 @@ def stop(process):
 
 
 class Orthanc:
-    """An Orthanc of the test's own: DICOM and HTTP on free loopback ports, the node as modality "focusnet"."""
+    """An Orthanc of the test's own: DICOM and HTTP on free loopback ports, the node as modality "focusnet"; with
+    dicomweb, its DICOMweb plugin (FOCUSNET_ORTHANC_DICOMWEB) at /dicom-web/."""
 
-    def __init__(self, folder, node_port, lua=None, **settings):
+    def __init__(self, folder, node_port, lua=None, dicomweb=False, **settings):
         self.folder = pathlib.Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.dicom_port, self.http_port = free_port(), free_port()
@@ -49,6 +51,9 @@ class Orthanc:
                   "IndexDirectory": str(self.folder / "storage"), "RemoteAccessAllowed": False,
                   "AuthenticationEnabled": False, "Plugins": [], "DicomCheckModalityHost": False,
                   "DicomModalities": {"focusnet": ["FOCUSNET", "127.0.0.1", node_port]}}
+        if dicomweb:
+            config["Plugins"] = [os.environ["FOCUSNET_ORTHANC_DICOMWEB"]]
+            config["DicomWeb"] = {"Enable": True, "Root": "/dicom-web/"}
         config.update(settings)
         if lua:
             (self.folder / "route.lua").write_text(lua)

@@ -307,3 +307,27 @@ def test_a_full_disk_an_aborted_association_and_a_series_of_mixed_geometry_lose_
     outbox = [json.loads(p.read_text())["series"] for p in (node.spool / "outbox").iterdir()]
     assert outbox == [series_uid(MR)], outbox  # the MR series' SEG, not delivered; nothing for the mixed one
     assert len(list((node.spool / "done" / study / series).glob("*.dcm"))) == 6
+
+
+def test_segs_go_to_dicomweb_servers_by_stow_rs_and_check_asks_them_first(servers, tmp_path):
+    node_port = free_port()
+    archive = servers(Orthanc, tmp_path / "archive", node_port, dicomweb=True)
+    stow = "http://127.0.0.1:%d/dicom-web/studies" % archive.http_port
+    wrong = "http://127.0.0.1:%d/no-dicom-web-here/studies" % archive.http_port
+    check = [os.environ["FOCUSNET_EXECUTABLE"], "serve", str(tmp_path / "check-spool"), "--model", MODEL, "--check"]
+    answered = subprocess.run(check + ["--stow", stow], capture_output=True, text=True, timeout=120)
+    assert answered.returncode == 0 and "%s: answers QIDO-RS" % stow in answered.stdout, answered
+    silent = subprocess.run(check + ["--stow", wrong], capture_output=True, text=True, timeout=120)
+    assert silent.returncode != 0 and silent.stderr == "focusnet: error: %s: no answer to QIDO-RS: QIDO-RS answered " \
+        "HTTP 404\n" % wrong, silent.stderr
+    node = servers(Node, tmp_path / "node", None, node_port, more=("--stow", stow, "--stow", wrong))
+    assert storescu(node.port, sorted(MR.iterdir())).returncode == 0
+    [instance] = wait_for("the SEG stored by STOW-RS", archive.segs, 120)
+    # Stored through the DICOMweb plugin, not by C-STORE; the very SEG the node made.
+    assert archive.get("/instances/%s/metadata?expand" % instance)["Origin"] != "DicomProtocol"
+    [made] = list((node.spool / "results").glob("*/*/seg.dcm"))
+    assert archive.get("/instances/%s/file" % instance) == made.read_bytes()
+    # The wrong endpoint: owed in the outbox with the server's answer.
+    owed = wait_for("the wrong endpoint in the outbox", lambda: [json.loads(p.read_text()) for p in
+                                                                  (node.spool / "outbox").iterdir()], 30)
+    assert [(o["destination"], o["last_error"]) for o in owed] == [(wrong, "STOW-RS answered HTTP 404")], owed
