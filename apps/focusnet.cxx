@@ -401,6 +401,16 @@ struct ServeCommand
     focusnet::AddNumericOption(*command, focusnet::option::node::Idle, options.idleSeconds);
     focusnet::AddNumericOption(*command, focusnet::option::node::MaxAssociations, options.maxAssociations);
     focusnet::AddNumericOption(*command, focusnet::option::node::MinFree, options.minFreeMegabytes);
+    command->add_option("--tls-key", options.tlsKey, "DICOM TLS for every association: the node's PEM private key")
+      ->check(CLI::ExistingFile);
+    command->add_option("--tls-cert", options.tlsCertificate, "DICOM TLS: the node's PEM certificate")
+      ->check(CLI::ExistingFile);
+    command
+      ->add_option("--tls-trust",
+                   options.tlsTrusted,
+                   "DICOM TLS: a PEM certificate (of a peer or its authority) whose peers the node accepts "
+                   "(repeatable; a peer must show a certificate it signs)")
+      ->check(CLI::ExistingFile);
     command->add_option("--model", modelFile, ModelHelp);
     command->add_option("--modality", options.batch.modalities, "Only series of these modalities (e.g. CT)")
       ->delimiter(',');
@@ -426,7 +436,7 @@ struct ServeCommand
     {
       for (const focusnet::DicomPeer & peer : options.sendTo)
       {
-        if (const std::string why = focusnet::EchoDicomPeer(options.aeTitle, peer); !why.empty())
+        if (const std::string why = focusnet::EchoDicomPeer(options, peer); !why.empty())
         {
           throw Error(peer.Text() + ": no answer to C-ECHO: " + why);
         }

@@ -82,6 +82,11 @@ struct NodeOptions
   double                     idleSeconds{ option::node::Idle.fallback };
   unsigned int               maxAssociations{ static_cast<unsigned int>(option::node::MaxAssociations.fallback) };
   double                     minFreeMegabytes{ option::node::MinFree.fallback };
+  /** DICOM TLS (BCP 195) for every association, received and made, when tlsKey is given: the node's PEM private key
+   * and certificate, and the PEM certificates (of peers or their authorities) whose peers it accepts; a peer must
+   * show a certificate they sign. */
+  std::string              tlsKey, tlsCertificate;
+  std::vector<std::string> tlsTrusted;
   /** The work, as focusnet batch does it: modalities, jobs, inference and output options. Its roots are the spool's;
    * it writes a DICOM SEG in any case. */
   BatchOptions batch;
@@ -90,7 +95,8 @@ struct NodeOptions
 };
 
 /** Throws focusnet::Error, in the options' words, for an option out of its range, an AE title DICOM does not allow
- * (1 to 16 characters, no backslash or control character) or a STOW-RS URL that is not http:// or https://. */
+ * (1 to 16 characters, no backslash or control character), a STOW-RS URL that is not http:// or https://, or TLS files
+ * given in part. */
 void
 CheckNodeOptions(const NodeOptions & options);
 
@@ -128,9 +134,10 @@ RunDicomNode(const NodeOptions & options, const std::shared_ptr<const Model> & m
 std::string
 CheckStowUrl(const std::string & url);
 
-/** C-ECHO from callingAeTitle to peer: "" when it answers, else why not ("association rejected", ...). */
+/** C-ECHO to peer, calling as options.aeTitle (over TLS with options.tlsKey): "" when it answers, else why not
+ * ("association rejected", ...). Throws focusnet::Error for TLS files that are wrong. */
 std::string
-EchoDicomPeer(const std::string & callingAeTitle, const DicomPeer & peer);
+EchoDicomPeer(const NodeOptions & options, const DicomPeer & peer);
 
 } // namespace focusnet
 

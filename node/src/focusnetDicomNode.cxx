@@ -14,6 +14,7 @@
 #include <dcmtk/dcmnet/dstorscu.h>
 #include <dcmtk/dcmnet/scppool.h>
 #include <dcmtk/dcmnet/scpthrd.h>
+#include <dcmtk/dcmtls/tlslayer.h>
 #include <dcmtk/oflog/oflog.h>
 #include <curl/curl.h>
 #include <nlohmann/json.hpp>
@@ -361,8 +362,44 @@ Configure(DcmSCPConfig & config, const NodeOptions & options)
   }
 }
 
+/** A DcmSCU, or a class derived from it, addressed to a peer (DcmSCU keeps the TLS layer's setter protected). */
+template <typename TScu>
+class Scu : public TScu
+{
+public:
+  /** Calls peer as callingAeTitle (over tls, when given), with timeouts that bound every wait. */
+  void
+  Address(const std::string & callingAeTitle, const DicomPeer & peer, DcmTransportLayer * tls)
+  {
+    m_Tls = tls;
+    this->setAETitle(callingAeTitle.c_str());
+    this->setPeerAETitle(peer.aeTitle.c_str());
+    this->setPeerHostName(peer.host.c_str());
+    this->setPeerPort(static_cast<Uint16>(peer.port));
+    this->setConnectionTimeout(10);
+    this->setACSETimeout(30);
+    this->setDIMSETimeout(60);
+    this->setDIMSEBlockingMode(DIMSE_NONBLOCKING);
+  }
+
+  /** Negotiates the association, once the presentation contexts are added. */
+  OFCondition
+  Open()
+  {
+    OFCondition result = this->initNetwork();
+    if (result.good() && m_Tls)
+    {
+      result = this->useSecureConnection(m_Tls); // needs the network initNetwork makes
+    }
+    return result.good() ? this->negotiateAssociation() : result;
+  }
+
+private:
+  DcmTransportLayer * m_Tls{ nullptr };
+};
+
 /** DcmStorageSCU that keeps the status of each response. */
-class Sender : public DcmStorageSCU
+class Sender : public Scu<DcmStorageSCU>
 {
 public:
   Uint16 status{ 0xFFFF }; ///< none yet
@@ -383,27 +420,55 @@ Hex(unsigned int value)
   return text.str();
 }
 
-/** An SCU that calls peer as callingAeTitle, with timeouts that bound every wait. */
-void
-Address(DcmSCU & scu, const std::string & callingAeTitle, const DicomPeer & peer)
+/** The TLS layer of the node's associations (in the role of an acceptor or a requestor), or none without
+ * options.tlsKey: the node's key and certificate, the peers' certificates it trusts (each peer must show one signed by
+ * them), the ciphersuites of BCP 195 (TLS 1.2 and newer). Throws focusnet::Error naming the file that is wrong. */
+std::unique_ptr<DcmTLSTransportLayer>
+MakeTls(const NodeOptions & options, T_ASC_NetworkRole role)
 {
-  scu.setAETitle(callingAeTitle.c_str());
-  scu.setPeerAETitle(peer.aeTitle.c_str());
-  scu.setPeerHostName(peer.host.c_str());
-  scu.setPeerPort(static_cast<Uint16>(peer.port));
-  scu.setConnectionTimeout(10);
-  scu.setACSETimeout(30);
-  scu.setDIMSETimeout(60);
-  scu.setDIMSEBlockingMode(DIMSE_NONBLOCKING);
+  if (options.tlsKey.empty())
+  {
+    return nullptr;
+  }
+  auto tls = std::make_unique<DcmTLSTransportLayer>(role, nullptr, OFTrue);
+  if (!*tls)
+  {
+    throw Error("TLS: OpenSSL could not be initialised");
+  }
+  if (tls->setPrivateKeyFile(options.tlsKey.c_str(), DCF_Filetype_PEM).bad())
+  {
+    throw Error(options.tlsKey + ": not a PEM private key (without a password)");
+  }
+  if (tls->setCertificateFile(options.tlsCertificate.c_str(), DCF_Filetype_PEM).bad())
+  {
+    throw Error(options.tlsCertificate + ": not a PEM certificate");
+  }
+  if (!tls->checkPrivateKeyMatchesCertificate())
+  {
+    throw Error(options.tlsKey + ": not the private key of the certificate " + options.tlsCertificate);
+  }
+  for (const std::string & trusted : options.tlsTrusted)
+  {
+    if (tls->addTrustedCertificateFile(trusted.c_str(), DCF_Filetype_PEM).bad())
+    {
+      throw Error(trusted + ": not a PEM certificate");
+    }
+  }
+  tls->setCertificateVerification(DCV_requireCertificate);
+  if (tls->setTLSProfile(TSP_Profile_BCP195).bad() || tls->activateCipherSuites().bad())
+  {
+    throw Error("TLS: the ciphersuites of BCP 195 are not available");
+  }
+  return tls;
 }
 
-/** Sends file to peer by C-STORE: "" when the peer took it, else why not. */
+/** Sends file to peer by C-STORE (over tls, when given): "" when the peer took it, else why not. */
 std::string
-SendFile(const fs::path & file, const std::string & callingAeTitle, const DicomPeer & peer)
+SendFile(const fs::path & file, const std::string & callingAeTitle, const DicomPeer & peer, DcmTransportLayer * tls)
 {
   Sender scu;
-  Address(scu, callingAeTitle, peer);
-  // The presentation contexts first: initNetwork builds the association's parameters from them.
+  scu.Address(callingAeTitle, peer, tls);
+  // The presentation contexts first: Open builds the association's parameters from them.
   OFCondition result = scu.addDicomFile(file.c_str(), ERM_fileOnly, OFFalse);
   if (result.good())
   {
@@ -411,11 +476,7 @@ SendFile(const fs::path & file, const std::string & callingAeTitle, const DicomP
   }
   if (result.good())
   {
-    result = scu.initNetwork();
-  }
-  if (result.good())
-  {
-    result = scu.negotiateAssociation();
+    result = scu.Open();
   }
   if (result.bad())
   {
@@ -635,6 +696,7 @@ public:
     , m_Spool(options.spool)
     , m_Started(fs::file_time_type::clock::now())
     , m_StartedText(UtcText(std::chrono::system_clock::now()))
+    , m_Tls(MakeTls(options, NET_REQUESTOR))
   {
     for (const DicomPeer & peer : options.sendTo)
     {
@@ -828,9 +890,10 @@ private:
   {
     std::error_code error;
     ++delivery.attempts;
-    delivery.error = IsStowUrl(delivery.destination)
-                       ? StowFile(m_Spool / delivery.seg, delivery.destination)
-                       : SendFile(m_Spool / delivery.seg, m_Options.aeTitle, ParseDicomPeer(delivery.destination));
+    delivery.error =
+      IsStowUrl(delivery.destination)
+        ? StowFile(m_Spool / delivery.seg, delivery.destination)
+        : SendFile(m_Spool / delivery.seg, m_Options.aeTitle, ParseDicomPeer(delivery.destination), m_Tls.get());
     if (!delivery.error.empty() && !fs::exists(m_Spool / delivery.seg, error))
     {
       delivery.error = "the SEG is gone from the spool";
@@ -1014,22 +1077,23 @@ private:
   static constexpr std::size_t HistoryLength = 200;
   static constexpr std::size_t ErrorsKept = 20;
 
-  const NodeOptions &                m_Options;
-  const std::shared_ptr<const Model> m_Model;
-  ReceiverContext &                  m_Context;
-  const fs::path                     m_Spool;
-  const fs::file_time_type           m_Started;
-  const std::string                  m_StartedText;
-  std::map<fs::path, Retry>          m_Retry;
-  std::vector<std::string>           m_Destinations; ///< the --send-to peers, then the STOW-RS URLs
-  std::vector<Delivery>              m_Outbox;
-  std::map<std::string, std::size_t> m_Counts{ { "series_segmented", 0 },
+  const NodeOptions &                         m_Options;
+  const std::shared_ptr<const Model>          m_Model;
+  ReceiverContext &                           m_Context;
+  const fs::path                              m_Spool;
+  const fs::file_time_type                    m_Started;
+  const std::string                           m_StartedText;
+  std::map<fs::path, Retry>                   m_Retry;
+  const std::unique_ptr<DcmTLSTransportLayer> m_Tls;          ///< the node's TLS as a requestor, or none
+  std::vector<std::string>                    m_Destinations; ///< the --send-to peers, then the STOW-RS URLs
+  std::vector<Delivery>                       m_Outbox;
+  std::map<std::string, std::size_t>          m_Counts{ { "series_segmented", 0 },
                                                { "series_not_segmented", 0 },
                                                { "segs_delivered", 0 },
                                                { "delivery_failures", 0 } };
-  std::vector<Json>                  m_History;
-  std::vector<Json>                  m_Errors;
-  std::string                        m_LastStatus;
+  std::vector<Json>                           m_History;
+  std::vector<Json>                           m_Errors;
+  std::string                                 m_LastStatus;
 };
 
 /** Why port cannot be listened on (another program has it...), or "": bound and let go again at once. */
@@ -1135,6 +1199,12 @@ CheckNodeOptions(const NodeOptions & options)
   CheckOption(option::node::MaxAssociations, options.maxAssociations);
   CheckOption(option::node::MinFree, options.minFreeMegabytes);
   CheckAeTitle(options.aeTitle, "the node's AE title");
+  if (options.tlsKey.empty() != options.tlsCertificate.empty() ||
+      (!options.tlsKey.empty() && options.tlsTrusted.empty()) ||
+      (options.tlsKey.empty() && !options.tlsTrusted.empty()))
+  {
+    throw Error("TLS needs the node's key and certificate and at least one trusted certificate, all three");
+  }
   for (const std::string & url : options.stow)
   {
     if (!IsStowUrl(url) || url.find_first_not_of('/', url.find(':') + 1) == std::string::npos)
@@ -1162,8 +1232,9 @@ RunDicomNode(const NodeOptions & options, const std::shared_ptr<const Model> & m
   {
     throw Error("port " + std::to_string(options.port) + ": cannot listen: " + why);
   }
-  const fs::path  spool = options.spool;
-  std::error_code error;
+  const std::unique_ptr<DcmTLSTransportLayer> tls = MakeTls(options, NET_ACCEPTOR); // before the spool: no trace
+  const fs::path                              spool = options.spool;
+  std::error_code                             error;
   for (const char * folder : { "incoming", "partial", "working", "results", "outbox", "done" })
   {
     fs::create_directories(spool / folder, error);
@@ -1180,6 +1251,7 @@ RunDicomNode(const NodeOptions & options, const std::shared_ptr<const Model> & m
   ReceiverContext context{ options, spool / "incoming", spool / "partial" };
   ReceiverPool    pool(context);
   Configure(pool.getConfig(), options);
+  pool.getConfig().setTransportLayer(tls.get()); // none: plain TCP
   pool.setMaxThreads(static_cast<Uint16>(options.maxAssociations));
   std::atomic<bool> listening{ true };
   OFCondition       listened = EC_Normal;
@@ -1248,21 +1320,18 @@ CheckStowUrl(const std::string & url)
 }
 
 std::string
-EchoDicomPeer(const std::string & callingAeTitle, const DicomPeer & peer)
+EchoDicomPeer(const NodeOptions & options, const DicomPeer & peer)
 {
   QuietDcmtk();
-  DcmSCU scu;
-  Address(scu, callingAeTitle, peer);
+  const std::unique_ptr<DcmTLSTransportLayer> tls = MakeTls(options, NET_REQUESTOR);
+  Scu<DcmSCU>                                 scu;
+  scu.Address(options.aeTitle, peer, tls.get());
   OFList<OFString> syntaxes;
   syntaxes.push_back(UID_LittleEndianImplicitTransferSyntax);
   OFCondition result = scu.addPresentationContext(UID_VerificationSOPClass, syntaxes);
   if (result.good())
   {
-    result = scu.initNetwork();
-  }
-  if (result.good())
-  {
-    result = scu.negotiateAssociation();
+    result = scu.Open();
   }
   if (result.good())
   {

@@ -331,3 +331,61 @@ def test_segs_go_to_dicomweb_servers_by_stow_rs_and_check_asks_them_first(server
     owed = wait_for("the wrong endpoint in the outbox", lambda: [json.loads(p.read_text()) for p in
                                                                   (node.spool / "outbox").iterdir()], 30)
     assert [(o["destination"], o["last_error"]) for o in owed] == [(wrong, "STOW-RS answered HTTP 404")], owed
+
+
+def make_certificates(folder):
+    """A certificate authority, and PEM keys and certificates it signs for the node, Orthanc and a client; plus a
+    stranger's, self-signed. Made with the openssl command."""
+    folder.mkdir()
+
+    def openssl(*arguments):
+        subprocess.run(["openssl", *arguments], cwd=folder, check=True, capture_output=True, timeout=60)
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+            "-subj", "/CN=focusnet-test-ca")
+    for name in ("node", "orthanc", "client"):
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", name + ".key", "-out", name + ".csr", "-subj",
+                "/CN=" + name)
+        openssl("x509", "-req", "-in", name + ".csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out",
+                name + ".pem", "-days", "2")
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "stranger.key", "-out", "stranger.pem",
+            "-days", "2", "-subj", "/CN=stranger")
+    return folder
+
+
+def test_dicom_tls_both_ways_with_certificates_of_a_trusted_authority_only(servers, tmp_path):
+    pki = make_certificates(tmp_path / "pki")
+    node_port = free_port()
+    orthanc = servers(Orthanc, tmp_path / "orthanc", node_port, DicomTlsEnabled=True,
+                      DicomTlsCertificate=str(pki / "orthanc.pem"), DicomTlsPrivateKey=str(pki / "orthanc.key"),
+                      DicomTlsTrustedCertificates=str(pki / "ca.pem"),
+                      DicomModalities={"focusnet": {"AET": "FOCUSNET", "Host": "127.0.0.1", "Port": node_port,
+                                                    "UseDicomTls": True}})
+    node = servers(Node, tmp_path / "node", orthanc.dicom_port, node_port,
+                   more=("--tls-key", str(pki / "node.key"), "--tls-cert", str(pki / "node.pem"), "--tls-trust",
+                         str(pki / "ca.pem")))
+    # Orthanc sends the series over TLS; the SEG comes back over TLS.
+    answer = orthanc.post("/modalities/focusnet/store", {"Resources": [orthanc.upload(MR)], "Synchronous": True})
+    assert answer.get("FailedInstancesCount", 0) == 0, answer
+    wait_for("the SEG back over TLS", orthanc.segs, 120)
+    assert "DICOM SEG delivered to ORTHANC@127.0.0.1:%d" % orthanc.dicom_port in node.text()
+    echo = ["echoscu", "-to", "10", "-aet", "STORESCU", "-aec", "FOCUSNET"]
+    address = ["127.0.0.1", str(node.port)]
+    assert subprocess.run(echo + address, capture_output=True, timeout=60).returncode != 0  # plain TCP
+    trusted = subprocess.run(echo + ["+tls", str(pki / "client.key"), str(pki / "client.pem"), "+cf",
+                                     str(pki / "ca.pem")] + address, capture_output=True, text=True, timeout=60)
+    assert trusted.returncode == 0, trusted.stderr
+    stranger = subprocess.run(echo + ["+tls", str(pki / "stranger.key"), str(pki / "stranger.pem"), "+cf",
+                                      str(pki / "ca.pem")] + address, capture_output=True, timeout=60)
+    assert stranger.returncode != 0
+    # Half the TLS options: one line, before anything starts.
+    half = subprocess.run([os.environ["FOCUSNET_EXECUTABLE"], "serve", str(tmp_path / "half"), "--model", MODEL,
+                           "--tls-key", str(pki / "node.key")], capture_output=True, text=True, timeout=60)
+    assert half.returncode != 0 and half.stderr == "focusnet: error: TLS needs the node's key and certificate and " \
+        "at least one trusted certificate, all three\n", half.stderr
+    wrong = subprocess.run([os.environ["FOCUSNET_EXECUTABLE"], "serve", str(tmp_path / "wrong"), "--model", MODEL,
+                            "--tls-key", str(pki / "client.key"), "--tls-cert", str(pki / "node.pem"), "--tls-trust",
+                            str(pki / "ca.pem"), "--port", str(free_port())], capture_output=True, text=True,
+                           timeout=60)
+    assert wrong.returncode != 0 and wrong.stderr == "focusnet: error: %s: not the private key of the certificate " \
+        "%s\n" % (pki / "client.key", pki / "node.pem"), wrong.stderr
+    assert not (tmp_path / "wrong").exists()
