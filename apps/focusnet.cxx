@@ -227,6 +227,13 @@ struct SegmentCommand
   }
 };
 
+/** --jobs of focusnet batch and focusnet serve: series segmented at once, each with its share of the threads. */
+void
+AddJobsOption(CLI::App & command, unsigned int & jobs)
+{
+  command.add_option("--jobs", jobs, "Series segmented at once")->check(CLI::PositiveNumber)->capture_default_str();
+}
+
 struct BatchCommand
 {
   CLI::App *             command{ nullptr };
@@ -256,9 +263,7 @@ struct BatchCommand
       ->capture_default_str();
     command->add_option("--shard", shard, "Take part I of N (0 <= I < N) for job arrays, e.g. $SLURM_ARRAY_TASK_ID/4")
       ->capture_default_str();
-    command->add_option("--jobs", options.jobs, "Series segmented at once")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
+    AddJobsOption(*command, options.jobs);
     focusnet::AddInferenceArguments(*command, options.segmentation.inference);
     command->add_flag("--retry-failed", options.retryFailed, "Segment again the series an earlier run failed on");
     command->add_flag("--merge",
@@ -414,6 +419,7 @@ struct ServeCommand
     command->add_option("--model", modelFile, ModelHelp);
     command->add_option("--modality", options.batch.modalities, "Only series of these modalities (e.g. CT)")
       ->delimiter(',');
+    AddJobsOption(*command, options.batch.jobs);
     focusnet::AddInferenceArguments(*command, options.batch.segmentation.inference);
     command->add_flag("--check", check, "Check the configuration, echo every destination (C-ECHO) and exit");
   }

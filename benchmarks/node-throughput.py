@@ -8,7 +8,8 @@ as the PACS (both on loopback ports of their own; 2 inference threads, CPU).
    in Orthanc (median of the repeats, each a copy of the series with new UIDs), against `focusnet batch` on the same
    copy (label map and SEG). Issue 30's target: node <= 1.2 x batch + the idle time.
 2. Throughput: 8 copies sent at once by 4 storescu processes (one association each, 2 series each); series per
-   minute from the first C-STORE until the 8th SEG is in Orthanc, against `focusnet batch --jobs 1` on the same 8.
+   minute from the first C-STORE until the 8th SEG is in Orthanc, against `focusnet batch` on the same 8, both
+   with --jobs 1 and both with --jobs 2.
 """
 import argparse
 import os
@@ -82,26 +83,33 @@ def main():
                 (node_median - arguments.idle) / batch_median, 1.2 * batch_median + arguments.idle,
                 "met" if node_median <= 1.2 * batch_median + arguments.idle else "NOT met"))
 
-            eight = [copy_series(SAMPLES / "ct_series_uids_restored", work / "eight" / str(k)) for k in range(8)]
-            batch8 = batch_seconds(work / "eight", work / "eight-batch")
-            before = len(orthanc.segs())
-            start = time.monotonic()
-            senders = [subprocess.Popen(["storescu", "-to", "10", "-aet", "STORESCU", "-aec", "FOCUSNET",
-                                         "--propose-j2k-lossless", "127.0.0.1", str(node.port)] +
-                                        [str(f) for s in eight[2 * k:2 * k + 2] for f in sorted(s.iterdir())],
-                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-                       for k in range(4)]
-            for sender in senders:
-                said = sender.communicate(timeout=300)[0]
-                if sender.returncode != 0:
-                    sys.exit("storescu: %s\nnode: %s" % (said, node.text()))
-            sent = time.monotonic() - start
-            wait_for("8 SEGs", lambda: len(orthanc.segs()) >= before + 8, 900)
-            node8 = time.monotonic() - start
-            print("8 series of 20 slices, 4 associations at once (all sent after %.2f s)" % sent)
-            print("  node:                  %6.2f s  %5.1f series/min" % (node8, 8 * 60 / node8))
-            print("  focusnet batch --jobs 1: %4.2f s  %5.1f series/min" % (batch8, 8 * 60 / batch8))
-            print("  node / batch: %.2fx the time (one idle time of %g s included)" % (node8 / batch8, arguments.idle))
+            print("8 series of 20 slices, sent at once by 4 associations (2 series each)")
+            for jobs in (1, 2):
+                if jobs > 1:  # a node of its own, segmenting `jobs` series at once
+                    node.close()
+                    node = Node(work / ("node-jobs-%d" % jobs), orthanc.dicom_port, free_port(), idle=arguments.idle,
+                                more=("--jobs", str(jobs)))
+                    node.wait_ready()
+                eight = [copy_series(SAMPLES / "ct_series_uids_restored", work / ("eight-%d" % jobs) / str(k))
+                         for k in range(8)]
+                batch8 = batch_seconds(work / ("eight-%d" % jobs), work / ("eight-batch-%d" % jobs), jobs)
+                before = len(orthanc.segs())
+                start = time.monotonic()
+                senders = [subprocess.Popen(["storescu", "-to", "10", "-aet", "STORESCU", "-aec", "FOCUSNET",
+                                             "--propose-j2k-lossless", "127.0.0.1", str(node.port)] +
+                                            [str(f) for s in eight[2 * k:2 * k + 2] for f in sorted(s.iterdir())],
+                                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                           for k in range(4)]
+                for sender in senders:
+                    said = sender.communicate(timeout=300)[0]
+                    if sender.returncode != 0:
+                        sys.exit("storescu: %s\nnode: %s" % (said, node.text()))
+                sent = time.monotonic() - start
+                wait_for("8 SEGs", lambda: len(orthanc.segs()) >= before + 8, 900)
+                node8 = time.monotonic() - start
+                print("  --jobs %d: node %6.2f s, %5.1f series/min (all sent after %.2f s); focusnet batch %6.2f s, "
+                      "%5.1f series/min; node / batch %.2fx the time (one idle time of %g s included)" % (
+                          jobs, node8, 8 * 60 / node8, sent, batch8, 8 * 60 / batch8, node8 / batch8, arguments.idle))
         finally:
             if node:
                 node.close()

@@ -712,22 +712,9 @@ public:
   Pass(const std::atomic<bool> & stop)
   {
     ClaimComplete();
-    std::error_code       error;
-    std::vector<fs::path> working;
-    for (const auto & study : fs::directory_iterator(m_Spool / "working", error))
+    if (!stop && Clock::now() >= m_SegmentRetry.next)
     {
-      for (const auto & series : fs::directory_iterator(study.path(), error))
-      {
-        const auto retry = m_Retry.find(series.path());
-        if (retry == m_Retry.end() || Clock::now() >= retry->second.next)
-        {
-          working.push_back(series.path());
-        }
-      }
-    }
-    for (std::size_t i = 0; i < working.size() && !stop; ++i)
-    {
-      Segment(working[i]);
+      SegmentWorking();
       WriteStatus();
     }
     for (std::size_t i = 0; i < m_Outbox.size() && !stop; ++i)
@@ -768,50 +755,80 @@ private:
     }
   }
 
-  void
-  Segment(const fs::path & series)
+  /** Whether series, complete in working/, is to be segmented. One segmented before (in done/) is not, when it brought
+   * no new instance (it is dropped); when it did, it takes its earlier instances back and is segmented again, whole
+   * (the earlier results kept beside the new ones, their SEG no longer owed). */
+  bool
+  ToSegment(const fs::path & series)
   {
     const std::string study = series.parent_path().filename().string(), uid = series.filename().string();
     const fs::path    before = m_Spool / "done" / study / uid;
     std::error_code   error;
-    if (fs::exists(before, error))
+    if (!fs::exists(before, error))
     {
-      std::size_t fresh = 0;
-      for (const auto & entry : fs::directory_iterator(series, error))
-      {
-        fresh += fs::exists(before / entry.path().filename(), error) ? 0 : 1;
-      }
-      if (fresh == 0)
-      {
-        Log("series " + uid + ": " + std::to_string(CountFiles(series)) +
-            " instance(s) received again; segmented before, not again");
-        fs::remove_all(series, error);
-        fs::remove(series.parent_path(), error);
-        return;
-      }
-      // Instances that came after the series was segmented: it is segmented again, whole; the earlier results are
-      // kept beside the new ones.
-      MoveInto(before, series);
-      const fs::path results = m_Spool / "results" / study / uid;
-      if (fs::exists(results, error))
-      {
-        fs::rename(results, FreeName(results.string() + "-superseded"), error);
-      }
-      const std::string seg = (fs::path("results") / study / uid / "seg.dcm").string();
-      const auto        superseded = std::remove_if(
-        m_Outbox.begin(), m_Outbox.end(), [&](const Delivery & delivery) { return delivery.seg == seg; });
-      for (auto owed = superseded; owed != m_Outbox.end(); ++owed)
-      {
-        fs::remove(owed->file, error);
-        Log("series " + uid + ": the SEG owed to " + owed->destination + " is superseded; not sent");
-      }
-      m_Outbox.erase(superseded, m_Outbox.end());
-      Log("series " + uid + ": " + std::to_string(fresh) +
-          " instance(s) came after it was segmented; segmenting it again, whole");
+      return true;
     }
-    Log("series " + uid + ": complete, " + std::to_string(CountFiles(series)) + " instance(s); segmenting");
+    std::size_t fresh = 0;
+    for (const auto & entry : fs::directory_iterator(series, error))
+    {
+      fresh += fs::exists(before / entry.path().filename(), error) ? 0 : 1;
+    }
+    if (fresh == 0)
+    {
+      Log("series " + uid + ": " + std::to_string(CountFiles(series)) +
+          " instance(s) received again; segmented before, not again");
+      fs::remove_all(series, error);
+      fs::remove(series.parent_path(), error);
+      return false;
+    }
+    MoveInto(before, series);
+    const fs::path results = m_Spool / "results" / study / uid;
+    if (fs::exists(results, error))
+    {
+      fs::rename(results, FreeName(results.string() + "-superseded"), error);
+    }
+    const std::string seg = (fs::path("results") / study / uid / "seg.dcm").string();
+    const auto        superseded =
+      std::remove_if(m_Outbox.begin(), m_Outbox.end(), [&](const Delivery & delivery) { return delivery.seg == seg; });
+    for (auto owed = superseded; owed != m_Outbox.end(); ++owed)
+    {
+      fs::remove(owed->file, error);
+      Log("series " + uid + ": the SEG owed to " + owed->destination + " is superseded; not sent");
+    }
+    m_Outbox.erase(superseded, m_Outbox.end());
+    Log("series " + uid + ": " + std::to_string(fresh) +
+        " instance(s) came after it was segmented; segmenting it again, whole");
+    return true;
+  }
+
+  /** Segments the series in working/ in one run of focusnet batch's code (so --jobs of them at once), owes their
+   * SEGs, and moves their instances to done/. A run that fails for the spool's own trouble is tried again later. */
+  void
+  SegmentWorking()
+  {
+    std::error_code       error;
+    std::vector<fs::path> series;
+    for (const auto & study : fs::directory_iterator(m_Spool / "working", error))
+    {
+      for (const auto & folder : fs::directory_iterator(study.path(), error))
+      {
+        if (ToSegment(folder.path()))
+        {
+          series.push_back(folder.path());
+        }
+      }
+    }
+    if (series.empty())
+    {
+      return;
+    }
+    for (const fs::path & folder : series)
+    {
+      Log("series " + folder.filename().string() + ": complete, " + std::to_string(CountFiles(folder)) +
+          " instance(s); segmenting");
+    }
     BatchOptions batch = m_Options.batch;
-    batch.inputRoot = series.string();
+    batch.inputRoot = (m_Spool / "working").string();
     batch.outputRoot = (m_Spool / "results").string();
     if (std::find(batch.formats.begin(), batch.formats.end(), "seg") == batch.formats.end())
     {
@@ -824,13 +841,13 @@ private:
     }
     catch (const std::exception & e) // the spool's own trouble (a full disk...): kept, and tried again
     {
-      Problem("series " + uid + ": not segmented: " + e.what() + Later(series));
+      Problem(std::string("not segmented: ") + e.what() + Later());
       return;
     }
-    m_Retry.erase(series);
+    m_SegmentRetry = Retry{};
     for (const BatchItem & item : report.items)
     {
-      const std::string name = item.seriesUid.empty() ? uid : item.seriesUid;
+      const std::string name = item.seriesUid.empty() ? item.source : item.seriesUid;
       const std::string said = item.status + (item.reason.empty() ? "" : " (" + item.reason + ")") +
                                (item.slices > 0 ? ", " + std::to_string(item.slices) + " slices" : "");
       Log("series " + name + ": " + said);
@@ -854,7 +871,10 @@ private:
       m_History.erase(m_History.begin());
     }
     const std::lock_guard<std::mutex> lock(m_Context.spoolMutex);
-    MoveInto(series, before);
+    for (const fs::path & folder : series)
+    {
+      MoveInto(folder, m_Spool / "done" / folder.parent_path().filename() / folder.filename());
+    }
   }
 
   /** Puts seg into the outbox for every destination that does not have it yet. */
@@ -1045,11 +1065,11 @@ private:
     }
   }
 
-  /** Schedules series for another try after its back-off (2 s, doubling up to 60 s); "; next try in N s". */
+  /** Schedules the next try to segment after its back-off (2 s, doubling up to 60 s); "; next try in N s". */
   std::string
-  Later(const fs::path & series)
+  Later()
   {
-    Retry & retry = m_Retry[series];
+    Retry & retry = m_SegmentRetry;
     retry.next = Clock::now() + std::chrono::milliseconds(static_cast<long>(retry.delay * 1000));
     const std::string when = "; next try in " + ShortestNumber(retry.delay) + " s";
     retry.delay = std::min(retry.delay * 2.0, 60.0);
@@ -1083,7 +1103,7 @@ private:
   const fs::path                              m_Spool;
   const fs::file_time_type                    m_Started;
   const std::string                           m_StartedText;
-  std::map<fs::path, Retry>                   m_Retry;
+  Retry                                       m_SegmentRetry;
   const std::unique_ptr<DcmTLSTransportLayer> m_Tls;          ///< the node's TLS as a requestor, or none
   std::vector<std::string>                    m_Destinations; ///< the --send-to peers, then the STOW-RS URLs
   std::vector<Delivery>                       m_Outbox;
@@ -1283,11 +1303,8 @@ RunDicomNode(const NodeOptions & options, const std::shared_ptr<const Model> & m
     SeriesWork work(options, model, context);
     while (!stop && listening)
     {
-      work.Pass(stop);
-      for (int i = 0; i < 5 && !stop && listening; ++i)
-      {
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      }
+      work.Pass(stop); // a few directory listings when there is nothing to do: cheap enough ten times a second
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   }
   catch (...)
