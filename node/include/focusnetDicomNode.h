@@ -109,15 +109,17 @@ CheckNodeOptions(const NodeOptions & options);
  * - partial/: instances being received; a file is renamed under incoming/ once whole, and what an interrupted
  *   receive left is removed at start;
  * - incoming/STUDY/SERIES/SOP.dcm: series being received. A series is complete after options.idleSeconds without a
- *   new instance, counted from the node's start at the earliest (a sender cut off by a restart can send the rest);
- * - working/STUDY/SERIES/: complete series, segmented by focusnet batch's code (RunBatch); instances arriving
- *   meanwhile start a new folder in incoming/;
+ *   new instance, counted from the node's start at the earliest (a sender cut off by a restart can send the rest),
+ *   once no open association has sent instances of it;
+ * - working/STUDY/SERIES/: complete series, segmented by focusnet batch's code (RunBatch, one run for the series
+ *   complete at one time, options.batch.jobs at once); instances arriving meanwhile start a new folder in incoming/;
  * - results/STUDY/SERIES/: RunBatch's output (seg.dcm, summary.json with the status and reason) and a file
  *   delivered-AET@host_port for each destination that has the SEG;
  * - outbox/NAME.json: a SEG owed to a destination, with its attempts and last error; tried with back-off (2 s
- *   doubling up to 60 s) until the destination takes it;
- * - done/STUDY/SERIES/: the instances of segmented series. A series received again is not segmented again; one that
- *   gained instances is segmented again, whole (its earlier results are kept as results/STUDY/SERIES-superseded);
+ *   doubling up to 60 s) until the destination takes it, or given up once its file is removed;
+ * - done/STUDY/SERIES/: the instances of segmented series. A series received again is not segmented again unless it
+ *   failed the last time; one that gained instances is segmented again, whole (its earlier results are kept as
+ *   results/STUDY/SERIES-superseded);
  * - status.json: the node, its counts, what waits, the outbox, the last errors, and the last series with their status
  *   and reason (rewritten atomically as it changes).
  * Instances of classes other than CT and MR images (DICOM SEG, structured reports, presentation states...) are

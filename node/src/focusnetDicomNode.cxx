@@ -30,6 +30,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -111,9 +112,11 @@ struct ReceiverContext
   /** Counts for status.json: instances kept, ignored (not CT or MR images), refused; associations refused. */
   std::atomic<std::size_t> filed{ 0 }, ignored{ 0 }, refused{ 0 }, refusedAssociations{ 0 };
   std::mutex               logMutex;
-  /** Held while an instance is filed under its series and while a series folder moves to done/, so that neither
-   * finds the other's folder half made or half gone. */
+  /** Held while an instance is filed under its series and while a series folder moves on, so that neither finds the
+   * other's folder half made or half gone; also guards openSeries. */
   std::mutex spoolMutex;
+  /** Series UID -> associations still open that filed instances of it: such a series is not complete yet. */
+  std::map<std::string, int> openSeries;
 
   void
   Log(const std::string & line)
@@ -174,6 +177,16 @@ protected:
   void
   notifyAssociationTermination() override
   {
+    {
+      const std::lock_guard<std::mutex> lock(m_Context.spoolMutex);
+      for (const auto & entry : m_Series)
+      {
+        if (--m_Context.openSeries[entry.first] <= 0)
+        {
+          m_Context.openSeries.erase(entry.first);
+        }
+      }
+    }
     for (const auto & [series, count] : m_Series)
     {
       m_Context.Log("received " + std::to_string(count) + " instance(s) of series " + series + " from " + m_Calling);
@@ -202,9 +215,7 @@ private:
     if (LowOnSpace())
     {
       // Out of resources, the standard way: the instance is read (the protocol sends it anyway) but not kept.
-      DcmDataset *      dataset = nullptr;
-      const OFCondition received = receiveSTORERequest(request, presentationContext, dataset);
-      delete dataset;
+      const OFCondition received = receiveSTORERequest(request, presentationContext, OFString("/dev/null"));
       if (received.bad())
       {
         return received;
@@ -274,7 +285,10 @@ private:
       m_Context.Log("could not keep an instance of series " + std::string(series.c_str()) + ": " + error.message());
       return STATUS_STORE_Refused_OutOfResources;
     }
-    ++m_Series[series.c_str()];
+    if (m_Series[series.c_str()]++ == 0)
+    {
+      ++m_Context.openSeries[series.c_str()];
+    }
     ++m_Context.filed;
     return STATUS_Success;
   }
@@ -342,7 +356,9 @@ Configure(DcmSCPConfig & config, const NodeOptions & options)
   config.setConnectionTimeout(1);
   config.setDIMSEBlockingMode(DIMSE_NONBLOCKING);
   config.setDIMSETimeout(60);
-  config.setACSETimeout(30);
+  // The listener reads each association request (and makes the TLS handshake) itself: a caller that connects and
+  // says nothing holds up the others for at most this long.
+  config.setACSETimeout(10);
   OFList<OFString> syntaxes;
   for (const char * syntax : TransferSyntaxes)
   {
@@ -413,7 +429,7 @@ protected:
 };
 
 std::string
-Hex(unsigned int value)
+Hex(unsigned long long value)
 {
   std::ostringstream text;
   text << "0x" << std::hex << value;
@@ -502,11 +518,18 @@ struct HttpAnswer
 };
 
 /** A GET (body null) or a POST of body to url, with headers; every wait bounded (10 s to connect, 120 s in all). */
-HttpAnswer
-Http(const std::string & url, const std::vector<std::string> & headerLines, const std::string * body)
+/** libcurl's global set-up, once, before any thread of the node's uses it (it is not thread-safe). */
+void
+InitializeCurl()
 {
   static std::once_flag once;
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+HttpAnswer
+Http(const std::string & url, const std::vector<std::string> & headerLines, const std::string * body)
+{
+  InitializeCurl();
   const std::unique_ptr<CURL, void (*)(CURL *)> curl(curl_easy_init(), curl_easy_cleanup);
   curl_slist *                                  headers = nullptr;
   for (const std::string & line : headerLines)
@@ -551,13 +574,15 @@ StowFile(const fs::path & file, const std::string & url)
   {
     return "cannot read " + file.string();
   }
-  const std::string boundary = "focusnet-stow-6b3f0c91";
-  std::string       body = "--" + boundary + "\r\nContent-Type: application/dicom\r\n\r\n";
+  std::random_device random;
+  const std::string  boundary = "focusnet-" + Hex(random()) + Hex(random()) + Hex(random());
+  std::string        body = "--" + boundary + "\r\nContent-Type: application/dicom\r\n\r\n";
   body.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   body += "\r\n--" + boundary + "--\r\n";
   const HttpAnswer answer = Http(url,
                                  { "Content-Type: multipart/related; type=\"application/dicom\"; boundary=" + boundary,
-                                   "Accept: application/dicom+json" },
+                                   "Accept: application/dicom+json",
+                                   "Expect:" }, // no 100-continue: some servers never answer it
                                  &body);
   if (!answer.error.empty())
   {
@@ -617,22 +642,44 @@ Newest(const fs::path & folder)
   return newest;
 }
 
-/** Moves the files of folder into target (made if need be; a file of the same name there is kept), then removes
- * folder and its parent (the study folder) once they are empty. */
-void
-MoveInto(const fs::path & folder, const fs::path & target)
+/** Moves the files of folder into target (made if need be). A file of the same name in target is the same instance
+ * (its SOP Instance UID): with keepTarget the copy in target stays, else the moved one replaces it. Stops at the first
+ * file it cannot move, so nothing is lost; folder and its parent (the study folder) are removed once empty. Returns
+ * "" or why not. */
+std::string
+MoveInto(const fs::path & folder, const fs::path & target, bool keepTarget)
 {
   std::error_code error;
   fs::create_directories(target, error);
-  for (const auto & entry : fs::directory_iterator(folder, error))
+  if (error)
   {
-    if (!fs::exists(target / entry.path().filename(), error))
+    return target.string() + ": " + error.message();
+  }
+  std::vector<fs::path> files;
+  for (auto entry = fs::directory_iterator(folder, error); !error && entry != fs::directory_iterator();
+       entry.increment(error))
+  {
+    files.push_back(entry->path());
+  }
+  for (const fs::path & file : files)
+  {
+    const fs::path moved = target / file.filename();
+    if (keepTarget && fs::exists(moved, error))
     {
-      fs::rename(entry.path(), target / entry.path().filename(), error);
+      fs::remove(file, error);
+    }
+    else
+    {
+      fs::rename(file, moved, error);
+    }
+    if (error)
+    {
+      return file.string() + ": " + error.message();
     }
   }
-  fs::remove_all(folder, error);
-  fs::remove(folder.parent_path(), error); // only when empty
+  fs::remove(folder, error); // only when empty
+  fs::remove(folder.parent_path(), error);
+  return "";
 }
 
 std::size_t
@@ -666,7 +713,8 @@ struct Delivery
   fs::path          file;
   std::string       seg; ///< relative to the spool: results/STUDY/SERIES/seg.dcm
   std::string       series;
-  std::string       destination; ///< "AET@host:port", or a STOW-RS URL
+  std::string       destination;    ///< "AET@host:port", or a STOW-RS URL
+  bool              saved{ false }; ///< file written (so that one gone was removed by the operator)
   unsigned int      attempts{ 0 };
   std::string       error;
   Clock::time_point next{};
@@ -711,18 +759,19 @@ public:
   void
   Pass(const std::atomic<bool> & stop)
   {
-    ClaimComplete();
-    if (!stop && Clock::now() >= m_SegmentRetry.next)
+    try
     {
-      SegmentWorking();
-      WriteStatus();
-    }
-    for (std::size_t i = 0; i < m_Outbox.size() && !stop; ++i)
-    {
-      if (Clock::now() >= m_Outbox[i].next && Deliver(m_Outbox[i]))
+      if (!stop && Clock::now() >= m_SegmentRetry.next)
       {
-        m_Outbox.erase(m_Outbox.begin() + static_cast<std::ptrdiff_t>(i--));
+        ClaimComplete();
+        SegmentWorking();
+        WriteStatus();
       }
+      DeliverDue(stop);
+    }
+    catch (const std::exception & e) // the spool's own trouble: nothing is lost, the work goes on after a while
+    {
+      Problem(std::string("the work stopped: ") + e.what() + Later());
     }
     WriteStatus();
   }
@@ -735,22 +784,88 @@ private:
   };
 
   /** Moves each series of incoming/ that had no new instance for the idle time (counted from the node's start at the
-   * earliest, so that a sender cut off by a restart can send the rest) to working/. */
+   * earliest, so that a sender cut off by a restart can send the rest), and that no open association sends, to
+   * working/. */
   void
   ClaimComplete()
   {
-    std::error_code error;
-    const auto      now = fs::file_time_type::clock::now();
-    for (const auto & study : fs::directory_iterator(m_Spool / "incoming", error))
+    const auto now = fs::file_time_type::clock::now();
+    for (const fs::path & series : SeriesFolders("incoming"))
     {
-      for (const auto & series : fs::directory_iterator(study.path(), error))
+      const double idle = std::chrono::duration<double>(now - std::max(Newest(series), m_Started)).count();
+      if (idle < m_Options.idleSeconds)
       {
-        const double idle = std::chrono::duration<double>(now - std::max(Newest(series.path()), m_Started)).count();
-        if (idle >= m_Options.idleSeconds)
+        continue;
+      }
+      const std::lock_guard<std::mutex> lock(m_Context.spoolMutex);
+      if (m_Context.openSeries.count(series.filename().string()) == 0)
+      {
+        const std::string why =
+          MoveInto(series, m_Spool / "working" / series.parent_path().filename() / series.filename(), false);
+        if (!why.empty())
         {
-          const std::lock_guard<std::mutex> lock(m_Context.spoolMutex);
-          MoveInto(series.path(), m_Spool / "working" / study.path().filename() / series.path().filename());
+          throw Error("series " + series.filename().string() + " not moved to working/: " + why);
         }
+      }
+    }
+  }
+
+  /** The series folders below SPOOL/stage/ (STUDY/SERIES). */
+  std::vector<fs::path>
+  SeriesFolders(const char * stage) const
+  {
+    std::vector<fs::path> folders;
+    std::error_code       error;
+    for (auto study = fs::directory_iterator(m_Spool / stage, error); !error && study != fs::directory_iterator();
+         study.increment(error))
+    {
+      std::error_code inner;
+      for (auto series = fs::directory_iterator(study->path(), inner); !inner && series != fs::directory_iterator();
+           series.increment(inner))
+      {
+        folders.push_back(series->path());
+      }
+    }
+    return folders;
+  }
+
+  /** Tries every delivery that is due, one failure per destination and pass (the rest wait for the next). A delivery
+   * whose outbox file was removed (by the node's operator) is given up. */
+  void
+  DeliverDue(const std::atomic<bool> & stop)
+  {
+    std::set<std::string> failing;
+    std::error_code       error;
+    for (std::size_t i = 0; i < m_Outbox.size() && !stop; ++i)
+    {
+      Delivery & delivery = m_Outbox[i];
+      const auto givenUp = [&]
+      {
+        const bool removed = delivery.saved && !fs::exists(delivery.file, error);
+        if (removed)
+        {
+          Problem("series " + delivery.series + ": the SEG owed to " + delivery.destination +
+                  " is given up (its outbox file was removed)");
+        }
+        return removed;
+      };
+      bool done = givenUp();
+      if (!done && Clock::now() >= delivery.next && failing.count(delivery.destination) == 0)
+      {
+        done = Deliver(delivery);
+        if (!done)
+        {
+          failing.insert(delivery.destination);
+          done = givenUp(); // removed while it was tried: not written again
+          if (!done)
+          {
+            Save(delivery); // the attempt and its error
+          }
+        }
+      }
+      if (done)
+      {
+        m_Outbox.erase(m_Outbox.begin() + static_cast<std::ptrdiff_t>(i--));
       }
     }
   }
@@ -773,7 +888,8 @@ private:
     {
       fresh += fs::exists(before / entry.path().filename(), error) ? 0 : 1;
     }
-    if (fresh == 0)
+    const bool failed = EarlierStatus(uid) == "failed"; // sent again after it failed: tried again
+    if (fresh == 0 && !failed)
     {
       Log("series " + uid + ": " + std::to_string(CountFiles(series)) +
           " instance(s) received again; segmented before, not again");
@@ -781,24 +897,38 @@ private:
       fs::remove(series.parent_path(), error);
       return false;
     }
-    MoveInto(before, series);
+    if (const std::string why = MoveInto(before, series, true); !why.empty())
+    {
+      throw Error("series " + uid + ": its earlier instances not taken back: " + why);
+    }
     const fs::path results = m_Spool / "results" / study / uid;
     if (fs::exists(results, error))
     {
       fs::rename(results, FreeName(results.string() + "-superseded"), error);
     }
     const std::string seg = (fs::path("results") / study / uid / "seg.dcm").string();
-    const auto        superseded =
-      std::remove_if(m_Outbox.begin(), m_Outbox.end(), [&](const Delivery & delivery) { return delivery.seg == seg; });
+    const auto        superseded = std::stable_partition(
+      m_Outbox.begin(), m_Outbox.end(), [&](const Delivery & delivery) { return delivery.seg != seg; });
     for (auto owed = superseded; owed != m_Outbox.end(); ++owed)
     {
       fs::remove(owed->file, error);
       Log("series " + uid + ": the SEG owed to " + owed->destination + " is superseded; not sent");
     }
     m_Outbox.erase(superseded, m_Outbox.end());
-    Log("series " + uid + ": " + std::to_string(fresh) +
-        " instance(s) came after it was segmented; segmenting it again, whole");
+    Log("series " + uid + ": " +
+        (fresh > 0 ? std::to_string(fresh) + " instance(s) came after it was segmented"
+                   : std::string("received again after it failed")) +
+        "; segmenting it again, whole");
     return true;
+  }
+
+  /** The status the series had the last time it was worked on ("ok", "failed"...; status.json's list), or "". */
+  std::string
+  EarlierStatus(const std::string & uid) const
+  {
+    const auto last = std::find_if(
+      m_History.rbegin(), m_History.rend(), [&](const Json & entry) { return entry.value("series", "") == uid; });
+    return last == m_History.rend() ? "" : last->value("status", "");
   }
 
   /** Segments the series in working/ in one run of focusnet batch's code (so --jobs of them at once), owes their
@@ -808,14 +938,11 @@ private:
   {
     std::error_code       error;
     std::vector<fs::path> series;
-    for (const auto & study : fs::directory_iterator(m_Spool / "working", error))
+    for (const fs::path & folder : SeriesFolders("working"))
     {
-      for (const auto & folder : fs::directory_iterator(study.path(), error))
+      if (ToSegment(folder))
       {
-        if (ToSegment(folder.path()))
-        {
-          series.push_back(folder.path());
-        }
+        series.push_back(folder);
       }
     }
     if (series.empty())
@@ -845,13 +972,17 @@ private:
       return;
     }
     m_SegmentRetry = Retry{};
+    std::set<std::string> unsaved; // series whose SEG could not be put in the outbox: they stay in working/
     for (const BatchItem & item : report.items)
     {
       const std::string name = item.seriesUid.empty() ? item.source : item.seriesUid;
       const std::string said = item.status + (item.reason.empty() ? "" : " (" + item.reason + ")") +
                                (item.slices > 0 ? ", " + std::to_string(item.slices) + " slices" : "");
       Log("series " + name + ": " + said);
-      const bool segmented = item.status == "ok" || item.status == "partial";
+      // A series segmented by a run a kill interrupted before it was filed: done in an earlier run, as it says.
+      const bool segmented = item.status == "ok" || item.status == "partial" ||
+                             item.reason.rfind("done in an earlier run (ok", 0) == 0 ||
+                             item.reason.rfind("done in an earlier run (partial", 0) == 0;
       ++m_Counts[segmented ? "series_segmented" : "series_not_segmented"];
       m_History.push_back({ { "time", UtcText(std::chrono::system_clock::now()) },
                             { "study", item.studyUid },
@@ -861,9 +992,10 @@ private:
                             { "reason", item.reason },
                             { "slices", item.slices },
                             { "results", item.outputFolder.empty() ? "" : "results/" + item.outputFolder } });
-      if (!item.outputFolder.empty() && fs::exists(m_Spool / "results" / item.outputFolder / "seg.dcm", error))
+      if (!item.outputFolder.empty() && fs::exists(m_Spool / "results" / item.outputFolder / "seg.dcm", error) &&
+          !Owe("results/" + item.outputFolder + "/seg.dcm", name))
       {
-        Owe("results/" + item.outputFolder + "/seg.dcm", name);
+        unsaved.insert(item.seriesUid);
       }
     }
     while (m_History.size() > HistoryLength)
@@ -873,35 +1005,51 @@ private:
     const std::lock_guard<std::mutex> lock(m_Context.spoolMutex);
     for (const fs::path & folder : series)
     {
-      MoveInto(folder, m_Spool / "done" / folder.parent_path().filename() / folder.filename());
+      if (unsaved.count(folder.filename().string()) != 0)
+      {
+        continue; // segmented; the next pass finds it done and puts its SEG in the outbox again
+      }
+      if (const std::string why =
+            MoveInto(folder, m_Spool / "done" / folder.parent_path().filename() / folder.filename(), false);
+          !why.empty())
+      {
+        throw Error("series " + folder.filename().string() + " not moved to done/: " + why);
+      }
     }
   }
 
-  /** Puts seg into the outbox for every destination that does not have it yet. */
-  void
+  /** Puts seg into the outbox for every destination that does not have it yet: true when each is on disk. */
+  bool
   Owe(const std::string & seg, const std::string & series)
   {
     std::error_code error;
+    bool            saved = true;
     for (const std::string & destination : m_Destinations)
     {
-      const bool owed = std::any_of(m_Outbox.begin(),
-                                    m_Outbox.end(),
-                                    [&](const Delivery & d) { return d.seg == seg && d.destination == destination; });
-      if (owed || fs::exists(DeliveredFile(seg, destination), error))
+      const auto owed = std::find_if(m_Outbox.begin(),
+                                     m_Outbox.end(),
+                                     [&](const Delivery & d) { return d.seg == seg && d.destination == destination; });
+      if (owed != m_Outbox.end())
       {
-        continue; // a restart found it in the outbox, or it was delivered before one
+        saved = (owed->saved || Save(*owed)) && saved; // found by a restart, or not saved the last time
+        continue;
+      }
+      if (fs::exists(DeliveredFile(seg, destination), error))
+      {
+        continue; // delivered before a restart
       }
       Delivery delivery;
-      delivery.file =
-        m_Spool / "outbox" /
-        (FileNamePart(fs::path(seg).parent_path().lexically_relative("results").string() + "_" + destination) +
-         ".json");
+      // STUDY_SERIES_HASH.json: a name of at most 150 characters, whatever the destination.
+      std::string name = fs::path(seg).parent_path().lexically_relative("results").string();
+      std::replace(name.begin(), name.end(), '/', '_');
+      delivery.file = m_Spool / "outbox" / (name + "_" + Hex(std::hash<std::string>{}(destination)) + ".json");
       delivery.seg = seg;
       delivery.series = series;
       delivery.destination = destination;
-      Save(delivery);
+      saved = Save(delivery) && saved;
       m_Outbox.push_back(delivery);
     }
+    return saved;
   }
 
   /** Sends delivery's SEG: true once the destination has it (and the outbox no longer holds it). */
@@ -931,10 +1079,9 @@ private:
     const std::string when = "; next try in " + ShortestNumber(delivery.delay) + " s";
     delivery.next = Clock::now() + std::chrono::milliseconds(static_cast<long>(delivery.delay * 1000));
     delivery.delay = std::min(delivery.delay * 2.0, 60.0);
-    Save(delivery);
     Problem("series " + delivery.series + ": DICOM SEG not delivered to " + delivery.destination + ": " +
             delivery.error + when);
-    return false;
+    return false; // the caller writes the attempt to the outbox file
   }
 
   /** results/STUDY/SERIES/delivered-AET@host_port (or -URL): the destination has the SEG beside it. */
@@ -944,17 +1091,21 @@ private:
     return m_Spool / fs::path(seg).parent_path() / ("delivered-" + FileNamePart(destination));
   }
 
-  void
-  Save(const Delivery & delivery)
+  /** Writes delivery's outbox file: true when it is on disk. */
+  bool
+  Save(Delivery & delivery)
   {
     try
     {
-      WriteTextAtomically(delivery.file.string(), delivery.ToJson().dump(2) + "\n");
+      WriteTextAtomically(delivery.file.string(),
+                          delivery.ToJson().dump(2, ' ', false, Json::error_handler_t::replace) + "\n");
+      delivery.saved = true;
     }
-    catch (const std::exception & e) // still owed in memory; tried again with the next attempt
+    catch (const std::exception & e) // still owed in memory; written again with the next attempt
     {
       Problem(std::string("outbox: ") + e.what());
     }
+    return delivery.saved;
   }
 
   /** What an earlier run left in outbox/: owed still, to the destination each file names. */
@@ -983,6 +1134,12 @@ private:
         }
         delivery.attempts = json.value("attempts", 0U);
         delivery.error = json.value("last_error", "");
+        delivery.saved = true;
+        if (fs::exists(DeliveredFile(delivery.seg, delivery.destination), error))
+        {
+          fs::remove(entry.path(), error); // delivered just before the node was stopped
+          continue;
+        }
         m_Outbox.push_back(delivery);
       }
       catch (const std::exception & e)
@@ -1049,7 +1206,7 @@ private:
                            { "outbox", outbox },
                            { "last_errors", m_Errors },
                            { "series", m_History } };
-    std::string text = status.dump(2) + "\n";
+    std::string text = status.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
     if (text == m_LastStatus)
     {
       return;
@@ -1248,6 +1405,7 @@ RunDicomNode(const NodeOptions & options, const std::shared_ptr<const Model> & m
     throw Error("no model given");
   }
   QuietDcmtk();
+  InitializeCurl();
   if (const std::string why = PortRefusal(options.port); !why.empty())
   {
     throw Error("port " + std::to_string(options.port) + ": cannot listen: " + why);

@@ -98,8 +98,9 @@ def test_series_sent_by_the_pacs_come_back_as_segs_that_hold_focusnet_segment_s_
         check_seg(orthanc.get("/instances/%s/file" % instance), folder, work)
         seen.add(folder)
     assert seen == {CT, MR}
-    log = node.text()
-    assert log.count("DICOM SEG delivered to ORTHANC@127.0.0.1:%d" % orthanc.dicom_port) == 2, log
+    delivered = "DICOM SEG delivered to ORTHANC@127.0.0.1:%d" % orthanc.dicom_port
+    wait_for("both deliveries in the log", lambda: node.text().count(delivered) >= 2, 30)
+    assert node.text().count(delivered) == 2, node.text()
     # Received, segmented and delivered: the instances are filed under done/, nothing is left in incoming/.
     assert list((node.spool / "incoming").iterdir()) == []
     assert len(list((node.spool / "done").glob("*/*/*.dcm"))) == len(list(CT.iterdir())) + len(list(MR.iterdir()))
@@ -200,7 +201,7 @@ def series_uid(folder):
 def test_a_node_killed_while_it_segments_and_while_it_receives_delivers_every_series_once(servers, tmp_path):
     node_port = free_port()
     orthanc = servers(Orthanc, tmp_path / "orthanc", node_port)
-    node = servers(Node, tmp_path / "node", orthanc.dicom_port, node_port, idle=4)
+    node = servers(Node, tmp_path / "node", orthanc.dicom_port, node_port, idle=6)
     # kill -9 while it segments the CT series: the series stays in working/, and nothing reached Orthanc.
     ct = orthanc.upload(CT)
     orthanc.post("/modalities/focusnet/store", {"Resources": [ct], "Synchronous": True})
@@ -229,7 +230,7 @@ def test_a_node_killed_while_it_segments_and_while_it_receives_delivers_every_se
     # The PACS sends the series again, whole, within the idle time; the node segments it once, with every instance.
     orthanc.post("/modalities/focusnet/store", {"Resources": [mr], "Synchronous": True})
     wait_for("the MR series' SEG", lambda: len(orthanc.segs()) == 2, 180)
-    time.sleep(5)  # more than the idle time: anything the node would still do, it does
+    time.sleep(7)  # more than the idle time: anything the node would still do, it does
     assert segs_by_source(orthanc) == {series_uid(CT): 1, series_uid(MR): 1}
     log = node.all_logs()
     assert log.count(": ok, 20 slices") == 1 and log.count(": ok, 6 slices") == 1, log
@@ -279,16 +280,24 @@ def test_a_full_disk_an_aborted_association_and_a_series_of_mixed_geometry_lose_
     wait_for("the count in status.json", lambda: full.status()["counts_since_start"]["instances_refused"] == 2, 10)
     # A destination where nothing listens: a SEG made would wait in the outbox.
     node = servers(Node, tmp_path / "node", free_port(), idle=5)
-    # An association cut off mid-transfer (storescu killed while it sends an MR instance over and over): the instance
-    # received whole is kept, nothing partial; the rest of the series, sent next, joins it.
-    sender = storescu(node.port, sorted(MR.iterdir()), "--repeat", "1000", wait=False)
+    # An association cut off mid-transfer: storescu sends a 16 MB secondary capture over and over, and is killed while
+    # the node has one half received in partial/. The half is removed.
+    big = tmp_path / "big-secondary-capture.dcm"
+    dataset = pydicom.dcmread(sorted(MR.iterdir())[0])
+    dataset.SOPClassUID = dataset.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
+    dataset.Rows, dataset.Columns = 4096, 2048
+    dataset.PixelData = bytes(4096 * 2048 * 2)
+    dataset.save_as(big)
+    sender = storescu(node.port, [big], "--repeat", "1000", wait=False)
     try:
-        wait_for("MR instances", lambda: instances_in(node.spool / "incoming"), 60)
+        deadline = time.monotonic() + 60
+        while not list((node.spool / "partial").iterdir()) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert list((node.spool / "partial").iterdir()), "no transfer seen in partial/"
     finally:
         sender.kill()
         sender.wait()
-    time.sleep(1)
-    assert list((node.spool / "partial").iterdir()) == []
+    wait_for("partial/ to empty", lambda: not list((node.spool / "partial").iterdir()), 30)
     assert storescu(node.port, sorted(MR.iterdir())).returncode == 0
     wait_for("the MR series segmented", lambda: ": ok, 6 slices" in node.text(), 120)
     # A series whose instances disagree in geometry: listed with the reason, no SEG owed.
@@ -306,6 +315,27 @@ def test_a_full_disk_an_aborted_association_and_a_series_of_mixed_geometry_lose_
     assert "series %s: skipped (inconsistent geometry: mixed pixel spacings)" % series in node.text()
     outbox = [json.loads(p.read_text())["series"] for p in (node.spool / "outbox").iterdir()]
     assert outbox == [series_uid(MR)], outbox  # the MR series' SEG, not delivered; nothing for the mixed one
+    # A series with a damaged instance (its pixel data cut short) fails; sent again, it is tried again, whole.
+    damaged_series = pydicom.uid.generate_uid(prefix=None)
+
+    def cut(index, dataset):
+        if index == 1:
+            dataset.PixelData = dataset.PixelData[:1000]
+    damaged = copy_dicom_series(MR, tmp_path / "damaged", series_uid=damaged_series, edit=cut)
+    assert storescu(node.port, sorted(damaged.iterdir())).returncode == 0
+    failed = wait_for("the damaged series in status.json", lambda: [
+        s for s in node.status()["series"] if s["series"] == damaged_series], 120)
+    assert failed[0]["status"] == "failed" and "the pixel data holds 1000 of the" in failed[0]["reason"], failed
+    assert storescu(node.port, sorted(damaged.iterdir())).returncode == 0
+    wait_for("a second try", lambda: "series %s: received again after it failed; segmenting it again, whole" % (
+        damaged_series) in node.text(), 120)
+    wait_for("the second failure", lambda: len([s for s in node.status()["series"] if s["series"] == damaged_series])
+             == 2, 120)
+    # The operator gives up on that delivery by removing its outbox file.
+    [owed] = list((node.spool / "outbox").iterdir())
+    owed.unlink()
+    wait_for("the node to give up", lambda: "is given up (its outbox file was removed)" in node.text(), 10)
+    wait_for("an empty outbox in status.json", lambda: node.status()["outbox"] == [], 10)
     assert len(list((node.spool / "done" / study / series).glob("*.dcm"))) == 6
 
 
@@ -367,16 +397,20 @@ def test_dicom_tls_both_ways_with_certificates_of_a_trusted_authority_only(serve
     answer = orthanc.post("/modalities/focusnet/store", {"Resources": [orthanc.upload(MR)], "Synchronous": True})
     assert answer.get("FailedInstancesCount", 0) == 0, answer
     wait_for("the SEG back over TLS", orthanc.segs, 120)
-    assert "DICOM SEG delivered to ORTHANC@127.0.0.1:%d" % orthanc.dicom_port in node.text()
+    wait_for("the delivery in the log", lambda: "DICOM SEG delivered to ORTHANC@127.0.0.1:%d" % orthanc.dicom_port
+             in node.text(), 30)
     echo = ["echoscu", "-to", "10", "-aet", "STORESCU", "-aec", "FOCUSNET"]
     address = ["127.0.0.1", str(node.port)]
-    assert subprocess.run(echo + address, capture_output=True, timeout=60).returncode != 0  # plain TCP
+    def refused(run):  # the node was there, and said no
+        return run.returncode != 0 and "Association Request Failed" in run.stderr and "refused" not in run.stderr
+    plain = subprocess.run(echo + address, capture_output=True, text=True, timeout=60)
+    assert refused(plain), plain.stderr
     trusted = subprocess.run(echo + ["+tls", str(pki / "client.key"), str(pki / "client.pem"), "+cf",
                                      str(pki / "ca.pem")] + address, capture_output=True, text=True, timeout=60)
     assert trusted.returncode == 0, trusted.stderr
     stranger = subprocess.run(echo + ["+tls", str(pki / "stranger.key"), str(pki / "stranger.pem"), "+cf",
-                                      str(pki / "ca.pem")] + address, capture_output=True, timeout=60)
-    assert stranger.returncode != 0
+                                      str(pki / "ca.pem")] + address, capture_output=True, text=True, timeout=60)
+    assert refused(stranger), stranger.stderr
     # Half the TLS options: one line, before anything starts.
     half = subprocess.run([os.environ["FOCUSNET_EXECUTABLE"], "serve", str(tmp_path / "half"), "--model", MODEL,
                            "--tls-key", str(pki / "node.key")], capture_output=True, text=True, timeout=60)
