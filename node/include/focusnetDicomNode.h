@@ -105,7 +105,7 @@ CheckNodeOptions(const NodeOptions & options);
  * URL of options.stow).
  *
  * The spool (options.spool) holds everything, so that a node started again (after a kill -9 too) goes on where it
- * stopped and does no series twice:
+ * stopped: no series is segmented twice, except one a kill interrupted, and each SEG is delivered at least once:
  * - partial/: instances being received; a file is renamed under incoming/ once whole, and what an interrupted
  *   receive left is removed at start;
  * - incoming/STUDY/SERIES/SOP.dcm: series being received. A series is complete after options.idleSeconds without a

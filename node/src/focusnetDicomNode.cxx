@@ -214,8 +214,11 @@ private:
     m_Calling = getPeerAETitle().c_str();
     if (LowOnSpace())
     {
-      // Out of resources, the standard way: the instance is read (the protocol sends it anyway) but not kept.
-      const OFCondition received = receiveSTORERequest(request, presentationContext, OFString("/dev/null"));
+      // Out of resources, the standard way: the instance is read (the protocol sends it anyway), into memory since the
+      // disk is short (not into /dev/null: DCMTK removes the file of a receive that fails), and not kept.
+      DcmDataset *      dataset = nullptr;
+      const OFCondition received = receiveSTORERequest(request, presentationContext, dataset);
+      delete dataset;
       if (received.bad())
       {
         return received;
@@ -768,12 +771,12 @@ public:
         WriteStatus();
       }
       DeliverDue(stop);
+      WriteStatus();
     }
     catch (const std::exception & e) // the spool's own trouble: nothing is lost, the work goes on after a while
     {
       Problem(std::string("the work stopped: ") + e.what() + Later());
     }
-    WriteStatus();
   }
 
 private:
@@ -1002,6 +1005,10 @@ private:
     {
       m_History.erase(m_History.begin());
     }
+    if (!unsaved.empty())
+    {
+      Problem(std::to_string(unsaved.size()) + " series segmented but not yet owed in outbox/" + Later());
+    }
     const std::lock_guard<std::mutex> lock(m_Context.spoolMutex);
     for (const fs::path & folder : series)
     {
@@ -1112,12 +1119,13 @@ private:
   void
   LoadOutbox()
   {
+    RemovePartialFiles((m_Spool / "outbox").string());
     std::error_code error;
     for (const auto & entry : fs::directory_iterator(m_Spool / "outbox", error))
     {
-      if (entry.path().extension() != ".json")
+      if (entry.path().extension() != ".json" || entry.path().filename().string().front() == '.')
       {
-        continue;
+        continue; // not an entry
       }
       try
       {

@@ -180,6 +180,11 @@ def test_callers_not_allowed_are_refused_and_instances_that_are_not_images_are_i
     assert node.log_file.read_text().rstrip().endswith("stopped")
 
 
+def outbox_entries(node):
+    """The node's outbox entries (not the hidden temporary file of one being written)."""
+    return [json.loads(p.read_text()) for p in (node.spool / "outbox").iterdir() if not p.name.startswith(".")]
+
+
 def instances_in(folder):
     return list(folder.glob("*/*/*.dcm")) if folder.exists() else []
 
@@ -249,12 +254,12 @@ def test_a_seg_waits_in_the_outbox_while_its_destination_is_down_also_across_a_r
     node = servers(Node, tmp_path / "node", orthanc.dicom_port, node_port)
     assert storescu(node.port, sorted(MR.iterdir())).returncode == 0
     wait_for("a failed delivery", lambda: "DICOM SEG not delivered to ORTHANC" in node.text(), 120)
-    [owed] = list((node.spool / "outbox").iterdir())
-    entry = json.loads(owed.read_text())
+    # The attempt is written to the outbox file once it has failed.
+    [entry] = wait_for("the attempt in the outbox", lambda: [e for e in outbox_entries(node) if e["attempts"] >= 1], 30)
     assert entry["destination"] == "ORTHANC@127.0.0.1:%d" % orthanc.dicom_port and entry["attempts"] >= 1, entry
     assert entry["last_error"] and entry["series"] == series_uid(MR), entry
     assert (node.spool / entry["seg"]).is_file()
-    wait_for("the outbox in status.json", lambda: node.status()["outbox"], 10)
+    wait_for("the error in status.json", lambda: node.status()["outbox"] and node.status()["last_errors"], 10)
     assert node.status()["last_errors"][-1]["error"].startswith("series %s: DICOM SEG not delivered" % series_uid(MR))
     node.kill()
     node.start()
@@ -262,7 +267,7 @@ def test_a_seg_waits_in_the_outbox_while_its_destination_is_down_also_across_a_r
     orthanc.start()
     orthanc.wait_ready()
     wait_for("the SEG once Orthanc is back", orthanc.segs, 120)
-    wait_for("the outbox to empty", lambda: not any((node.spool / "outbox").iterdir()), 30)
+    wait_for("the outbox to empty", lambda: not outbox_entries(node), 30)
     time.sleep(3)
     assert segs_by_source(orthanc) == {series_uid(MR): 1}
     log = node.all_logs()
@@ -313,7 +318,7 @@ def test_a_full_disk_an_aborted_association_and_a_series_of_mixed_geometry_lose_
     assert listed[0]["status"] == "skipped" and listed[0]["reason"] == "inconsistent geometry: mixed pixel spacings", (
         listed)
     assert "series %s: skipped (inconsistent geometry: mixed pixel spacings)" % series in node.text()
-    outbox = [json.loads(p.read_text())["series"] for p in (node.spool / "outbox").iterdir()]
+    outbox = [e["series"] for e in outbox_entries(node)]
     assert outbox == [series_uid(MR)], outbox  # the MR series' SEG, not delivered; nothing for the mixed one
     # A series with a damaged instance (its pixel data cut short) fails; sent again, it is tried again, whole.
     damaged_series = pydicom.uid.generate_uid(prefix=None)
@@ -332,7 +337,7 @@ def test_a_full_disk_an_aborted_association_and_a_series_of_mixed_geometry_lose_
     wait_for("the second failure", lambda: len([s for s in node.status()["series"] if s["series"] == damaged_series])
              == 2, 120)
     # The operator gives up on that delivery by removing its outbox file.
-    [owed] = list((node.spool / "outbox").iterdir())
+    [owed] = [p for p in (node.spool / "outbox").iterdir() if not p.name.startswith(".")]
     owed.unlink()
     wait_for("the node to give up", lambda: "is given up (its outbox file was removed)" in node.text(), 10)
     wait_for("an empty outbox in status.json", lambda: node.status()["outbox"] == [], 10)
@@ -358,8 +363,8 @@ def test_segs_go_to_dicomweb_servers_by_stow_rs_and_check_asks_them_first(server
     [made] = list((node.spool / "results").glob("*/*/seg.dcm"))
     assert archive.get("/instances/%s/file" % instance) == made.read_bytes()
     # The wrong endpoint: owed in the outbox with the server's answer.
-    owed = wait_for("the wrong endpoint in the outbox", lambda: [json.loads(p.read_text()) for p in
-                                                                  (node.spool / "outbox").iterdir()], 30)
+    owed = wait_for("the wrong endpoint's attempt in the outbox", lambda: [
+        e for e in outbox_entries(node) if e["last_error"]], 30)
     assert [(o["destination"], o["last_error"]) for o in owed] == [(wrong, "STOW-RS answered HTTP 404")], owed
 
 
