@@ -223,7 +223,8 @@ struct SegmentCommand
               << (volume ? " voxels (" : " pixels (") << std::fixed << std::setprecision(1)
               << result.labelVolumeMm3 / (volume ? 1000.0 : 100.0) << (volume ? " mL) in " : " cm2) in ")
               << result.slices << " slice(s), " << std::setprecision(2) << seconds << " s (" << std::setprecision(1)
-              << 1000.0 * seconds / static_cast<double>(result.slices) << " ms/slice)\n";
+              << 1000.0 * seconds / static_cast<double>(result.slices) << " ms/slice)\n"
+              << output << ": " << focusnet::DescribeQuality(result.quality) << '\n';
   }
 };
 

@@ -6,7 +6,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config
   libinsighttoolkit5-dev libtorch-dev libvtk9-dev libdcmtk-dev
   libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev libgoogle-perftools-dev
-  pybind11-dev python3-dev python3-numpy python3-pytest python3-pydicom python3-gdcm python3-vtk9 python3-pil python3-torch
+  pybind11-dev python3-dev python3-numpy python3-pytest python3-pydicom python3-gdcm python3-vtk9 python3-pil python3-scipy python3-torch
   python3-nibabel
   dicom3tools libxml2-utils libexpat1-dev xvfb xauth slurm-wlm munge patchelf
   orthanc orthanc-dicomweb dcmtk libcurl4-openssl-dev openssl

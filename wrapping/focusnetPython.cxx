@@ -392,6 +392,12 @@ struct PythonModel
     summary["slices"] = result.slices;
     summary["label_voxels"] = result.labelVoxels;
     summary["label_volume_mm3"] = result.labelVolumeMm3;
+    py::dict quality;
+    for (const auto & [name, value] : result.quality.Values())
+    {
+      quality[name.c_str()] = value;
+    }
+    summary["quality"] = quality;
     return summary;
   }
 };
@@ -579,7 +585,9 @@ PYBIND11_MODULE(focusnet, m)
          "`focusnet segment` does. series_uid: the series of a DICOM folder. probabilities, overlay, dicom_seg: also "
          "write the probability map, a PNG of the middle slice with the outline, a DICOM SEG, to these files. "
          "keep_empty_frames: keep the SEG's frames without label. overwrite: replace existing outputs. tta, threshold, "
-         "axis: as in segment(). Returns {'slices', 'label_voxels', 'label_volume_mm3'}.")
+         "axis: as in segment(). Returns {'slices', 'label_voxels', 'label_volume_mm3', 'quality'}, quality being how "
+         "far to trust the result: {'mean_entropy_bits', 'uncertain_outline_share', 'components', 'stray_share', "
+         "'slices_with_label'} (docs/quality-control.md).")
     .def(
       "hold_threads",
       [](const PythonModel & self) {

@@ -10,10 +10,12 @@
 #include "focusnetInferenceEngine.h"
 #include "focusnetModel.h"
 #include "focusnetOptions.h"
+#include "focusnetQuality.h"
 
 #include <algorithm>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace itk
 {
@@ -171,6 +173,14 @@ public:
   ProbabilityImageType *
   GetProbabilityOutput();
 
+  /** How far to trust each slice of the last Update's label map, in slice order (one for a 2D image): the signals
+   * focusnet::MeasureSlice takes from the probabilities, whether or not the probability map is kept. */
+  const std::vector<focusnet::SliceQuality> &
+  GetSliceQuality() const
+  {
+    return m_SliceQuality;
+  }
+
 protected:
   FocusNetImageFilter();
   ~FocusNetImageFilter() override = default;
@@ -236,6 +246,7 @@ private:
   unsigned int                               m_SliceAxis{ ImageDimension - 1 };
   double                                     m_Threshold{ focusnet::option::Threshold.fallback };
   bool                                       m_GenerateProbabilityMap{ false };
+  std::vector<focusnet::SliceQuality>        m_SliceQuality;
   std::unique_ptr<focusnet::InferenceEngine> m_Engine;
   /** The model m_Engine was built from, held so that no other model can take its address while the engine lives. */
   std::shared_ptr<const focusnet::Model> m_EngineModel;

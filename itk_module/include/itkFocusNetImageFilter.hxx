@@ -253,6 +253,7 @@ template <typename TInputImage, typename TOutputImage>
 void
 FocusNetImageFilter<TInputImage, TOutputImage>::GenerateData()
 {
+  m_SliceQuality.clear();
   const InputImageType * input = this->GetInput();
   OutputImageType *      labels = this->GetOutput();
   const RegionType       region = labels->GetRequestedRegion();
@@ -320,6 +321,7 @@ FocusNetImageFilter<TInputImage, TOutputImage>::GenerateData()
         {
           const RegionType slice = FocusNetDetail::SliceRegion(region, axis, first + s);
           const float *    p = predictions + s * pixels;
+          m_SliceQuality[first + s] = focusnet::MeasureSlice(p, height, width, threshold);
           for (ImageScanlineIterator<OutputImageType> it(labels, slice); !it.IsAtEnd(); it.NextLine())
           {
             for (; !it.IsAtEndOfLine(); ++it, ++p)
@@ -342,6 +344,7 @@ FocusNetImageFilter<TInputImage, TOutputImage>::GenerateData()
         nullptr);
       this->UpdateProgress(static_cast<float>(first + n) / static_cast<float>(sliceCount));
     };
+    m_SliceQuality.assign(static_cast<std::size_t>(sliceCount), {});
     this->UpdateProgress(0.0F);
     engine.PredictStream(sliceCount, height, width, channels, fill, take);
   }

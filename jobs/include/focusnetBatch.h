@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace focusnet
@@ -70,6 +71,8 @@ struct BatchItem
   std::uint64_t labelVoxels{ 0 };
   double        volumeMl{ 0.0 };
   double        seconds{ 0.0 };
+  /** How far to trust the result: SeriesQuality::Values() by name; empty when nothing was segmented. */
+  std::vector<std::pair<std::string, double>> quality;
 };
 
 struct BatchReport

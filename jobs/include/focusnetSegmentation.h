@@ -8,6 +8,7 @@
 #include "focusnetDicom.h"
 #include "focusnetImageIO.h"
 #include "focusnetInferenceEngine.h"
+#include "focusnetQuality.h"
 #include "itkImage.h"
 
 #include <cstdint>
@@ -57,6 +58,8 @@ struct SegmentationResult
   std::uint64_t slices{ 0 };
   std::uint64_t labelVoxels{ 0 };
   double        labelVolumeMm3{ 0.0 }; ///< label voxels times the voxel volume (pixel area in 2D)
+  SeriesQuality quality;                ///< how far to trust the label map, as a whole
+  std::vector<SliceQuality> sliceQuality; ///< and slice by slice, across the slice axis
 };
 
 /** The folder of the running executable (from /proc/self/exe): installed files are found relative to it, so that a

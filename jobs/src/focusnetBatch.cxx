@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <locale>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -83,6 +84,29 @@ CsvField(const std::string & text)
     quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
   }
   return quoted + "\"";
+}
+
+/** A quality value as the CSV and summary.json readers expect it: counts whole, ratios to 6 significant digits. */
+std::string
+Significant(double value)
+{
+  std::ostringstream text;
+  text.imbue(std::locale::classic());
+  text.precision(6);
+  text << value;
+  return text.str();
+}
+
+/** The names of the quality values, in the order every report lists them. */
+std::vector<std::string>
+QualityNames()
+{
+  std::vector<std::string> names;
+  for (const auto & entry : SeriesQuality{}.Values())
+  {
+    names.push_back(entry.first);
+  }
+  return names;
 }
 
 std::string
@@ -238,6 +262,7 @@ public:
     }
 
     Json outputs = Json::object();
+    Json sliceQuality = Json::object(); // each signal's values, slice by slice
     try
     {
       std::error_code error;
@@ -289,6 +314,14 @@ public:
         SegmentImageSource(source, label.empty() ? std::string() : (folder / label).string(), m_Model, options);
       item.labelVoxels = result.labelVoxels;
       item.volumeMl = result.labelVolumeMm3 / 1000.0;
+      item.quality = result.quality.Values();
+      for (const SliceQuality & slice : result.sliceQuality)
+      {
+        for (const auto & [name, value] : QualityValues(slice))
+        {
+          sliceQuality[name].push_back(value);
+        }
+      }
       item.status = segRefusal.empty() ? "ok" : "partial";
       item.reason = segRefusal;
     }
@@ -298,14 +331,29 @@ public:
       item.reason = e.what();
     }
     item.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    WriteSummary(folder, series, item, item.status == "failed" ? Json::object() : outputs);
+    if (item.status == "failed")
+    {
+      outputs = Json::object();
+      item.quality.clear();
+      sliceQuality = Json::object();
+    }
+    WriteSummary(folder, series, item, outputs, sliceQuality);
     return item;
   }
 
 private:
   void
-  WriteSummary(const fs::path & folder, const DicomSeriesInfo & series, BatchItem & item, const Json & outputs) const
+  WriteSummary(const fs::path &        folder,
+               const DicomSeriesInfo & series,
+               BatchItem &             item,
+               const Json &            outputs,
+               const Json &            sliceQuality) const
   {
+    Json quality = Json::object();
+    for (const auto & [name, value] : item.quality)
+    {
+      quality[name] = value;
+    }
     Json summary = { { "status", item.status },
                      { "errors", item.reason.empty() ? Json::array() : Json::array({ item.reason }) },
                      { "study_uid", series.studyUid },
@@ -320,6 +368,8 @@ private:
                      { "voxel_count", item.labelVoxels },
                      { "volume_ml", item.volumeMl },
                      { "seconds", item.seconds },
+                     { "quality", quality },
+                     { "slice_quality", sliceQuality },
                      { "outputs", outputs },
                      { "model", m_ModelJson },
                      { "focusnet_version", Version } };
@@ -388,14 +438,26 @@ void
 WriteRunSummary(const std::string & fileName, const std::vector<BatchItem> & items)
 {
   std::ostringstream csv;
+  const std::vector<std::string> quality = QualityNames();
   csv << "status,reason,study_uid,series_uid,modality,description,source,output_folder,files,slices,voxel_count,"
-         "volume_ml,seconds\n";
+         "volume_ml,seconds";
+  for (const std::string & name : quality)
+  {
+    csv << ',' << name;
+  }
+  csv << '\n';
   for (const BatchItem & i : items)
   {
     csv << i.status << ',' << CsvField(i.reason) << ',' << i.studyUid << ',' << i.seriesUid << ','
         << CsvField(i.modality) << ',' << CsvField(i.description) << ',' << CsvField(i.source) << ','
         << CsvField(i.outputFolder) << ',' << i.files << ',' << i.slices << ',' << i.labelVoxels << ','
-        << Fixed(i.volumeMl, 3) << ',' << Fixed(i.seconds, 2) << '\n';
+        << Fixed(i.volumeMl, 3) << ',' << Fixed(i.seconds, 2);
+    for (const std::string & name : quality)
+    {
+      const auto value = std::find_if(i.quality.begin(), i.quality.end(), [&](const auto & v) { return v.first == name; });
+      csv << ',' << (value == i.quality.end() ? std::string() : Significant(value->second));
+    }
+    csv << '\n';
   }
   WriteTextAtomically(fileName, csv.str());
 }
@@ -544,6 +606,14 @@ MergeBatch(const BatchOptions & options)
         item.labelVoxels = (*done).value("voxel_count", std::uint64_t{ 0 });
         item.volumeMl = (*done).value("volume_ml", 0.0);
         item.seconds = (*done).value("seconds", 0.0);
+        const Json quality = (*done).value("quality", Json::object());
+        for (const std::string & name : QualityNames())
+        {
+          if (const auto value = quality.find(name); value != quality.end() && value->is_number())
+          {
+            item.quality.emplace_back(name, value->get<double>());
+          }
+        }
       }
       else
       {

@@ -11,7 +11,6 @@
 #include "focusnetOverlay.hxx"
 #include "focusnetSegmentImage.hxx"
 #include "focusnetSlicerSegmentation.h"
-#include "itkImageRegionConstIterator.h"
 #include "itkRGBPixel.h"
 
 #include <algorithm>
@@ -116,14 +115,14 @@ Segment(const ImageSource &                  source,
 
   SegmentationResult result;
   result.source = source;
-  const auto region = filter->GetOutput()->GetLargestPossibleRegion();
-  result.slices = dimension == 3 ? region.GetSize(filter->GetSliceAxis()) : 1;
-  for (itk::ImageRegionConstIterator<typename FilterType::OutputImageType> it(filter->GetOutput(), region);
-       !it.IsAtEnd();
-       ++it)
-  {
-    result.labelVoxels += it.Get() != 0;
-  }
+  const auto size = filter->GetOutput()->GetBufferedRegion().GetSize();
+  result.slices = dimension == 3 ? size[filter->GetSliceAxis()] : 1;
+  const Components parts = CountComponents(
+    filter->GetOutput()->GetBufferPointer(),
+    { static_cast<std::int64_t>(size[0]), static_cast<std::int64_t>(size[1]), dimension == 3 ? static_cast<std::int64_t>(size[2]) : 1 });
+  result.sliceQuality = filter->GetSliceQuality();
+  result.quality = SummarizeQuality(result.sliceQuality, parts);
+  result.labelVoxels = parts.labelVoxels;
   double voxel = 1.0;
   for (unsigned int d = 0; d < dimension; ++d)
   {
