@@ -225,6 +225,10 @@ struct SegmentCommand
               << result.slices << " slice(s), " << std::setprecision(2) << seconds << " s (" << std::setprecision(1)
               << 1000.0 * seconds / static_cast<double>(result.slices) << " ms/slice)\n"
               << output << ": " << focusnet::DescribeQuality(result.quality) << '\n';
+    for (const focusnet::QualityFlag & flag : result.flags)
+    {
+      std::cout << output << ": flagged " << flag.name << ": " << flag.reason << '\n';
+    }
   }
 };
 
@@ -634,6 +638,51 @@ struct EvaluateCommand
   }
 };
 
+struct CalibrateCommand
+{
+  CLI::App *                 command{ nullptr };
+  std::string                modelFile, output, training, validation, modality;
+  focusnet::InferenceOptions options;
+  bool                       overwrite{ false };
+
+  void
+  Add(CLI::App & app)
+  {
+    command = app.add_subcommand(
+      "calibrate", "Record a model's training data and quality limits in a copy of its file (docs/quality-control.md)");
+    command->add_option("MODEL", modelFile, "The model file")->required();
+    command->add_option("OUTPUT", output, "The model file to write: the same weights, with the quality reference")
+      ->required();
+    command->add_option("--training", training, "The training split: a file of \"image,mask\" lines")->required();
+    command->add_option("--validation", validation, "The validation split, the same way")->required();
+    command->add_option("--modality", modality, "The DICOM modality of the training images (e.g. CT)");
+    focusnet::AddInferenceArguments(*command, options);
+    command->add_flag("--overwrite", overwrite, "Replace an existing output file");
+  }
+
+  void
+  Run()
+  {
+    focusnet::CheckModality(modality);
+    focusnet::CheckOutputFile(output, overwrite);
+    const auto            trainingPairs = focusnet::ReadImagePairList(training);
+    const auto            validationPairs = focusnet::ReadImagePairList(validation);
+    focusnet::Model       model = focusnet::Model::Load(modelFile);
+    focusnet::TerminalProgress progress("calibrating");
+    const auto            report = focusnet::Evaluate(
+      model, validationPairs, options, [&progress](float fraction) { progress.Update(fraction); });
+    progress.Finish();
+    const focusnet::QualityReference reference =
+      focusnet::MeasureQualityReference(trainingPairs, report, modality);
+    model.SetQualityReference(reference);
+    model.Save(output);
+    std::cout << output << ": " << reference.method << "\nlimits: intensity distance " << reference.intensityDistanceLimit
+              << ", mean entropy " << reference.meanEntropyLimit << " bit, uncertain outline "
+              << reference.uncertainOutlineLimit << ", stray share " << reference.strayShareLimit
+              << "; label fraction " << reference.labelFractionLow << " to " << reference.labelFractionHigh << '\n';
+  }
+};
+
 struct OverlayCommand
 {
   CLI::App *               command{ nullptr };
@@ -790,6 +839,8 @@ Run(int argc, char ** argv)
   serve.Add(app);
   OverlayCommand overlay;
   overlay.Add(app);
+  CalibrateCommand calibrate;
+  calibrate.Add(app);
 #ifdef FOCUSNET_WITH_VTK
   MeshCommand mesh;
   mesh.Add(app);
@@ -826,6 +877,10 @@ Run(int argc, char ** argv)
   else if (overlay.command->parsed())
   {
     overlay.Run();
+  }
+  else if (calibrate.command->parsed())
+  {
+    calibrate.Run();
   }
   else if (serve.command->parsed())
   {

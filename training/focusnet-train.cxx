@@ -91,6 +91,7 @@ Run(int argc, char ** argv)
   focusnet::AddDeviceArguments(app, options.device, options.threads);
   app.add_option("--seed", options.seed, "Seed of the split, initialisation and augmentation")->capture_default_str();
   app.add_flag("--resume", options.resume, "Continue the run in the output folder from its last checkpoint");
+  app.add_option("--modality", options.modality, "The DICOM modality of the images (e.g. CT), checked by the flags");
 
   CLI11_PARSE(app, argc, argv);
 

@@ -6,6 +6,7 @@
 
 #include "focusnetAtomicFile.h"
 #include "focusnetError.h"
+#include "focusnetEvaluation.h"
 #include "focusnetMetrics.h"
 #include "focusnetModelImpl.h"
 #include "focusnetTensorMemory.h"
@@ -305,6 +306,7 @@ std::vector<EpochRecord>
 Train(const TrainingOptions & options, const TrainingCallbacks & callbacks)
 {
   CheckTrainingOptions(options);
+  CheckModality(options.modality);
   if (options.training.empty())
   {
     throw Error("no training images");
@@ -490,6 +492,14 @@ Train(const TrainingOptions & options, const TrainingCallbacks & callbacks)
       callbacks.epochDone(record, best);
     }
   }
+  // The best model's quality reference: what its training images looked like, and its flags' limits set on the
+  // validation split (docs/quality-control.md). Measured again after a resumed run; the weights stay as saved.
+  Model            best = Model::Load(files.model);
+  InferenceOptions inference;
+  inference.device = options.device;
+  inference.threads = options.threads;
+  best.SetQualityReference(MeasureQualityReference(training, Evaluate(best, validation, inference), options.modality));
+  best.Save(files.model);
   return records;
 }
 

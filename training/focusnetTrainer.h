@@ -26,6 +26,7 @@ struct TrainingOptions
   double                 validationFraction{ option::training::ValidationFraction.fallback };
   std::string            outputDirectory;
   std::string            dataDescription; ///< provenance: where the data came from
+  std::string            modality; ///< the DICOM modality of the images (e.g. "CT"), for the quality reference
 
   ModelMetadata model;              ///< architecture, input size, label; normalisation is computed from the data
   std::string   initModel;          ///< start from this model file (its architecture and normalisation) instead

@@ -398,6 +398,12 @@ struct PythonModel
       quality[name.c_str()] = value;
     }
     summary["quality"] = quality;
+    py::dict flags;
+    for (const focusnet::QualityFlag & flag : result.flags)
+    {
+      flags[flag.name.c_str()] = flag.reason;
+    }
+    summary["flags"] = flags;
     return summary;
   }
 };
@@ -585,9 +591,9 @@ PYBIND11_MODULE(focusnet, m)
          "`focusnet segment` does. series_uid: the series of a DICOM folder. probabilities, overlay, dicom_seg: also "
          "write the probability map, a PNG of the middle slice with the outline, a DICOM SEG, to these files. "
          "keep_empty_frames: keep the SEG's frames without label. overwrite: replace existing outputs. tta, threshold, "
-         "axis: as in segment(). Returns {'slices', 'label_voxels', 'label_volume_mm3', 'quality'}, quality being how "
-         "far to trust the result: {'mean_entropy_bits', 'uncertain_outline_share', 'components', 'stray_share', "
-         "'slices_with_label'} (docs/quality-control.md).")
+         "axis: as in segment(). Returns {'slices', 'label_voxels', 'label_volume_mm3', 'quality', 'flags'}: quality "
+         "holds the signals of how far to trust the result by name, flags the reasons a reader must check it, by "
+         "flag name (docs/quality-control.md).")
     .def(
       "hold_threads",
       [](const PythonModel & self) {

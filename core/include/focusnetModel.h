@@ -52,6 +52,11 @@ public:
   const ModelMetadata &
   Metadata() const;
 
+  /** The one part of the metadata measured after the weights are fixed: what the training data looked like and the
+   * quality flags' limits (focusnet calibrate, focusnet-train). Throws focusnet::Error for an invalid reference. */
+  void
+  SetQualityReference(const QualityReference & reference);
+
   std::int64_t
   ParameterCount() const;
 

@@ -5,6 +5,8 @@
 #ifndef focusnetModelMetadata_h
 #define focusnetModelMetadata_h
 
+#include "focusnetQuality.h"
+
 #include <array>
 #include <cstdint>
 #include <string>
@@ -83,6 +85,9 @@ struct ModelMetadata
   SegmentLabel        label;
   /** Free-form JSON object: training data, epochs, validation metrics, project version. */
   std::string provenanceJson{ "{}" };
+  /** What the training data looked like and the limits of the quality flags ("quality" in the file; absent in files
+   * written before it, and then only no-target is flagged). */
+  QualityReference quality;
 };
 
 /** Serialise to and from the JSON stored in the model file. Parsing throws focusnet::Error. */

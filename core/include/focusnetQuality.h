@@ -8,6 +8,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -24,6 +25,24 @@ inline constexpr std::int64_t OutlineBandRadius = 2;
 /** The parts of the label a result is expected to have: the lung model's two lungs. Label outside the largest
  * KeptParts connected components is "stray". */
 inline constexpr std::size_t KeptParts = 2;
+
+/** Intensity quantiles at 0, 5, ..., 100 %: of a slice's input (the mean of a pixel's channels), as the model
+ * receives it before normalisation (Hounsfield units for CT), and of a model's training images. */
+inline constexpr std::size_t IntensityQuantileCount = 21;
+using IntensityQuantiles = std::array<double, IntensityQuantileCount>;
+
+/** The quantiles of count pixels (channels interleaved), from a regular sample of at most 16384 of them. */
+IntensityQuantiles
+MeasureIntensity(const float * pixels, std::int64_t count, std::int64_t channels);
+
+/** The quantiles of the mixture of several images' distributions, each image weighing the same. */
+IntensityQuantiles
+PoolQuantiles(const std::vector<IntensityQuantiles> & images);
+
+/** How far an intensity distribution lies from a reference one, in units of the reference's spread: the mean
+ * absolute difference of their 5 % ... 95 % quantiles over the reference's 95 % - 5 % range. */
+double
+IntensityDistance(const IntensityQuantiles & measured, const IntensityQuantiles & reference);
 
 /** The connected components of a label (non-zero voxels) in a volume of size[0] x size[1] x size[2] voxels, x
  * fastest; voxels are connected when they share a face (4-connected in a slice, 6-connected in a volume). */
@@ -49,6 +68,7 @@ struct SliceQuality
   std::uint64_t uncertainOutline{ 0 };   ///< of those, uncertain ones (UncertainEntropyBits)
   std::uint64_t components{ 0 };         ///< 4-connected parts of the label
   std::uint64_t strayPixels{ 0 };        ///< label pixels outside the KeptParts largest parts
+  IntensityQuantiles intensity{};        ///< of the slice's input (MeasureIntensity)
 };
 
 /** Measures one slice: probabilities height x width, x fastest, and the threshold that makes the label. */
@@ -71,6 +91,11 @@ struct SeriesQuality
   std::uint64_t uncertainOutline{ 0 };
   std::uint64_t components{ 0 };  ///< 6-connected in a volume, 4-connected in a 2D image
   std::uint64_t strayVoxels{ 0 }; ///< label voxels outside the KeptParts largest components
+  double        largestSliceLabel{ 0.0 }; ///< the largest share of a slice's pixels that are label
+  IntensityQuantiles intensity{};        ///< of the whole input, its slices pooled
+  /** The distance of intensity from the model's training images (IntensityDistance); NaN when the model file has
+   * no quality reference. */
+  double intensityDistance{ std::numeric_limits<double>::quiet_NaN() };
 
   double
   MeanEntropy() const; ///< bits per voxel, 0..1
@@ -87,14 +112,58 @@ struct SeriesQuality
   Values() const;
 };
 
-/** Sums the slices' signals; volume: the components of the whole label (CountComponents), which for a 2D image are
- * its one slice's. */
-SeriesQuality
-SummarizeQuality(const std::vector<SliceQuality> & slices, const Components & volume);
+/** What a model's training data looked like and where its results stop being trustworthy: recorded in the model
+ * file (ModelMetadata::quality) by focusnet-train and by focusnet calibrate, read by FlagQuality. */
+struct QualityReference
+{
+  std::string        modality;  ///< the DICOM modality the model was trained on ("CT"); empty: not recorded
+  IntensityQuantiles intensity{}; ///< of the training images, pooled (PoolQuantiles)
+  /** The range of the share of a training slice's pixels that are label, over the slices with label. */
+  double labelFractionLow{ 0.0 }, labelFractionHigh{ 1.0 };
+  /** Flags are raised above these: the intensity distance, the mean entropy, the uncertain share of the outline,
+   * the stray share. */
+  double intensityDistanceLimit{ 0.0 }, meanEntropyLimit{ 0.0 }, uncertainOutlineLimit{ 0.0 }, strayShareLimit{ 0.0 };
+  std::string method; ///< how the values were measured and the limits chosen, in words
+  bool        present{ false }; ///< false for model files that carry none
 
-/** One slice's signals by name, as SeriesQuality::Values() names them (slices_with_label: 0 or 1). */
-std::vector<std::pair<std::string, double>>
-QualityValues(const SliceQuality & slice);
+  /** The limits from signals measured on a validation split: Margin times the largest value of each. */
+  static constexpr double Margin = 1.5;
+};
+
+/** Throws focusnet::Error unless modality is empty or a DICOM modality (capitals, digits, '_', at most 16): "CT". */
+void
+CheckModality(const std::string & modality);
+
+/** A named reason not to trust a result: no-target, out-of-distribution, implausible-volume, uncertain,
+ * fragmented. */
+struct QualityFlag
+{
+  std::string name;
+  std::string reason; ///< in words, with the measured value and the limit
+};
+
+/** Sums the slices' signals; volume: the components of the whole label (CountComponents), which for a 2D image are
+ * its one slice's. With a reference (present), also the intensity distance from it. */
+SeriesQuality
+SummarizeQuality(const std::vector<SliceQuality> & slices,
+                 const Components &                volume,
+                 const QualityReference &          reference = {});
+
+/** The flags a result earns against its model's reference; modality: the input's DICOM modality (empty: unknown);
+ * label: the structure's name, for the reasons. no-target is raised without a reference too. */
+std::vector<QualityFlag>
+FlagQuality(const SeriesQuality &    quality,
+            const QualityReference & reference,
+            const std::string &      modality,
+            const std::string &      label);
+
+/** The flags' names joined by spaces ("fragmented uncertain"), "" for none. */
+std::string
+FlagNames(const std::vector<QualityFlag> & flags);
+
+/** One slice as a result of its own (its components 4-connected, slices_with_label 0 or 1), for per-slice reports. */
+SeriesQuality
+SummarizeSlice(const SliceQuality & slice, const QualityReference & reference = {});
 
 /** One line for people: "mean entropy 0.012 bit, 3.1% of the outline uncertain, 2 components (0.4% stray)". */
 std::string

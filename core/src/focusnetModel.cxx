@@ -306,6 +306,15 @@ Model::Metadata() const
   return m_Impl->metadata;
 }
 
+void
+Model::SetQualityReference(const QualityReference & reference)
+{
+  ModelMetadata metadata = m_Impl->metadata;
+  metadata.quality = reference;
+  Validate(metadata);
+  m_Impl->metadata = std::move(metadata);
+}
+
 std::int64_t
 Model::ParameterCount() const
 {

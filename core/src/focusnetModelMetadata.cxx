@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <type_traits>
 #include <vector>
@@ -69,7 +70,7 @@ ToJson(const ModelMetadata & m, int indent)
   {
     normalization = { { "kind", "window" }, { "center", n.windowCenter }, { "width", n.windowWidth } };
   }
-  const json j = {
+  json j = {
     { "architecture",
       { { "name", a.name },
         { "input_channels", a.inputChannels },
@@ -89,6 +90,19 @@ ToJson(const ModelMetadata & m, int indent)
         { "type", ToJson(m.label.type) } } },
     { "provenance", json::parse(m.provenanceJson.empty() ? "{}" : m.provenanceJson) },
   };
+  if (m.quality.present)
+  {
+    const QualityReference & q = m.quality;
+    j["quality"] = { { "modality", q.modality },
+                     { "intensity_quantiles", q.intensity },
+                     { "label_fraction", { q.labelFractionLow, q.labelFractionHigh } },
+                     { "limits",
+                       { { "intensity_distance", q.intensityDistanceLimit },
+                         { "mean_entropy_bits", q.meanEntropyLimit },
+                         { "uncertain_outline_share", q.uncertainOutlineLimit },
+                         { "stray_share", q.strayShareLimit } } },
+                     { "method", q.method } };
+  }
   return j.dump(indent);
 }
 
@@ -230,6 +244,29 @@ ModelMetadataFromJson(const std::string & text)
     m.label.category = CodedConceptFromJson(l.at("category"));
     m.label.type = CodedConceptFromJson(l.at("type"));
     m.provenanceJson = j.value("provenance", json::object()).dump();
+    if (j.contains("quality"))
+    {
+      const json &       q = j.at("quality");
+      QualityReference & r = m.quality;
+      r.present = true;
+      r.modality = Get<std::string>(q, "modality", "quality modality");
+      const auto intensity = GetList<double>(q, "intensity_quantiles", "quality intensity quantiles");
+      const auto fraction = GetList<double>(q, "label_fraction", "quality label fraction");
+      if (intensity.size() != r.intensity.size() || fraction.size() != 2)
+      {
+        throw Error("invalid model metadata: quality needs " + std::to_string(r.intensity.size()) +
+                    " intensity quantiles and a label fraction range of 2 values");
+      }
+      std::copy(intensity.begin(), intensity.end(), r.intensity.begin());
+      r.labelFractionLow = fraction[0];
+      r.labelFractionHigh = fraction[1];
+      const json & limits = q.at("limits");
+      r.intensityDistanceLimit = Get<double>(limits, "intensity_distance", "quality limit intensity_distance");
+      r.meanEntropyLimit = Get<double>(limits, "mean_entropy_bits", "quality limit mean_entropy_bits");
+      r.uncertainOutlineLimit = Get<double>(limits, "uncertain_outline_share", "quality limit uncertain_outline_share");
+      r.strayShareLimit = Get<double>(limits, "stray_share", "quality limit stray_share");
+      r.method = GetOr<std::string>(q, "method", "");
+    }
     Validate(m);
     return m;
   }
@@ -316,6 +353,27 @@ Validate(const ModelMetadata & m)
   else if (!(n.windowWidth > 0.0))
   {
     fail("normalization window width must be positive");
+  }
+  const QualityReference & q = m.quality;
+  if (q.present)
+  {
+    CheckModality(q.modality);
+    if (!std::is_sorted(q.intensity.begin(), q.intensity.end()) ||
+        !std::all_of(q.intensity.begin(), q.intensity.end(), [](double v) { return std::isfinite(v); }))
+    {
+      fail("quality intensity quantiles must be finite and ascending");
+    }
+    if (!(q.labelFractionLow >= 0.0 && q.labelFractionLow <= q.labelFractionHigh && q.labelFractionHigh <= 1.0))
+    {
+      fail("quality label fraction must be a range within [0, 1]");
+    }
+    for (const double limit : { q.intensityDistanceLimit, q.meanEntropyLimit, q.uncertainOutlineLimit, q.strayShareLimit })
+    {
+      if (!(limit >= 0.0 && std::isfinite(limit)))
+      {
+        fail("quality limits must be finite and not negative");
+      }
+    }
   }
 }
 

@@ -4,6 +4,8 @@
  *=========================================================================*/
 #include "focusnetQuality.h"
 
+#include "focusnetError.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -14,6 +16,15 @@ namespace focusnet
 {
 namespace
 {
+template <typename... T>
+std::string
+Format(const char * format, T... values)
+{
+  char text[256];
+  std::snprintf(text, sizeof(text), format, values...);
+  return text;
+}
+
 /** A run of label voxels along x: [begin, end) in its row. */
 struct Run
 {
@@ -97,7 +108,73 @@ Share(std::uint64_t part, std::uint64_t whole)
 {
   return whole == 0 ? 0.0 : static_cast<double>(part) / static_cast<double>(whole);
 }
+
+
+IntensityQuantiles
+QuantilesOf(std::vector<double> & values)
+{
+  IntensityQuantiles quantiles{};
+  if (values.empty())
+  {
+    return quantiles;
+  }
+  std::sort(values.begin(), values.end());
+  // Linear interpolation between the closest ranks, as numpy.quantile's default.
+  const double last = static_cast<double>(values.size() - 1);
+  for (std::size_t q = 0; q < IntensityQuantileCount; ++q)
+  {
+    const double      position = last * static_cast<double>(q) / static_cast<double>(IntensityQuantileCount - 1);
+    const std::size_t below = static_cast<std::size_t>(std::floor(position));
+    const std::size_t above = std::min(below + 1, values.size() - 1);
+    const double      weight = position - static_cast<double>(below);
+    quantiles[q] = values[below] + weight * (values[above] - values[below]);
+  }
+  return quantiles;
+}
 } // namespace
+
+IntensityQuantiles
+MeasureIntensity(const float * pixels, std::int64_t count, std::int64_t channels)
+{
+  constexpr std::int64_t samples = 16384;
+  const std::int64_t     step = std::max<std::int64_t>(1, (count + samples - 1) / samples);
+  std::vector<double>    values;
+  values.reserve(static_cast<std::size_t>(count / step + 1));
+  for (std::int64_t i = 0; i < count; i += step)
+  {
+    double sum = 0.0;
+    for (std::int64_t c = 0; c < channels; ++c)
+    {
+      sum += pixels[i * channels + c];
+    }
+    values.push_back(sum / static_cast<double>(channels));
+  }
+  return QuantilesOf(values);
+}
+
+IntensityQuantiles
+PoolQuantiles(const std::vector<IntensityQuantiles> & images)
+{
+  std::vector<double> values;
+  for (const IntensityQuantiles & image : images)
+  {
+    values.insert(values.end(), image.begin(), image.end());
+  }
+  return QuantilesOf(values);
+}
+
+double
+IntensityDistance(const IntensityQuantiles & measured, const IntensityQuantiles & reference)
+{
+  constexpr std::size_t first = 1, last = IntensityQuantileCount - 2; // 5 % and 95 %
+  double                sum = 0.0;
+  for (std::size_t q = first; q <= last; ++q)
+  {
+    sum += std::abs(measured[q] - reference[q]);
+  }
+  const double spread = std::max(reference[last] - reference[first], 1e-6);
+  return sum / static_cast<double>(last - first + 1) / spread;
+}
 
 Components
 CountComponents(const std::uint8_t * labels, const std::array<std::int64_t, 3> & size)
@@ -266,16 +343,23 @@ SeriesQuality::Values() const
            { "uncertain_outline_share", UncertainOutlineShare() },
            { "components", static_cast<double>(components) },
            { "stray_share", StrayShare() },
-           { "slices_with_label", static_cast<double>(slicesWithLabel) } };
+           { "slices_with_label", static_cast<double>(slicesWithLabel) },
+           { "largest_slice_label", largestSliceLabel },
+           { "intensity_distance", intensityDistance } };
 }
 
 SeriesQuality
-SummarizeQuality(const std::vector<SliceQuality> & slices, const Components & volume)
+SummarizeQuality(const std::vector<SliceQuality> & slices,
+                 const Components &                volume,
+                 const QualityReference &          reference)
 {
-  SeriesQuality quality;
+  SeriesQuality                   quality;
+  std::vector<IntensityQuantiles> intensities;
   quality.slices = slices.size();
   for (const SliceQuality & slice : slices)
   {
+    intensities.push_back(slice.intensity);
+    quality.largestSliceLabel = std::max(quality.largestSliceLabel, Share(slice.labelPixels, slice.pixels));
     quality.slicesWithLabel += slice.labelPixels != 0;
     quality.voxels += slice.pixels;
     quality.entropyBits += slice.entropyBits;
@@ -285,28 +369,115 @@ SummarizeQuality(const std::vector<SliceQuality> & slices, const Components & vo
   quality.labelVoxels = volume.labelVoxels;
   quality.components = volume.count;
   quality.strayVoxels = volume.outsideLargest;
+  quality.intensity = PoolQuantiles(intensities);
+  if (reference.present)
+  {
+    quality.intensityDistance = IntensityDistance(quality.intensity, reference.intensity);
+  }
   return quality;
 }
 
-std::vector<std::pair<std::string, double>>
-QualityValues(const SliceQuality & slice)
+std::vector<QualityFlag>
+FlagQuality(const SeriesQuality &    quality,
+            const QualityReference & reference,
+            const std::string &      modality,
+            const std::string &      label)
 {
-  return SummarizeQuality({ slice }, { slice.components, slice.labelPixels, slice.strayPixels }).Values();
+  std::vector<QualityFlag> flags;
+  auto                     percent = [](double share) { return Format("%.1f%%", 100.0 * share); };
+  if (quality.labelVoxels == 0)
+  {
+    flags.push_back({ "no-target", "no " + label + " in any slice" });
+  }
+  if (!reference.present)
+  {
+    return flags;
+  }
+  std::string outside;
+  if (!reference.modality.empty() && !modality.empty() && modality != reference.modality)
+  {
+    outside = "modality " + modality + ", the model was trained on " + reference.modality;
+  }
+  if (quality.intensityDistance > reference.intensityDistanceLimit)
+  {
+    outside += (outside.empty() ? "" : "; ") +
+               Format("intensities %.2f spreads from the training images' (limit %.2f; median %.0f against %.0f)",
+                      quality.intensityDistance,
+                      reference.intensityDistanceLimit,
+                      quality.intensity[IntensityQuantileCount / 2],
+                      reference.intensity[IntensityQuantileCount / 2]);
+  }
+  if (!outside.empty())
+  {
+    flags.push_back({ "out-of-distribution", outside });
+  }
+  if (quality.labelVoxels != 0 && (quality.largestSliceLabel < reference.labelFractionLow ||
+                                   quality.largestSliceLabel > reference.labelFractionHigh))
+  {
+    flags.push_back({ "implausible-volume",
+                      label + " covers at most " + percent(quality.largestSliceLabel) + " of a slice; " +
+                        percent(reference.labelFractionLow) + " to " + percent(reference.labelFractionHigh) +
+                        " in the training slices" });
+  }
+  std::string uncertain;
+  if (quality.MeanEntropy() > reference.meanEntropyLimit)
+  {
+    uncertain = Format("mean entropy %.3f bit (limit %.3f)", quality.MeanEntropy(), reference.meanEntropyLimit);
+  }
+  if (quality.UncertainOutlineShare() > reference.uncertainOutlineLimit)
+  {
+    uncertain += (uncertain.empty() ? "" : "; ") + percent(quality.UncertainOutlineShare()) +
+                 " of the outline uncertain (limit " + percent(reference.uncertainOutlineLimit) + ")";
+  }
+  if (!uncertain.empty())
+  {
+    flags.push_back({ "uncertain", uncertain });
+  }
+  if (quality.StrayShare() > reference.strayShareLimit)
+  {
+    flags.push_back({ "fragmented",
+                      percent(quality.StrayShare()) + " of the " + label + " outside its " +
+                        std::to_string(KeptParts) + " largest parts, in " + std::to_string(quality.components) +
+                        " parts (limit " + percent(reference.strayShareLimit) + ")" });
+  }
+  return flags;
+}
+
+void
+CheckModality(const std::string & modality)
+{
+  if (modality.size() > 16 || modality.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != std::string::npos)
+  {
+    throw Error("modality must be a DICOM modality such as CT or MR (capitals, at most 16), not '" + modality + "'");
+  }
+}
+
+std::string
+FlagNames(const std::vector<QualityFlag> & flags)
+{
+  std::string names;
+  for (const QualityFlag & flag : flags)
+  {
+    names += (names.empty() ? "" : " ") + flag.name;
+  }
+  return names;
+}
+
+SeriesQuality
+SummarizeSlice(const SliceQuality & slice, const QualityReference & reference)
+{
+  return SummarizeQuality({ slice }, { slice.components, slice.labelPixels, slice.strayPixels }, reference);
 }
 
 std::string
 DescribeQuality(const SeriesQuality & quality)
 {
-  char text[160];
-  std::snprintf(text,
-                sizeof(text),
-                "mean entropy %.3f bit, %.1f%% of the outline uncertain, %llu component%s (%.1f%% stray)",
+  return Format("mean entropy %.3f bit, %.1f%% of the outline uncertain, %llu component%s (%.1f%% stray)",
                 quality.MeanEntropy(),
                 100.0 * quality.UncertainOutlineShare(),
                 static_cast<unsigned long long>(quality.components),
                 quality.components == 1 ? "" : "s",
                 100.0 * quality.StrayShare());
-  return text;
 }
 
 } // namespace focusnet

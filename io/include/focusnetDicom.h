@@ -119,6 +119,9 @@ struct DicomSegmentationOptions
   bool        skipEmptyFrames{ true }; ///< leave out frames without label pixels (at least one frame is kept)
   std::string seriesDescription{ "FocusNet segmentation" };
   std::string modelName; ///< recorded in the segment description (e.g. the model file name)
+  /** The quality flags' names ("fragmented uncertain", FlagNames), recorded in the content description so that a
+   * viewer shows them beside the series; empty: none raised. */
+  std::string qualityFlags;
 };
 
 /** A binary label volume: columns x rows x frames bytes, x fastest; non-zero is inside. */

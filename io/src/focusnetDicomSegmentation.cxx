@@ -241,7 +241,17 @@ WriteDicomSegmentation(const LabelVolume &              labels,
   DcmDataset & first = *sources.front()->getDataset();
 
   const IODGeneralEquipmentModule::EquipmentInfo equipment("FocusNet", "FocusNet", "1", Version);
-  const ContentIdentificationMacro content("1", "FOCUSNET", ("FocusNet " + metadata.label.name).c_str(), "");
+  // Content Description is a LO of 64 characters: the flags first when both do not fit.
+  std::string contentDescription = "FocusNet " + metadata.label.name;
+  if (!options.qualityFlags.empty())
+  {
+    contentDescription += "; flagged: " + options.qualityFlags;
+    if (contentDescription.size() > 64)
+    {
+      contentDescription = ("flagged: " + options.qualityFlags).substr(0, 64);
+    }
+  }
+  const ContentIdentificationMacro content("1", "FOCUSNET", contentDescription.c_str(), "");
   DcmSegmentation *                created = nullptr;
   Check(DcmSegmentation::createBinarySegmentation(
           created, static_cast<Uint16>(labels.rows), static_cast<Uint16>(labels.columns), equipment, content),

@@ -298,7 +298,8 @@ FocusNetImageFilter<TInputImage, TOutputImage>::GenerateData()
         n,
         [&](SizeValueType s)
         {
-          float * o = out + s * pixels * channels;
+          float * const slice = out + s * pixels * channels;
+          float *       o = slice;
           for (ImageScanlineConstIterator<InputImageType> it(input,
                                                              FocusNetDetail::SliceRegion(region, axis, first + s));
                !it.IsAtEnd();
@@ -309,6 +310,7 @@ FocusNetImageFilter<TInputImage, TOutputImage>::GenerateData()
               FocusNetDetail::ToChannels(it.Get(), channels, o);
             }
           }
+          m_SliceQuality[first + s].intensity = focusnet::MeasureIntensity(slice, pixels, channels);
         },
         nullptr);
     };
@@ -321,7 +323,10 @@ FocusNetImageFilter<TInputImage, TOutputImage>::GenerateData()
         {
           const RegionType slice = FocusNetDetail::SliceRegion(region, axis, first + s);
           const float *    p = predictions + s * pixels;
-          m_SliceQuality[first + s] = focusnet::MeasureSlice(p, height, width, threshold);
+          focusnet::SliceQuality & quality = m_SliceQuality[first + s];
+          const auto               intensity = quality.intensity; // measured as the slice was filled
+          quality = focusnet::MeasureSlice(p, height, width, threshold);
+          quality.intensity = intensity;
           for (ImageScanlineIterator<OutputImageType> it(labels, slice); !it.IsAtEnd(); it.NextLine())
           {
             for (; !it.IsAtEndOfLine(); ++it, ++p)

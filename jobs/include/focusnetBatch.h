@@ -73,6 +73,7 @@ struct BatchItem
   double        seconds{ 0.0 };
   /** How far to trust the result: SeriesQuality::Values() by name; empty when nothing was segmented. */
   std::vector<std::pair<std::string, double>> quality;
+  std::vector<QualityFlag>                    flags; ///< the result's FlagQuality
 };
 
 struct BatchReport

@@ -8,6 +8,7 @@
 #include "focusnetImagePairs.h"
 #include "focusnetInferenceEngine.h"
 #include "focusnetMetrics.h"
+#include "focusnetQuality.h"
 
 #include <functional>
 #include <string>
@@ -23,6 +24,8 @@ struct ImageEvaluation
   std::string     name;
   ConfusionCounts counts;
   double          hausdorff95{ 0.0 }; ///< physical units of the image (pixels when it has no spacing); NaN if undefined
+  SeriesQuality            quality; ///< the signals of how far to trust the result (focusnetQuality.h)
+  std::vector<QualityFlag> flags;   ///< against the model's quality reference
 };
 
 /** The paper's metrics over a set of images: pooled over every pixel (as the paper reports them), and per image. */
@@ -34,7 +37,8 @@ struct EvaluationReport
   /** A markdown table: pooled DI JI AC SE SP, per-image mean and standard deviation, and HD95. */
   std::string
   Markdown() const;
-  /** One CSV line per image, then the pooled counts. Written atomically. */
+  /** One CSV line per image (the metrics, the quality signals and the flags' names), then the pooled counts.
+   * Written atomically. */
   void
   WriteCsv(const std::string & fileName) const;
 };
@@ -46,6 +50,16 @@ Evaluate(const Model &                      model,
          const std::vector<ImagePair> &     pairs,
          const InferenceOptions &           options,
          const std::function<void(float)> & progress = {});
+
+/** The quality reference of a model (ModelMetadata::quality): the intensity quantiles of its training images, pooled,
+ * the range of the share of a training mask's pixels that are label (over the masks with label, widened by
+ * QualityReference::Margin), and each limit Margin times the largest value of its signal among validation's images
+ * (Evaluate on the validation split). modality: the DICOM modality of the training data ("CT"), or empty. Throws
+ * focusnet::Error naming an unreadable image, and for an empty training or validation set. */
+QualityReference
+MeasureQualityReference(const std::vector<ImagePair> & training,
+                        const EvaluationReport &       validation,
+                        const std::string &            modality);
 
 } // namespace focusnet
 

@@ -60,6 +60,7 @@ struct SegmentationResult
   double        labelVolumeMm3{ 0.0 }; ///< label voxels times the voxel volume (pixel area in 2D)
   SeriesQuality quality;                ///< how far to trust the label map, as a whole
   std::vector<SliceQuality> sliceQuality; ///< and slice by slice, across the slice axis
+  std::vector<QualityFlag>  flags;        ///< FlagQuality against the model's reference: what a reader must check
 };
 
 /** The folder of the running executable (from /proc/self/exe): installed files are found relative to it, so that a

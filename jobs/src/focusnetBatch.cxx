@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -90,6 +91,10 @@ CsvField(const std::string & text)
 std::string
 Significant(double value)
 {
+  if (!std::isfinite(value))
+  {
+    return {};
+  }
   std::ostringstream text;
   text.imbue(std::locale::classic());
   text.precision(6);
@@ -315,9 +320,10 @@ public:
       item.labelVoxels = result.labelVoxels;
       item.volumeMl = result.labelVolumeMm3 / 1000.0;
       item.quality = result.quality.Values();
+      item.flags = result.flags;
       for (const SliceQuality & slice : result.sliceQuality)
       {
-        for (const auto & [name, value] : QualityValues(slice))
+        for (const auto & [name, value] : SummarizeSlice(slice, m_Model->Metadata().quality).Values())
         {
           sliceQuality[name].push_back(value);
         }
@@ -335,6 +341,7 @@ public:
     {
       outputs = Json::object();
       item.quality.clear();
+      item.flags.clear();
       sliceQuality = Json::object();
     }
     WriteSummary(folder, series, item, outputs, sliceQuality);
@@ -354,6 +361,11 @@ private:
     {
       quality[name] = value;
     }
+    Json flags = Json::array();
+    for (const QualityFlag & flag : item.flags)
+    {
+      flags.push_back({ { "name", flag.name }, { "reason", flag.reason } });
+    }
     Json summary = { { "status", item.status },
                      { "errors", item.reason.empty() ? Json::array() : Json::array({ item.reason }) },
                      { "study_uid", series.studyUid },
@@ -368,6 +380,7 @@ private:
                      { "voxel_count", item.labelVoxels },
                      { "volume_ml", item.volumeMl },
                      { "seconds", item.seconds },
+                     { "flags", flags },
                      { "quality", quality },
                      { "slice_quality", sliceQuality },
                      { "outputs", outputs },
@@ -445,7 +458,7 @@ WriteRunSummary(const std::string & fileName, const std::vector<BatchItem> & ite
   {
     csv << ',' << name;
   }
-  csv << '\n';
+  csv << ",flags\n";
   for (const BatchItem & i : items)
   {
     csv << i.status << ',' << CsvField(i.reason) << ',' << i.studyUid << ',' << i.seriesUid << ','
@@ -457,7 +470,7 @@ WriteRunSummary(const std::string & fileName, const std::vector<BatchItem> & ite
       const auto value = std::find_if(i.quality.begin(), i.quality.end(), [&](const auto & v) { return v.first == name; });
       csv << ',' << (value == i.quality.end() ? std::string() : Significant(value->second));
     }
-    csv << '\n';
+    csv << ',' << FlagNames(i.flags) << '\n';
   }
   WriteTextAtomically(fileName, csv.str());
 }
@@ -612,6 +625,13 @@ MergeBatch(const BatchOptions & options)
           if (const auto value = quality.find(name); value != quality.end() && value->is_number())
           {
             item.quality.emplace_back(name, value->get<double>());
+          }
+        }
+        for (const Json & flag : (*done).value("flags", Json::array()))
+        {
+          if (flag.is_object() && flag.value("name", Json()).is_string())
+          {
+            item.flags.push_back({ flag["name"].get<std::string>(), flag.value("reason", std::string()) });
           }
         }
       }

@@ -8,6 +8,7 @@
 #include "focusnetError.h"
 #include "focusnetModel.h"
 
+#include <algorithm>
 #include <cmath>
 #include <iomanip>
 #include <sstream>
@@ -61,6 +62,7 @@ Evaluate(const Model &                      model,
   const InferenceEngine                   engine(model, options);
   const InferenceEngine::ThreadCountScope threads(engine); // one thread count for every image, not set per call
   const double                            threshold = model.Metadata().threshold;
+  const QualityReference &                reference = model.Metadata().quality;
   EvaluationReport                        report;
   for (size_t i = 0; i < pairs.size(); ++i)
   {
@@ -78,6 +80,10 @@ Evaluate(const Model &                      model,
     evaluation.counts = ConfusionCounts::Count(slice.mask.data(), predicted.data(), pixels);
     evaluation.hausdorff95 = HausdorffDistance95(
       slice.mask.data(), predicted.data(), slice.height, slice.width, slice.spacing[0], slice.spacing[1]);
+    SliceQuality quality = MeasureSlice(probabilities.data(), slice.height, slice.width, threshold);
+    quality.intensity = MeasureIntensity(slice.pixels.data(), slice.height * slice.width, slice.channels);
+    evaluation.quality = SummarizeSlice(quality, reference);
+    evaluation.flags = FlagQuality(evaluation.quality, reference, {}, model.Metadata().label.name);
     report.pooled += evaluation.counts;
     report.images.push_back(evaluation);
     if (progress)
@@ -133,7 +139,13 @@ void
 EvaluationReport::WriteCsv(const std::string & fileName) const
 {
   std::ostringstream csv;
-  csv << std::setprecision(6) << "name,TP,FP,TN,FN,DI,JI,AC,SE,SP,HD95\n";
+  csv << std::setprecision(6) << "name,TP,FP,TN,FN,DI,JI,AC,SE,SP,HD95";
+  const auto signalNames = SeriesQuality{}.Values();
+  for (const auto & signal : signalNames)
+  {
+    csv << ',' << signal.first;
+  }
+  csv << ",flags\n";
   auto line = [&](const std::string & name, const ConfusionCounts & c, double hd95)
   {
     csv << name << ',' << c.truePositives << ',' << c.falsePositives << ',' << c.trueNegatives << ','
@@ -142,14 +154,73 @@ EvaluationReport::WriteCsv(const std::string & fileName) const
     {
       csv << ',' << (c.*m.metric)();
     }
-    csv << ',' << hd95 << '\n';
+    csv << ',' << hd95;
   };
   for (const ImageEvaluation & e : images)
   {
     line(e.name, e.counts, e.hausdorff95);
+    for (const auto & signal : e.quality.Values())
+    {
+      csv << ',';
+      if (std::isfinite(signal.second))
+      {
+        csv << signal.second;
+      }
+    }
+    csv << ',' << FlagNames(e.flags) << '\n';
   }
   line("(pooled)", pooled, std::nan(""));
+  csv << std::string(signalNames.size() + 1, ',') << '\n';
   WriteTextAtomically(fileName, csv.str());
+}
+
+QualityReference
+MeasureQualityReference(const std::vector<ImagePair> & training,
+                        const EvaluationReport &       validation,
+                        const std::string &            modality)
+{
+  if (training.empty() || validation.images.empty())
+  {
+    throw Error("a quality reference needs training and validation images");
+  }
+  constexpr double                Margin = QualityReference::Margin;
+  QualityReference                reference;
+  std::vector<IntensityQuantiles> intensities;
+  double                          low = 1.0, high = 0.0;
+  for (const ImagePair & pair : training)
+  {
+    const ImageSlice slice = ReadImagePair(pair);
+    intensities.push_back(MeasureIntensity(slice.pixels.data(), slice.height * slice.width, slice.channels));
+    const auto labelled = std::count_if(slice.mask.begin(), slice.mask.end(), [](std::uint8_t v) { return v != 0; });
+    if (labelled != 0)
+    {
+      const double fraction = static_cast<double>(labelled) / static_cast<double>(slice.mask.size());
+      low = std::min(low, fraction);
+      high = std::max(high, fraction);
+    }
+  }
+  reference.present = true;
+  reference.modality = modality;
+  reference.intensity = PoolQuantiles(intensities);
+  reference.labelFractionLow = high >= low ? low / Margin : 0.0;
+  reference.labelFractionHigh = high >= low ? std::min(1.0, high * Margin) : 1.0;
+  for (const ImageEvaluation & image : validation.images)
+  {
+    const SeriesQuality & q = image.quality;
+    reference.intensityDistanceLimit =
+      std::max(reference.intensityDistanceLimit, Margin * IntensityDistance(q.intensity, reference.intensity));
+    reference.meanEntropyLimit = std::max(reference.meanEntropyLimit, Margin * q.MeanEntropy());
+    reference.uncertainOutlineLimit =
+      std::max(reference.uncertainOutlineLimit, std::min(1.0, Margin * q.UncertainOutlineShare()));
+    reference.strayShareLimit = std::max(reference.strayShareLimit, Margin * q.StrayShare());
+  }
+  std::ostringstream method;
+  method << "intensity quantiles and label fraction from " << training.size() << " training images (label fraction "
+         << low << " to " << high << ", widened " << Margin << "x); each limit " << Margin
+         << "x the largest value among " << validation.images.size() << " validation images (focusnet "
+         << "calibrate)";
+  reference.method = method.str();
+  return reference;
 }
 
 } // namespace focusnet

@@ -52,6 +52,30 @@ Segment(const ImageSource &                  source,
   typename FilterType::Pointer filter =
     SegmentImage(image.GetPointer(), model, options, !options.probabilityFileName.empty(), source.path);
 
+  // What the outputs say about the result (the overlay and the DICOM SEG carry its flags) is known before they are
+  // written.
+  SegmentationResult result;
+  result.source = source;
+  const auto size = filter->GetOutput()->GetBufferedRegion().GetSize();
+  result.slices = dimension == 3 ? size[filter->GetSliceAxis()] : 1;
+  const Components parts = CountComponents(
+    filter->GetOutput()->GetBufferPointer(),
+    { static_cast<std::int64_t>(size[0]), static_cast<std::int64_t>(size[1]), dimension == 3 ? static_cast<std::int64_t>(size[2]) : 1 });
+  result.sliceQuality = filter->GetSliceQuality();
+  const QualityReference & reference = model->Metadata().quality;
+  result.quality = SummarizeQuality(result.sliceQuality, parts, reference);
+  result.flags = FlagQuality(result.quality,
+                             reference,
+                             source.dicomInstances.empty() ? std::string() : source.dicomInstances.front().modality,
+                             model->Metadata().label.name);
+  result.labelVoxels = parts.labelVoxels;
+  double voxel = 1.0;
+  for (unsigned int d = 0; d < dimension; ++d)
+  {
+    voxel *= filter->GetOutput()->GetSpacing()[d];
+  }
+  result.labelVolumeMm3 = voxel * static_cast<double>(result.labelVoxels);
+
   // Every output is written atomically; when one fails, those already written by this call are removed.
   std::vector<std::string> written;
   try
@@ -80,8 +104,9 @@ Segment(const ImageSource &                  source,
       labels.columns = size[0];
       labels.rows = size[1];
       labels.frames = dimension == 3 ? size[dimension - 1] : 1;
-      WriteDicomSegmentation(
-        labels, source.files, model->Metadata(), options.dicomSegmentationFileName, options.dicomSegmentation);
+      DicomSegmentationOptions segmentation = options.dicomSegmentation;
+      segmentation.qualityFlags = FlagNames(result.flags);
+      WriteDicomSegmentation(labels, source.files, model->Metadata(), options.dicomSegmentationFileName, segmentation);
       written.push_back(options.dicomSegmentationFileName);
     }
     if (!options.slicerSegmentationFileName.empty())
@@ -113,22 +138,6 @@ Segment(const ImageSource &                  source,
     throw;
   }
 
-  SegmentationResult result;
-  result.source = source;
-  const auto size = filter->GetOutput()->GetBufferedRegion().GetSize();
-  result.slices = dimension == 3 ? size[filter->GetSliceAxis()] : 1;
-  const Components parts = CountComponents(
-    filter->GetOutput()->GetBufferPointer(),
-    { static_cast<std::int64_t>(size[0]), static_cast<std::int64_t>(size[1]), dimension == 3 ? static_cast<std::int64_t>(size[2]) : 1 });
-  result.sliceQuality = filter->GetSliceQuality();
-  result.quality = SummarizeQuality(result.sliceQuality, parts);
-  result.labelVoxels = parts.labelVoxels;
-  double voxel = 1.0;
-  for (unsigned int d = 0; d < dimension; ++d)
-  {
-    voxel *= filter->GetOutput()->GetSpacing()[d];
-  }
-  result.labelVolumeMm3 = voxel * static_cast<double>(result.labelVoxels);
   return result;
 }
 } // namespace

@@ -157,7 +157,7 @@ def test_training_writes_its_files_and_stores_the_training_splits_statistics(pai
     out = tmp_path / "run"
     result = subprocess.run([TRAIN, "--list", pairs / "list.txt", "-o", out, "--epochs", "2", "--size", "32",
                              "--width", "0.125", "--min-channels", "4", "--threads", "1", "--seed", "3",
-                             "--val-fraction", "0.3"], capture_output=True, text=True)
+                             "--val-fraction", "0.3", "--modality", "CT"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "learning-curve.svg", "log.csv", "model.fnm",
                                                       "training.txt", "validation.txt"]
@@ -177,6 +177,41 @@ def test_training_writes_its_files_and_stores_the_training_splits_statistics(pai
     assert normalization["kind"] == "meanstd"
     assert normalization["mean"][0] == pytest.approx(pixels.mean(), rel=1e-9)
     assert normalization["std"][0] == pytest.approx(pixels.std(), rel=1e-9)
+
+    # The quality reference (docs/quality-control.md): the training images' intensity quantiles (each image's, from
+    # every pixel of these small ones, pooled with equal weights), their masks' label fraction range widened 1.5
+    # times, the modality; the limits come from the validation images' results.
+    def pairs_of(listing):
+        return [[Path(p) if Path(p).is_absolute() else out / p for p in line.split(",")]
+                for line in listing.read_text().splitlines() if line and not line.startswith("#")]
+    levels = np.linspace(0, 1, 21)
+    quality = header["metadata"]["quality"]
+    images = [np.array(Image.open(image)).astype(np.float64) for image, _ in pairs_of(out / "training.txt")]
+    pooled = np.quantile(np.concatenate([np.quantile(image.ravel(), levels) for image in images]), levels)
+    assert quality["intensity_quantiles"] == pytest.approx(pooled, rel=1e-12)
+    fractions = [np.mean(np.array(Image.open(mask)) != 0) for _, mask in pairs_of(out / "training.txt")]
+    assert quality["label_fraction"] == pytest.approx([min(fractions) / 1.5, min(1.0, max(fractions) * 1.5)])
+    assert quality["modality"] == "CT"
+    assert all(0 <= value < 10 for value in quality["limits"].values()), quality["limits"]
+    assert "3 validation images" in quality["method"]
+
+    # focusnet calibrate measures the same reference for a model made before, and keeps its weights byte for byte.
+    calibrated = tmp_path / "calibrated.fnm"
+    command = [FOCUSNET, "calibrate", out / "model.fnm", calibrated, "--training", out / "training.txt",
+               "--validation", out / "validation.txt", "--threads", "1"]
+    refused = subprocess.run(command + ["--modality", "ct"], capture_output=True, text=True)
+    assert refused.returncode != 0 and not calibrated.exists()
+    assert refused.stderr.strip().splitlines() == [
+        "focusnet: error: modality must be a DICOM modality such as CT or MR (capitals, at most 16), not 'ct'"]
+    subprocess.run(command + ["--modality", "CT"], check=True, capture_output=True)
+    again = calibrated.read_bytes()
+    again_header = json.loads(again[20:20 + struct.unpack_from("<Q", again, 12)[0]])
+    assert again[-header["payload_bytes"]:] == data[-header["payload_bytes"]:]
+    again_quality = again_header["metadata"]["quality"]
+    for key in ("intensity_quantiles", "label_fraction", "modality"):
+        assert again_quality[key] == quality[key], key
+    for name, value in quality["limits"].items():  # inference threads may differ from training's
+        assert again_quality["limits"][name] == pytest.approx(value, rel=1e-4, abs=1e-9), name
 
     # The same command again refuses to overwrite the run, and names --resume.
     again = subprocess.run([TRAIN, "--list", pairs / "list.txt", "-o", out, "--epochs", "2"], capture_output=True,

@@ -13,11 +13,12 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+import pydicom
 import pytest
 from scipy import ndimage
 
 import focusnet
-from focusnet_test_files import read_nrrd
+from focusnet_test_files import read_nrrd, write_nrrd
 
 EXECUTABLE = os.environ["FOCUSNET_EXECUTABLE"]
 SOURCE_DIR = Path(os.environ["FOCUSNET_SOURCE_DIR"])
@@ -25,7 +26,9 @@ SHARED_DATA = Path(os.environ.get("FOCUSNET_SHARED_DATA_DIR", "/nonexistent"))
 LUNG_SLICE = SOURCE_DIR / "test_data/Input/lung_ct_ID_0000_Z_0142.tif"
 LUNG_MODEL = SOURCE_DIR / "test_data/models/focusnet-lung.fnm"
 CT_SERIES = SHARED_DATA / "dicom_samples/ct_series_uids_restored"
-NAMES = ["mean_entropy_bits", "uncertain_outline_share", "components", "stray_share", "slices_with_label"]
+NAMES = ["mean_entropy_bits", "uncertain_outline_share", "components", "stray_share", "slices_with_label",
+         "largest_slice_label", "intensity_distance"]
+LEVELS = np.linspace(0, 1, 21)
 
 
 def entropy_bits(p):
@@ -35,8 +38,21 @@ def entropy_bits(p):
     return np.where(inside, -(q * np.log2(q) + (1 - q) * np.log2(1 - q)), 0.0)
 
 
-def signals(probabilities, threshold):
-    """The signals of a (z, y, x) probability volume (one slice for a 2D image), computed independently of FocusNet."""
+def intensity_distance(image, reference):
+    """Each slice's intensity quantiles from a regular sample of at most 16384 pixels, pooled over the slices (each
+    weighing the same), against the model's training quantiles: the mean absolute difference of the 5 % ... 95 %
+    quantiles over the reference's 95 % - 5 % range."""
+    image = image.reshape((-1,) + image.shape[-2:])
+    step = -(-image[0].size // 16384)
+    pooled = np.quantile(np.concatenate([np.quantile(z.ravel()[::step].astype(np.float64), LEVELS) for z in image]),
+                         LEVELS)
+    r = np.array(reference["intensity_quantiles"])
+    return np.abs(pooled[1:20] - r[1:20]).mean() / (r[19] - r[1])
+
+
+def signals(probabilities, threshold, image, reference):
+    """The signals of a (z, y, x) probability volume (one slice for a 2D image) and its input image, computed
+    independently of FocusNet."""
     p = probabilities.reshape((-1,) + probabilities.shape[-2:])
     label = p >= threshold
     h = entropy_bits(p)
@@ -53,12 +69,14 @@ def signals(probabilities, threshold):
         "components": count,
         "stray_share": (total - sizes[:2].sum()) / total if total else 0.0,
         "slices_with_label": int((label.reshape(len(p), -1).sum(axis=1) > 0).sum()),
+        "largest_slice_label": label.reshape(len(p), -1).mean(axis=1).max(),
+        "intensity_distance": intensity_distance(image, reference),
     }
 
 
-def assert_signals(reported, expected, what):
-    assert list(reported) == NAMES, what
-    for name in NAMES:
+def assert_signals(reported, expected, what, names=NAMES):
+    assert list(reported) == names, what
+    for name in names:
         # The uncertain share may differ by a pixel whose entropy is 0.5 bit to float precision.
         tolerance = 2e-4 if name == "uncertain_outline_share" else 1e-6
         assert reported[name] == pytest.approx(expected[name], rel=1e-5, abs=tolerance), (what, name)
@@ -69,55 +87,124 @@ def model():
     return focusnet.Model(str(LUNG_MODEL), threads=2)
 
 
-def test_lung_slice_signals_match_numpy(model, tmp_path):
-    result = model.segment_file(str(LUNG_SLICE), str(tmp_path / "label.nrrd"), probabilities=str(tmp_path / "p.nrrd"))
-    p = read_nrrd(tmp_path / "p.nrrd", np.float32)
-    label = read_nrrd(tmp_path / "label.nrrd")
-    threshold = model.metadata["threshold"]
-    assert np.array_equal(label != 0, p >= threshold)
-    expected = signals(p, threshold)
-    assert_signals(result["quality"], expected, "segment_file")
-    # A good lung slice: two lungs, confident inside and out.
-    assert expected["components"] >= 2 and expected["mean_entropy_bits"] < 0.05
+def read_series_hu(folder):
+    """A CT series in Hounsfield units with pydicom, one array per file (the order does not matter to the signals)."""
+    slices = []
+    for path in sorted(Path(folder).iterdir()):
+        data = pydicom.dcmread(path)
+        slices.append(data.pixel_array * float(data.get("RescaleSlope", 1)) + float(data.get("RescaleIntercept", 0)))
+    return np.array(slices)
 
-    # focusnet segment prints the same signals in words.
-    line = subprocess.run([EXECUTABLE, "segment", str(LUNG_SLICE), str(tmp_path / "again.nrrd"), "--threads", "2"],
-                          check=True, capture_output=True, text=True).stdout.splitlines()[-1]
-    assert line == "%s: mean entropy %.3f bit, %.1f%% of the outline uncertain, %d components (%.1f%% stray)" % (
+
+def segment(model, path, folder, **more):
+    """Python's segment_file, with the probability map read back for the oracle."""
+    result = model.segment_file(str(path), str(folder / "label.nrrd"), probabilities=str(folder / "p.nrrd"),
+                                overwrite=True, **more)
+    return result, read_nrrd(folder / "p.nrrd", np.float32)
+
+
+def test_lung_slice_signals_match_numpy_and_raise_no_flag(model, tmp_path):
+    result, p = segment(model, LUNG_SLICE, tmp_path)
+    label = read_nrrd(tmp_path / "label.nrrd")
+    threshold, reference = model.metadata["threshold"], model.metadata["quality"]
+    assert np.array_equal(label != 0, p >= threshold)
+    # FocusNet's reader gives the TIFF's int16 values; the signals are computed from them here.
+    image = np.asarray(focusnet.read_image(str(LUNG_SLICE))[0], np.float64)
+    expected = signals(p, threshold, image, reference)
+    assert_signals(result["quality"], expected, "segment_file")
+    # A good lung slice: two lungs, confident inside and out, no flag.
+    assert expected["components"] >= 2 and expected["mean_entropy_bits"] < 0.05
+    assert result["flags"] == {}
+
+    # focusnet segment prints the same signals in words, and no flag.
+    lines = subprocess.run([EXECUTABLE, "segment", str(LUNG_SLICE), str(tmp_path / "again.nrrd"), "--threads", "2"],
+                           check=True, capture_output=True, text=True).stdout.splitlines()
+    assert lines[-1] == "%s: mean entropy %.3f bit, %.1f%% of the outline uncertain, %d components (%.1f%% stray)" % (
         tmp_path / "again.nrrd", expected["mean_entropy_bits"], 100 * expected["uncertain_outline_share"],
         expected["components"], 100 * expected["stray_share"])
 
 
-def test_real_data_series_signals_match_numpy_in_every_report(model, tmp_path):
+def test_each_flag_is_raised_by_an_input_that_should_raise_it(model, tmp_path):
+    reference = model.metadata["quality"]
+    limits = reference["limits"]
+    image = np.asarray(focusnet.read_image(str(LUNG_SLICE))[0], np.float32)
+
+    # The lung slice as raw stored values (no rescale intercept): intensities far from the training images'.
+    write_nrrd(tmp_path / "raw.nrrd", image + 1024)
+    result, p = segment(model, tmp_path / "raw.nrrd", tmp_path)
+    distance = intensity_distance(image + 1024, reference)
+    assert distance > limits["intensity_distance"]
+    assert result["quality"]["intensity_distance"] == pytest.approx(distance, rel=1e-6)
+    assert "out-of-distribution" in result["flags"]
+    assert "%.2f spreads" % distance in result["flags"]["out-of-distribution"]
+
     if not CT_SERIES.is_dir():
         pytest.skip("no shared data")
-    result = model.segment_file(str(CT_SERIES), str(tmp_path / "label.nrrd"), probabilities=str(tmp_path / "p.nrrd"))
-    p = read_nrrd(tmp_path / "p.nrrd", np.float32)
-    threshold = model.metadata["threshold"]
-    expected = signals(p, threshold)
-    assert_signals(result["quality"], expected, "segment_file")
-    assert expected["slices_with_label"] > 0 and expected["components"] > 0
+    # A validation slice turned a quarter turn, as the network never saw lungs: it marks them in many pieces.
+    turned = np.rot90(np.asarray(focusnet.read_image(str(SHARED_DATA / "kaggle_lung_ct_2d/images/ID_0188_Z_0137.tif"))[0],
+                                 np.float32)).copy()
+    write_nrrd(tmp_path / "turned.nrrd", turned)
+    result, p = segment(model, tmp_path / "turned.nrrd", tmp_path)
+    assert signals(p, model.metadata["threshold"], turned, reference)["stray_share"] > limits["stray_share"]
+    assert "fragmented" in result["flags"]
 
-    # focusnet batch: the series' signals in summary.json and summary.csv, each slice's in summary.json.
+    # The MR series: no lung found, and not the modality the model was trained on.
+    result, _ = segment(model, SHARED_DATA / "dicom_samples/mr_series_babymri", tmp_path)
+    assert result["label_voxels"] == 0
+    assert result["flags"]["no-target"] == "no Lung in any slice"
+    assert result["flags"]["out-of-distribution"].startswith("modality MR, the model was trained on CT")
+
+    # A CT slice of another scanner and body part: the network is unsure of it.
+    result, p = segment(model, SHARED_DATA / "dicom_samples/single/dicompyler-ct.0.dcm", tmp_path)
+    assert entropy_bits(p).mean() > limits["mean_entropy_bits"]
+    assert "uncertain" in result["flags"]
+
+
+def test_real_data_series_signals_and_flags_match_numpy_in_every_report(model, tmp_path):
+    if not CT_SERIES.is_dir():
+        pytest.skip("no shared data")
+    # The abdominal CT: its few false "lung" pixels at skin folds cover far less of a slice than lung does.
+    result, p = segment(model, CT_SERIES, tmp_path)
+    threshold, reference = model.metadata["threshold"], model.metadata["quality"]
+    expected = signals(p, threshold, read_series_hu(CT_SERIES), reference)
+    assert_signals(result["quality"], expected, "segment_file")
+    assert expected["largest_slice_label"] < reference["label_fraction"][0]
+    assert list(result["flags"]) == ["implausible-volume"]
+
+    # focusnet batch: the series' signals and flags in summary.json, summary.csv and the DICOM SEG, each slice's
+    # signals in summary.json.
     out = tmp_path / "batch"
     out.mkdir()
-    subprocess.run([EXECUTABLE, "batch", str(CT_SERIES), str(out), "--threads", "2", "--formats", "nrrd"],
+    subprocess.run([EXECUTABLE, "batch", str(CT_SERIES), str(out), "--threads", "2", "--formats", "nrrd,seg"],
                    check=True, capture_output=True)
     (summary_file,) = out.glob("*/*/summary.json")
     summary = json.loads(summary_file.read_text())
     assert_signals(summary["quality"], expected, "summary.json")
+    assert summary["flags"] == [{"name": name, "reason": reason} for name, reason in result["flags"].items()]
     per_slice = summary["slice_quality"]
     assert list(per_slice) == NAMES
+    hu = read_series_hu(CT_SERIES)
+    # The slices in the label map's order: pydicom's file order is not the slice order, so each slice's input is
+    # matched to its probabilities by the intensity distance they give alone.
+    assert sorted(per_slice["intensity_distance"]) == pytest.approx(
+        sorted(intensity_distance(z, reference) for z in hu), rel=1e-6)
     for z in range(len(p)):
-        assert_signals({name: per_slice[name][z] for name in NAMES}, signals(p[z], threshold), "slice %d" % z)
+        slice_expected = signals(p[z], threshold, hu[0], reference)
+        del slice_expected["intensity_distance"]
+        assert_signals({name: per_slice[name][z] for name in NAMES if name in slice_expected}, slice_expected,
+                       "slice %d" % z, names=list(slice_expected))
+    seg = pydicom.dcmread(summary_file.parent / "seg.dcm")
+    assert seg.ContentDescription == "FocusNet Lung; flagged: implausible-volume"
 
-    def csv_quality():
+    def csv_row():
         (row,) = csv.DictReader((out / "summary.csv").open())
         assert row["status"] == "ok"
-        return {name: float(row[name]) for name in NAMES}
+        return row
 
-    # The CSV writes six significant digits.
-    assert csv_quality() == pytest.approx(summary["quality"], rel=1e-5)
+    # The CSV writes six significant digits, and the flags' names.
+    assert {name: float(csv_row()[name]) for name in NAMES} == pytest.approx(summary["quality"], rel=1e-5)
+    assert csv_row()["flags"] == "implausible-volume"
     (out / "summary.csv").unlink()
     subprocess.run([EXECUTABLE, "batch", str(CT_SERIES), str(out), "--merge"], check=True, capture_output=True)
-    assert csv_quality() == pytest.approx(summary["quality"], rel=1e-5)
+    assert {name: float(csv_row()[name]) for name in NAMES} == pytest.approx(summary["quality"], rel=1e-5)
+    assert csv_row()["flags"] == "implausible-volume"

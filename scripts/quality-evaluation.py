@@ -1,0 +1,168 @@
+#!/usr/bin/python3
+"""The evaluation of docs/quality-control.md, reproduced: prints its tables as markdown.
+
+    /usr/bin/python3 scripts/quality-evaluation.py [BUILD_DIR] [--model FILE]
+
+Needs a build (the focusnet command and the Python module, default build/), ../shared/data beside the repository,
+numpy and scipy. It runs `focusnet evaluate` on the 43 validation slices (signals, flags and Dice per slice), then
+segments what the model should not be trusted on: the abdominal CT and MR series, the single DICOM files, the ISIC
+photographs, and the validation slices made wrong on purpose. About two minutes on two cores.
+"""
+import argparse
+import csv
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+SOURCE = Path(__file__).resolve().parent.parent
+SHARED = SOURCE.parent / "shared" / "data"
+SIGNALS = ["mean_entropy_bits", "uncertain_outline_share", "stray_share", "largest_slice_label", "intensity_distance",
+           "components"]
+LIMITED = {"mean_entropy_bits": "mean_entropy_bits", "uncertain_outline_share": "uncertain_outline_share",
+           "stray_share": "stray_share", "intensity_distance": "intensity_distance"}
+
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("build", nargs="?", default=str(SOURCE / "build"))
+parser.add_argument("--model", default=str(SOURCE / "test_data/models/focusnet-lung.fnm"))
+arguments = parser.parse_args()
+build = Path(arguments.build)
+sys.path[:0] = [str(build / "wrapping/lib/python3/dist-packages"), str(SOURCE / "tests/common")]
+import focusnet  # noqa: E402
+from focusnet_test_files import read_nrrd, write_nrrd  # noqa: E402
+
+EXECUTABLE = str(build / "apps/focusnet")
+model = focusnet.Model(arguments.model, threads=2)
+reference = model.metadata["quality"]
+limits = reference["limits"]
+
+
+def read_tiff_hu(path):
+    """A Kaggle lung slice (16-bit signed TIFF, Hounsfield units) through FocusNet's own reader."""
+    array, *_ = focusnet.read_image(str(path))
+    return np.asarray(array, dtype=np.float32)
+
+
+# 1. The validation split: signals, flags and Dice per slice.
+with tempfile.TemporaryDirectory() as folder:
+    table = Path(folder) / "validation.csv"
+    subprocess.run([EXECUTABLE, "evaluate", "--model", arguments.model, "--list",
+                    str(SOURCE / "docs/training/lung-validation-split.txt"), "--csv", str(table), "--threads", "2"],
+                   check=True, capture_output=True)
+    rows = [row for row in csv.DictReader(table.open()) if row["name"] != "(pooled)"]
+dice = np.array([float(r["DI"]) for r in rows])
+print("## The %d validation slices\n" % len(rows))
+print("| signal | min | median | max | limit | Spearman with Dice (p) |\n|---|---|---|---|---|---|")
+for name in SIGNALS:
+    values = np.array([float(r[name]) for r in rows])
+    rho, p = stats.spearmanr(values, dice)
+    limit = limits.get(LIMITED.get(name, ""), None)
+    if name == "largest_slice_label":
+        limit = "%.3f to %.3f" % tuple(reference["label_fraction"])
+    print("| %s | %.4g | %.4g | %.4g | %s | %+.2f (%.2g) |" % (
+        name, values.min(), np.median(values), values.max(),
+        limit if isinstance(limit, str) else ("%.4g" % limit if limit is not None else "-"), rho, p))
+flagged = [r for r in rows if r["flags"]]
+print("\nFlagged with the model's limits (set on these slices): %d of %d%s" % (
+    len(flagged), len(rows), "".join("; %s: %s" % (r["name"], r["flags"]) for r in flagged)))
+
+# Leave one out: each slice judged by limits set on the 42 others, as a new slice would be.
+margin = 1.5
+left_out = []
+for i, row in enumerate(rows):
+    others = rows[:i] + rows[i + 1:]
+    reasons = []
+    for name in LIMITED:
+        limit = margin * max(float(r[name]) for r in others)
+        if name == "uncertain_outline_share":
+            limit = min(1.0, limit)
+        if float(row[name]) > limit:
+            reasons.append(name)
+    fraction = float(row["largest_slice_label"])
+    if int(float(row["components"])) and not (reference["label_fraction"][0] <= fraction <= reference["label_fraction"][1]):
+        reasons.append("label fraction")
+    if float(row["components"]) == 0:
+        reasons.append("no-target")
+    if reasons:
+        left_out.append("%s (%s)" % (row["name"], ", ".join(reasons)))
+print("Flagged with limits set on the other 42 (leave one out): %d of %d (%.1f%%)%s\n" % (
+    len(left_out), len(rows), 100.0 * len(left_out) / len(rows), "".join("; " + s for s in left_out)))
+wrong = [r for r in rows if r["name"] == "ID_0134_Z_0137"]
+if wrong:
+    r = wrong[0]
+    print("The slice whose reference mask is wrong, ID_0134_Z_0137: Dice %.3f, %s, flags: %s\n" % (
+        float(r["DI"]), ", ".join("%s %.4g" % (n, float(r[n])) for n in SIGNALS), r["flags"] or "none"))
+
+# 2. What the model should not be trusted on.
+results = []
+
+
+def judge(what, path, mask=None):
+    """Segments path; with a mask (numpy), also the Dice of the label map against it."""
+    with tempfile.TemporaryDirectory() as folder:
+        result = model.segment_file(str(path), str(Path(folder) / "label.nrrd"))
+        if mask is not None:
+            labels = read_nrrd(Path(folder) / "label.nrrd") != 0
+            truth = mask != 0
+            total = labels.sum() + truth.sum()
+            result["dice"] = 2.0 * (labels & truth).sum() / total if total else 1.0
+    results.append((what, result))
+
+
+judge("abdominal CT series (20 slices)", SHARED / "dicom_samples/ct_series_totalsegmentator")
+judge("MR series", SHARED / "dicom_samples/mr_series_babymri")
+for single in sorted((SHARED / "dicom_samples/single").iterdir()):
+    judge("single DICOM " + single.name, single)
+for photo in sorted((SHARED / "isic2017_sample/images").iterdir()):
+    judge("ISIC photograph " + photo.stem, photo)
+
+pairs = [line.split(",") for line in (SOURCE / "docs/training/lung-validation-split.txt").read_text().splitlines()
+         if line and not line.startswith("#")]
+rng = np.random.default_rng(0)
+
+def body(a):
+    return np.ix_(*(np.flatnonzero(np.any(a > -500, axis=k)) for k in (1, 0)))
+
+
+# Each way of breaking a slice: (the image, its mask) -> both as the broken slice shows them.
+broken = {
+    "noise (sd 300 HU added)": lambda a, m: (a + rng.normal(0, 300, a.shape).astype(np.float32), m),
+    "raw stored values (HU + 1024)": lambda a, m: (a + 1024, m),
+    "flipped up-down": lambda a, m: (a[::-1], m[::-1]),
+    "rotated 90 degrees": lambda a, m: (np.rot90(a), np.rot90(m)),
+    "cropped to the body": lambda a, m: (a[body(a)], m[body(a)]),
+}
+with tempfile.TemporaryDirectory() as folder:
+    for how, make in broken.items():
+        for image_file, mask_file in pairs:
+            image, mask = make(read_tiff_hu((SOURCE / "docs/training" / image_file).resolve()),
+                               read_tiff_hu((SOURCE / "docs/training" / mask_file).resolve()))
+            path = Path(folder) / "broken.nrrd"
+            write_nrrd(path, np.ascontiguousarray(image, dtype=np.float32))
+            judge("validation slice, " + how, path, np.ascontiguousarray(mask))
+
+print("## Inputs the model should not be trusted on\n")
+print("| input | n | flagged | flags raised (count) | Dice: median; flagged of those below 0.9 |\n|---|---|---|---|---|")
+groups = {}
+for what, result in results:
+    key = what.split(" ISIC")[0] if what.startswith("ISIC") else what
+    key = "ISIC photographs" if what.startswith("ISIC") else key
+    groups.setdefault(key, []).append(result)
+for key, group in groups.items():
+    counts = {}
+    for result in group:
+        for name in result["flags"]:
+            counts[name] = counts.get(name, 0) + 1
+    dice = "-"
+    if "dice" in group[0]:
+        poor = [r for r in group if r["dice"] < 0.9]
+        dice = "%.3f; %d of %d" % (np.median([r["dice"] for r in group]), sum(1 for r in poor if r["flags"]), len(poor))
+    print("| %s | %d | %d | %s | %s |" % (key, len(group), sum(1 for r in group if r["flags"]),
+                                          ", ".join("%s (%d)" % kv for kv in sorted(counts.items())) or "none", dice))
+abdomen = results[0][1]
+print("\nThe abdominal CT: %.1f mL of 'lung', flags: %s" % (
+    abdomen["label_volume_mm3"] / 1000, "; ".join("%s: %s" % kv for kv in abdomen["flags"].items()) or "none"))
