@@ -665,16 +665,19 @@ struct CalibrateCommand
   {
     focusnet::CheckModality(modality);
     focusnet::CheckOutputFile(output, overwrite);
-    const auto            trainingPairs = focusnet::ReadImagePairList(training);
-    const auto            validationPairs = focusnet::ReadImagePairList(validation);
-    focusnet::Model       model = focusnet::Model::Load(modelFile);
+    const auto                 trainingPairs = focusnet::ReadImagePairList(training);
+    const auto                 validationPairs = focusnet::ReadImagePairList(validation);
+    focusnet::Model            model = focusnet::Model::Load(modelFile);
     focusnet::TerminalProgress progress("calibrating");
-    const auto            report = focusnet::Evaluate(
-      model, validationPairs, options, [&progress](float fraction) { progress.Update(fraction); });
-    progress.Finish();
     const focusnet::QualityReference reference =
-      focusnet::MeasureQualityReference(trainingPairs, report, modality);
-    model.SetQualityReference(reference);
+      focusnet::CalibrateQuality(model,
+                                 trainingPairs,
+                                 validationPairs,
+                                 options,
+                                 modality,
+                                 "focusnet calibrate",
+                                 [&progress](float fraction) { progress.Update(fraction); });
+    progress.Finish();
     model.Save(output);
     std::cout << output << ": " << reference.method << "\nlimits: intensity distance " << reference.intensityDistanceLimit
               << ", mean entropy " << reference.meanEntropyLimit << " bit, uncertain outline "

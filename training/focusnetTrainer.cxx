@@ -498,7 +498,7 @@ Train(const TrainingOptions & options, const TrainingCallbacks & callbacks)
   InferenceOptions inference;
   inference.device = options.device;
   inference.threads = options.threads;
-  best.SetQualityReference(MeasureQualityReference(training, Evaluate(best, validation, inference), options.modality));
+  CalibrateQuality(best, training, validation, inference, options.modality, "focusnet-train");
   best.Save(files.model);
   return records;
 }

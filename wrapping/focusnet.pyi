@@ -76,11 +76,13 @@ class Model:
         tta: bool = False,
         threshold: Optional[float] = None,
         axis: Optional[int] = None,
-    ) -> Dict[str, float]:
+    ) -> Dict[str, Any]:
         """Segments an image file or DICOM series folder as `focusnet segment` does.
 
         probabilities, overlay and dicom_seg name files to write as well. tta, threshold and axis are checked as in
         segment(): ValueError for a threshold outside (0, 1) or an axis other than 0, 1, 2.
+        Returns {'slices', 'label_voxels', 'label_volume_mm3', 'quality': {signal: value}, 'flags': {flag: reason}}
+        (docs/quality-control.md).
         """
     def hold_threads(self) -> "ThreadCountHold":
         """A context manager for loops of calls: inside it LibTorch keeps this model's thread count instead of each

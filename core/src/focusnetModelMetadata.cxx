@@ -260,6 +260,10 @@ ModelMetadataFromJson(const std::string & text)
       std::copy(intensity.begin(), intensity.end(), r.intensity.begin());
       r.labelFractionLow = fraction[0];
       r.labelFractionHigh = fraction[1];
+      if (!q.contains("limits") || !q.at("limits").is_object())
+      {
+        throw Error("invalid model metadata: quality limits are missing");
+      }
       const json & limits = q.at("limits");
       r.intensityDistanceLimit = Get<double>(limits, "intensity_distance", "quality limit intensity_distance");
       r.meanEntropyLimit = Get<double>(limits, "mean_entropy_bits", "quality limit mean_entropy_bits");

@@ -241,14 +241,19 @@ WriteDicomSegmentation(const LabelVolume &              labels,
   DcmDataset & first = *sources.front()->getDataset();
 
   const IODGeneralEquipmentModule::EquipmentInfo equipment("FocusNet", "FocusNet", "1", Version);
-  // Content Description is a LO of 64 characters: the flags first when both do not fit.
+  // Content Description is a LO of 64 characters: the flags first when both do not fit, and as many whole names as
+  // fit (all five are 68 characters).
   std::string contentDescription = "FocusNet " + metadata.label.name;
   if (!options.qualityFlags.empty())
   {
     contentDescription += "; flagged: " + options.qualityFlags;
     if (contentDescription.size() > 64)
     {
-      contentDescription = ("flagged: " + options.qualityFlags).substr(0, 64);
+      contentDescription = "flagged: " + options.qualityFlags;
+      while (contentDescription.size() > 64)
+      {
+        contentDescription.erase(contentDescription.rfind(' '));
+      }
     }
   }
   const ContentIdentificationMacro content("1", "FOCUSNET", contentDescription.c_str(), "");

@@ -174,7 +174,9 @@ public:
   GetProbabilityOutput();
 
   /** How far to trust each slice of the last Update's label map, in slice order (one for a 2D image): the signals
-   * focusnet::MeasureSlice takes from the probabilities, whether or not the probability map is kept. */
+   * focusnet::MeasureSlice takes from the probabilities and focusnet::MeasureIntensity from the input, whether or not
+   * the probability map is kept. They cover the slices of the last requested region: all of them, unless a streaming
+   * filter downstream asked for the image a part at a time. */
   const std::vector<focusnet::SliceQuality> &
   GetSliceQuality() const
   {

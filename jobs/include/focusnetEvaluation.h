@@ -51,15 +51,20 @@ Evaluate(const Model &                      model,
          const InferenceOptions &           options,
          const std::function<void(float)> & progress = {});
 
-/** The quality reference of a model (ModelMetadata::quality): the intensity quantiles of its training images, pooled,
- * the range of the share of a training mask's pixels that are label (over the masks with label, widened by
- * QualityReference::Margin), and each limit Margin times the largest value of its signal among validation's images
- * (Evaluate on the validation split). modality: the DICOM modality of the training data ("CT"), or empty. Throws
- * focusnet::Error naming an unreadable image, and for an empty training or validation set. */
+/** Measures a model's quality reference (ModelMetadata::quality) and sets it on the model (the weights stay as they
+ * are): the intensity quantiles of its training images, pooled; the range of the share of a training mask's pixels
+ * that are label (over the masks with label, widened QualityReference::Margin times); and each limit Margin times the
+ * largest value of its signal among the validation images' results (Evaluate with options). modality: the DICOM
+ * modality of the training data ("CT"), or empty; by: what measured it, for the record ("focusnet calibrate").
+ * Throws focusnet::Error naming an unreadable image, and for an empty training or validation set. */
 QualityReference
-MeasureQualityReference(const std::vector<ImagePair> & training,
-                        const EvaluationReport &       validation,
-                        const std::string &            modality);
+CalibrateQuality(Model &                            model,
+                 const std::vector<ImagePair> &     training,
+                 const std::vector<ImagePair> &     validation,
+                 const InferenceOptions &           options,
+                 const std::string &                modality,
+                 const std::string &                by,
+                 const std::function<void(float)> & progress = {});
 
 } // namespace focusnet
 

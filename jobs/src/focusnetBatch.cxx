@@ -87,7 +87,7 @@ CsvField(const std::string & text)
   return quoted + "\"";
 }
 
-/** A quality value as the CSV and summary.json readers expect it: counts whole, ratios to 6 significant digits. */
+/** A quality value as the CSV writes it: counts whole, ratios to 6 significant digits, nothing for none (NaN). */
 std::string
 Significant(double value)
 {
@@ -97,8 +97,15 @@ Significant(double value)
   }
   std::ostringstream text;
   text.imbue(std::locale::classic());
-  text.precision(6);
-  text << value;
+  if (value == std::floor(value) && std::abs(value) < 1e15)
+  {
+    text << static_cast<long long>(value);
+  }
+  else
+  {
+    text.precision(6);
+    text << value;
+  }
   return text.str();
 }
 
@@ -112,6 +119,27 @@ QualityNames()
     names.push_back(entry.first);
   }
   return names;
+}
+
+/** The quality signals and flags a series' summary.json records (absent in summaries of older versions). */
+void
+ReadQuality(const Json & summary, BatchItem & item)
+{
+  const Json quality = summary.value("quality", Json::object());
+  for (const std::string & name : QualityNames())
+  {
+    if (const auto value = quality.find(name); value != quality.end() && value->is_number())
+    {
+      item.quality.emplace_back(name, value->get<double>());
+    }
+  }
+  for (const Json & flag : summary.value("flags", Json::array()))
+  {
+    if (flag.is_object() && flag.value("name", Json()).is_string() && flag.value("reason", Json()).is_string())
+    {
+      item.flags.push_back({ flag["name"].get<std::string>(), flag["reason"].get<std::string>() });
+    }
+  }
 }
 
 std::string
@@ -262,6 +290,7 @@ public:
         item.status = "skipped";
         item.reason = "done in an earlier run (" + status + ")" +
                       (sameModel ? "" : " with another model; remove the folder to segment it again");
+        ReadQuality(*done, item); // the run's summary lists what to check in every series, this run's or not
         return item;
       }
     }
@@ -619,21 +648,7 @@ MergeBatch(const BatchOptions & options)
         item.labelVoxels = (*done).value("voxel_count", std::uint64_t{ 0 });
         item.volumeMl = (*done).value("volume_ml", 0.0);
         item.seconds = (*done).value("seconds", 0.0);
-        const Json quality = (*done).value("quality", Json::object());
-        for (const std::string & name : QualityNames())
-        {
-          if (const auto value = quality.find(name); value != quality.end() && value->is_number())
-          {
-            item.quality.emplace_back(name, value->get<double>());
-          }
-        }
-        for (const Json & flag : (*done).value("flags", Json::array()))
-        {
-          if (flag.is_object() && flag.value("name", Json()).is_string())
-          {
-            item.flags.push_back({ flag["name"].get<std::string>(), flag.value("reason", std::string()) });
-          }
-        }
+        ReadQuality(*done, item);
       }
       else
       {

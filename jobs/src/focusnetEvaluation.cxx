@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <iomanip>
+#include <locale>
 #include <sstream>
 
 namespace focusnet
@@ -175,19 +176,24 @@ EvaluationReport::WriteCsv(const std::string & fileName) const
 }
 
 QualityReference
-MeasureQualityReference(const std::vector<ImagePair> & training,
-                        const EvaluationReport &       validation,
-                        const std::string &            modality)
+CalibrateQuality(Model &                            model,
+                 const std::vector<ImagePair> &     training,
+                 const std::vector<ImagePair> &     validation,
+                 const InferenceOptions &           options,
+                 const std::string &                modality,
+                 const std::string &                by,
+                 const std::function<void(float)> & progress)
 {
-  if (training.empty() || validation.images.empty())
+  if (training.empty() || validation.empty())
   {
     throw Error("a quality reference needs training and validation images");
   }
+  CheckModality(modality);
   constexpr double                Margin = QualityReference::Margin;
   QualityReference                reference;
   std::vector<IntensityQuantiles> intensities;
   double                          low = 1.0, high = 0.0;
-  for (const ImagePair & pair : training)
+  for (const ImagePair & pair : training) // read first: a damaged training image stops the run before inference
   {
     const ImageSlice slice = ReadImagePair(pair);
     intensities.push_back(MeasureIntensity(slice.pixels.data(), slice.height * slice.width, slice.channels));
@@ -204,7 +210,7 @@ MeasureQualityReference(const std::vector<ImagePair> & training,
   reference.intensity = PoolQuantiles(intensities);
   reference.labelFractionLow = high >= low ? low / Margin : 0.0;
   reference.labelFractionHigh = high >= low ? std::min(1.0, high * Margin) : 1.0;
-  for (const ImageEvaluation & image : validation.images)
+  for (const ImageEvaluation & image : Evaluate(model, validation, options, progress).images)
   {
     const SeriesQuality & q = image.quality;
     reference.intensityDistanceLimit =
@@ -215,11 +221,13 @@ MeasureQualityReference(const std::vector<ImagePair> & training,
     reference.strayShareLimit = std::max(reference.strayShareLimit, Margin * q.StrayShare());
   }
   std::ostringstream method;
+  method.imbue(std::locale::classic());
   method << "intensity quantiles and label fraction from " << training.size() << " training images (label fraction "
          << low << " to " << high << ", widened " << Margin << "x); each limit " << Margin
-         << "x the largest value among " << validation.images.size() << " validation images (focusnet "
-         << "calibrate)";
+         << "x the largest value among " << validation.size() << " validation images"
+         << (options.flipAugmentation ? " segmented with flip TTA" : "") << " (" << by << ")";
   reference.method = method.str();
+  model.SetQualityReference(reference);
   return reference;
 }
 

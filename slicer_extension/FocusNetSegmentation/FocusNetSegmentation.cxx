@@ -80,9 +80,17 @@ Run(int argc, char ** argv)
 
   if (!request->returnParameterFile.empty())
   {
+    std::string reasons;
+    for (const focusnet::QualityFlag & flag : result.flags)
+    {
+      reasons += (reasons.empty() ? "" : " | ") + flag.name + ": " + flag.reason;
+    }
+    const std::string flags = focusnet::FlagNames(result.flags);
     WriteReturnParameters(request->returnParameterFile,
                           { { "segmentedVolume", std::to_string(result.labelVolumeMm3 / 1000.0) },
-                            { "voxelCount", std::to_string(result.labelVoxels) } });
+                            { "voxelCount", std::to_string(result.labelVoxels) },
+                            { "qualityFlags", flags.empty() ? std::string("none") : flags },
+                            { "qualityReasons", reasons } });
   }
   return EXIT_SUCCESS;
 }

@@ -164,14 +164,18 @@ class CliNode:
     (Libs/MRML/CLI/vtkMRMLCommandLineModuleNode.h: Idle 0x00, Cancelled 0x08, Completed 0x20, ErrorsMask 0x40)."""
     Idle, Cancelled, Completed, CompletedWithErrors = 0x00, 0x08, 0x20, 0x20 | 0x40
 
-    def __init__(self, status, error_text=""):
-        self.status, self.error_text = status, error_text
+    def __init__(self, status, error_text="", reasons=""):
+        self.status, self.error_text, self.reasons = status, error_text, reasons
 
     def GetStatus(self):
         return self.status
 
     def GetErrorText(self):
         return self.error_text
+
+    def GetParameterAsString(self, name):
+        assert name == "qualityReasons"  # the XML's name (checked against the XML below)
+        return self.reasons
 
 
 @pytest.mark.parametrize("status, loads, message", [
@@ -191,6 +195,17 @@ def test_every_run_ends_with_a_message_and_leaves_neither_its_label_node_nor_its
     result = end_run(CliNode(status, error), RunScratch(folder, labels, scene.remove), lambda: "segmentation")
     assert result == (loads, message)
     assert not folder.exists() and scene == [volume]
+
+
+def test_a_completed_run_lists_the_quality_flags_the_module_returned(tmp_path):
+    assert "qualityReasons" in [e.findtext("name") for e in ElementTree.parse(XML_FILE).iter("string")]
+    reasons = "no-target: no Lung in any slice | out-of-distribution: modality MR, the model was trained on CT"
+    folder = tmp_path / "FocusNet-run"
+    folder.mkdir()
+    result = end_run(CliNode(CliNode.Completed, reasons=reasons), RunScratch(folder, None, lambda node: None),
+                     lambda: "segmentation")
+    assert result == ("segmentation", "Done. Check the result:\nno-target: no Lung in any slice\n"
+                                      "out-of-distribution: modality MR, the model was trained on CT")
 
 
 def test_a_result_that_cannot_be_loaded_is_said_and_cleaned_up_too(tmp_path):

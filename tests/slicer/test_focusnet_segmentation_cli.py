@@ -235,6 +235,12 @@ def test_a_run_as_slicer_runs_it(volume_file, tmp_path):
     returned = dict(line.split(" = ") for line in (tmp_path / "return.txt").read_text().splitlines())
     assert int(returned["voxelCount"]) == labels.sum()
     assert float(returned["segmentedVolume"]) == pytest.approx(labels.sum() * 0.8 * 0.7 * 2.5 / 1000.0, rel=1e-5)
+    # The quality flags, as focusnet segment reports them for the same volume.
+    printed = subprocess.run([FOCUSNET, "segment", str(volume_file), str(tmp_path / "again.nrrd"), "--model",
+                              str(LUNG_MODEL), "--threads", "2"], check=True, capture_output=True, text=True).stdout
+    flagged = re.findall(r": flagged ([a-z-]+): (.*)$", printed, re.M)
+    assert returned["qualityFlags"] == (" ".join(name for name, _ in flagged) or "none")
+    assert returned["qualityReasons"] == " | ".join("%s: %s" % pair for pair in flagged)
 
 
 def test_the_build_trees_module_finds_the_default_model_and_its_xml_beside_it(volume_file, tmp_path):

@@ -210,7 +210,7 @@ def end_run(cli_node, scratch, load):
         status = run_status(cli_node)
         if status != "completed":
             return None, run_message(status, cli_node.GetErrorText())
-        return load(), run_message(status)
+        return load(), run_message(status, reasons=cli_node.GetParameterAsString("qualityReasons"))
     except Exception as error:
         return None, "Loading the FocusNet segmentation failed: %s" % error
     finally:
@@ -218,11 +218,13 @@ def end_run(cli_node, scratch, load):
             scratch.release()
 
 
-def run_message(status, error_text=""):
+def run_message(status, error_text="", reasons=""):
     """What the panel says when a run has ended: status is "completed", "cancelled" or "failed"; a failed run shows
-    the CLI module's error output (its last lines), or says there was none."""
+    the CLI module's error output (its last lines), or says there was none; a completed one the quality flags the CLI
+    module returned (qualityReasons: "flag: reason | flag: reason"), one a line, for a reader to check."""
     if status == "completed":
-        return "Done."
+        flags = [flag.strip() for flag in (reasons or "").split(" | ") if flag.strip()]
+        return "Done." if not flags else "Done. Check the result:\n" + "\n".join(flags)
     if status == "cancelled":
         return "Cancelled."
     lines = [line for line in (error_text or "").splitlines() if line.strip()]

@@ -1,0 +1,139 @@
+/*=========================================================================
+ *  FocusNet for ITK and 3D Slicer
+ *  Licensed under the Apache License, Version 2.0
+ *=========================================================================*/
+// The quality signals on arrays small enough to count by hand (tests/quality compares them with scipy on real
+// results).
+#include "focusnetQuality.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+namespace
+{
+using focusnet::Components;
+using focusnet::CountComponents;
+
+Components
+Count(const std::vector<std::uint8_t> & labels, std::int64_t width, std::int64_t height, std::int64_t depth = 1)
+{
+  EXPECT_EQ(labels.size(), static_cast<std::size_t>(width * height * depth));
+  return CountComponents(labels.data(), { width, height, depth });
+}
+
+double
+Entropy(double p)
+{
+  return -(p * std::log2(p) + (1 - p) * std::log2(1 - p));
+}
+} // namespace
+
+TEST(FocusNetQuality, ComponentsShareAFaceNotACorner)
+{
+  EXPECT_EQ(Count({ 0, 0, 0, 0 }, 2, 2).count, 0U);
+  const Components diagonal = Count({ 1, 0, 0, 1 }, 2, 2);
+  EXPECT_EQ(diagonal.count, 2U);
+  EXPECT_EQ(diagonal.labelVoxels, 2U);
+  EXPECT_EQ(diagonal.outsideLargest, 0U); // two parts are kept
+}
+
+TEST(FocusNetQuality, ArmsThatMeetLaterAreOneComponent)
+{
+  // A U whose arms join only in the last row, and a W whose middle arm joins both in the last row.
+  EXPECT_EQ(Count({ 1, 0, 1, //
+                    1, 0, 1, //
+                    1, 1, 1 },
+                  3,
+                  3)
+              .count,
+            1U);
+  EXPECT_EQ(Count({ 1, 0, 1, 0, 1, //
+                    1, 1, 1, 1, 1 },
+                  5,
+                  2)
+              .count,
+            1U);
+}
+
+TEST(FocusNetQuality, SlicesJoinThroughTheirFaces)
+{
+  // Two runs of slice 0 joined by one run of slice 1; a voxel of slice 1 under nothing of slice 0 is its own part
+  // only when no neighbour in its slice joins it.
+  EXPECT_EQ(Count({ 1, 0, 1, /* z = 1 */ 1, 1, 1 }, 3, 1, 2).count, 1U);
+  EXPECT_EQ(Count({ 1, 0, 0, /* z = 1 */ 0, 0, 1 }, 3, 1, 2).count, 2U);
+  EXPECT_EQ(Count({ 1, 0, /* z = 1 */ 0, 1 }, 2, 1, 2).count, 2U); // diagonal across slices
+}
+
+TEST(FocusNetQuality, StrayVoxelsLieOutsideTheTwoLargestParts)
+{
+  // Parts of 5, 3 and 1 voxels in one row.
+  const Components parts = Count({ 1, 1, 1, 1, 1, 0, 1, 1, 1, 0, 1 }, 11, 1);
+  EXPECT_EQ(parts.count, 3U);
+  EXPECT_EQ(parts.labelVoxels, 9U);
+  EXPECT_EQ(parts.outsideLargest, 1U);
+}
+
+TEST(FocusNetQuality, ASliceByHand)
+{
+  // One row: label at 0.9, 0.9; background at 0.4, 0.1, 0.1. The outline is pixel 1 (pixel 2 beside it is
+  // background); the band is pixels 0-3; of those only pixel 2 (0.4, 0.971 bit) is uncertain.
+  const std::vector<float>     p{ 0.9F, 0.9F, 0.4F, 0.1F, 0.1F };
+  const focusnet::SliceQuality q = focusnet::MeasureSlice(p.data(), 1, 5, 0.5);
+  EXPECT_EQ(q.pixels, 5U);
+  EXPECT_EQ(q.labelPixels, 2U);
+  EXPECT_NEAR(q.entropyBits, 2 * Entropy(0.9) + Entropy(0.4) + 2 * Entropy(0.1), 1e-5);
+  EXPECT_EQ(q.outlinePixels, 4U);
+  EXPECT_EQ(q.uncertainOutline, 1U);
+  EXPECT_EQ(q.components, 1U);
+
+  // A pixel of 0.5 alone: one bit, label (the threshold counts as label), and no outline (the border is none).
+  const float                  half = 0.5F;
+  const focusnet::SliceQuality one = focusnet::MeasureSlice(&half, 1, 1, 0.5);
+  EXPECT_DOUBLE_EQ(one.entropyBits, 1.0);
+  EXPECT_EQ(one.labelPixels, 1U);
+  EXPECT_EQ(one.outlinePixels, 0U);
+}
+
+TEST(FocusNetQuality, IntensityQuantilesAndDistanceByHand)
+{
+  // 101 values 0..100 in two channels whose mean is the value: the 5k % quantile is 5k.
+  std::vector<float> pixels;
+  for (int v = 0; v <= 100; ++v)
+  {
+    pixels.push_back(static_cast<float>(v) - 10.0F);
+    pixels.push_back(static_cast<float>(v) + 10.0F);
+  }
+  const focusnet::IntensityQuantiles q = focusnet::MeasureIntensity(pixels.data(), 101, 2);
+  for (std::size_t k = 0; k < q.size(); ++k)
+  {
+    EXPECT_DOUBLE_EQ(q[k], 5.0 * static_cast<double>(k));
+  }
+  // Shifted by 10 against a reference whose 5 % - 95 % range is 90: 10 / 90.
+  focusnet::IntensityQuantiles shifted = q;
+  for (double & value : shifted)
+  {
+    value += 10.0;
+  }
+  EXPECT_DOUBLE_EQ(focusnet::IntensityDistance(shifted, q), 10.0 / 90.0);
+  EXPECT_DOUBLE_EQ(focusnet::IntensityDistance(q, q), 0.0);
+}
+
+TEST(FocusNetQuality, WithoutAReferenceOnlyAnEmptyResultIsFlagged)
+{
+  focusnet::SeriesQuality empty;
+  empty.slices = 3;
+  empty.voxels = 300;
+  const auto flags = focusnet::FlagQuality(empty, {}, "MR", "Lung");
+  ASSERT_EQ(flags.size(), 1U);
+  EXPECT_EQ(flags[0].name, "no-target");
+  EXPECT_EQ(flags[0].reason, "no Lung in any slice");
+  EXPECT_TRUE(std::isnan(empty.intensityDistance));
+
+  focusnet::SeriesQuality labelled = empty;
+  labelled.labelVoxels = 10;
+  labelled.strayVoxels = 9; // far beyond any limit, but there is none
+  EXPECT_TRUE(focusnet::FlagQuality(labelled, {}, "MR", "Lung").empty());
+}
