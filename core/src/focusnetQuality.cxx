@@ -93,6 +93,36 @@ JoinOverlapping(const std::vector<Run> & runs,
   }
 }
 
+/** to[k] = 1 where from has a non-zero value at most OutlineBandRadius steps away along its line: lines of count
+ * values, step apart, the lines lineStep apart (x: step 1; y: step width). */
+void
+WidenAlongLines(const std::uint8_t * from,
+                std::uint8_t *       to,
+                std::int64_t         count,
+                std::int64_t         step,
+                std::int64_t         lines,
+                std::int64_t         lineStep)
+{
+  constexpr std::int64_t r = OutlineBandRadius;
+  for (std::int64_t line = 0; line < lines; ++line)
+  {
+    const std::uint8_t * in = from + line * lineStep;
+    std::uint8_t *       out = to + line * lineStep;
+    std::int64_t         last = -r - 1; // the last non-zero at or before i + r
+    for (std::int64_t i = -r; i < count; ++i)
+    {
+      if (i + r < count && in[(i + r) * step] != 0)
+      {
+        last = i + r;
+      }
+      if (i >= 0)
+      {
+        out[i * step] = last >= i - r;
+      }
+    }
+  }
+}
+
 float
 BinaryEntropy(float p)
 {
@@ -256,52 +286,32 @@ MeasureSlice(const float * probabilities, std::int64_t height, std::int64_t widt
   auto background = [&](std::int64_t y, std::int64_t x)
   { return y >= 0 && y < height && x >= 0 && x < width && label[y * width + x] == 0; };
 
-  // The band: outline pixels widened by OutlineBandRadius, first along x (counted in a sliding window), then y.
-  constexpr std::int64_t    r = OutlineBandRadius;
-  std::vector<std::uint8_t> alongX(pixels, 0);
+  // The band: outline pixels widened by OutlineBandRadius along x, then along y.
+  std::vector<std::uint8_t> outline(pixels, 0);
   for (std::int64_t y = 0; y < height; ++y)
   {
-    std::int64_t last = -r - 1; // the last outline pixel of this row at or before x + r
-    for (std::int64_t x = -r; x < width; ++x)
+    for (std::int64_t x = 0; x < width; ++x)
     {
-      const std::int64_t ahead = x + r;
-      if (ahead < width && label[y * width + ahead] != 0 &&
-          (background(y - 1, ahead) || background(y + 1, ahead) || background(y, ahead - 1) ||
-           background(y, ahead + 1)))
-      {
-        last = ahead;
-      }
-      if (x >= 0)
-      {
-        alongX[y * width + x] = last >= x - r;
-      }
+      outline[y * width + x] =
+        label[y * width + x] != 0 &&
+        (background(y - 1, x) || background(y + 1, x) || background(y, x - 1) || background(y, x + 1));
     }
   }
+  std::vector<std::uint8_t> alongX(pixels), band(pixels);
+  WidenAlongLines(outline.data(), alongX.data(), width, 1, height, width);
+  WidenAlongLines(alongX.data(), band.data(), height, width, width, 1);
 
   SliceQuality quality;
   quality.pixels = pixels;
   double entropy = 0.0;
-  for (std::int64_t x = 0; x < width; ++x)
+  for (std::size_t i = 0; i < pixels; ++i)
   {
-    std::int64_t last = -r - 1;
-    for (std::int64_t y = -r; y < height; ++y)
+    const float h = BinaryEntropy(probabilities[i]);
+    entropy += h;
+    if (band[i] != 0)
     {
-      if (y + r < height && alongX[(y + r) * width + x] != 0)
-      {
-        last = y + r;
-      }
-      if (y < 0)
-      {
-        continue;
-      }
-      const std::size_t i = static_cast<std::size_t>(y * width + x);
-      const float       h = BinaryEntropy(probabilities[i]);
-      entropy += h;
-      if (last >= y - r)
-      {
-        ++quality.outlinePixels;
-        quality.uncertainOutline += h >= UncertainEntropyBits;
-      }
+      ++quality.outlinePixels;
+      quality.uncertainOutline += h >= UncertainEntropyBits;
     }
   }
   quality.entropyBits = entropy;
