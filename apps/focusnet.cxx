@@ -113,6 +113,7 @@ PrintInfo(const focusnet::Model & model, const std::string & source)
             << "parameters:         " << Grouped(parameters) << " (" << static_cast<double>(parameters) / 1e6 << " M)\n"
             << "MACs per slice:     " << Grouped(macs) << " (" << static_cast<double>(macs) / 1e9 << " G)\n"
             << "threshold:          " << m.threshold << '\n'
+            << "clean-up:           " << focusnet::DescribeCleanUp(m.cleanUp) << '\n'
             << "--tta flips:        " << TtaFlips(focusnet::TrainedFlips(m)) << '\n'
             << "label:              " << m.label.name << " = " << static_cast<int>(m.label.value) << ", "
             << m.label.type.scheme << " " << m.label.type.value << " \"" << m.label.type.meaning << "\"\n"
@@ -643,6 +644,7 @@ struct CalibrateCommand
   CLI::App *                 command{ nullptr };
   std::string                modelFile, output, training, validation, modality;
   focusnet::InferenceOptions options;
+  focusnet::CleanUp          cleanUp;
   bool                       overwrite{ false };
 
   void
@@ -656,6 +658,12 @@ struct CalibrateCommand
     command->add_option("--training", training, "The training split: a file of \"image,mask\" lines")->required();
     command->add_option("--validation", validation, "The validation split, the same way")->required();
     command->add_option("--modality", modality, "The DICOM modality of the training images (e.g. CT)");
+    command
+      ->add_option("--keep-components",
+                   cleanUp.keepComponents,
+                   "Clean-up the model's users get: keep the label's N largest connected components (0: all)")
+      ->check(CLI::Range(std::uint32_t{ 0 }, focusnet::CleanUp::MostComponents));
+    command->add_flag("--fill-holes", cleanUp.fillHoles, "Clean-up: fill the holes of the label in each slice");
     focusnet::AddInferenceArguments(*command, options);
     command->add_flag("--overwrite", overwrite, "Replace an existing output file");
   }
@@ -665,10 +673,11 @@ struct CalibrateCommand
   {
     focusnet::CheckModality(modality);
     focusnet::CheckOutputFile(output, overwrite);
-    const auto                 trainingPairs = focusnet::ReadImagePairList(training);
-    const auto                 validationPairs = focusnet::ReadImagePairList(validation);
-    focusnet::Model            model = focusnet::Model::Load(modelFile);
-    focusnet::TerminalProgress progress("calibrating");
+    const auto      trainingPairs = focusnet::ReadImagePairList(training);
+    const auto      validationPairs = focusnet::ReadImagePairList(validation);
+    focusnet::Model model = focusnet::Model::Load(modelFile);
+    model.SetCleanUp(cleanUp);
+    focusnet::TerminalProgress       progress("calibrating");
     const focusnet::QualityReference reference =
       focusnet::CalibrateQuality(model,
                                  trainingPairs,
@@ -679,17 +688,18 @@ struct CalibrateCommand
                                  [&progress](float fraction) { progress.Update(fraction); });
     progress.Finish();
     model.Save(output);
-    std::cout << output << ": " << reference.method << "\nlimits: intensity distance " << reference.intensityDistanceLimit
-              << ", mean entropy " << reference.meanEntropyLimit << " bit, uncertain outline "
-              << reference.uncertainOutlineLimit << ", stray share " << reference.strayShareLimit
-              << "; label fraction " << reference.labelFractionLow << " to " << reference.labelFractionHigh << '\n';
+    std::cout << output << ": " << reference.method << "\nlimits: intensity distance "
+              << reference.intensityDistanceLimit << ", mean entropy " << reference.meanEntropyLimit
+              << " bit, uncertain outline " << reference.uncertainOutlineLimit << ", stray share "
+              << reference.strayShareLimit << "; label fraction " << reference.labelFractionLow << " to "
+              << reference.labelFractionHigh << "\nclean-up: " << focusnet::DescribeCleanUp(cleanUp) << '\n';
   }
 };
 
 struct OverlayCommand
 {
   CLI::App *               command{ nullptr };
-  std::string              image, labelMap, output, modelFile;
+  std::string              image, labelMap, output, modelFile, flags;
   focusnet::OverlayOptions options;
   bool                     overwrite{ false };
 
@@ -706,12 +716,24 @@ struct OverlayCommand
     command->add_option("--axis", options.sliceAxis, "Slice axis of a 3D image (default: the last)")
       ->check(CLI::Range(0, 2));
     command->add_option("--model", modelFile, "The model whose label colour draws the outline (default as segment)");
+    command->add_option("--flags",
+                        flags,
+                        "The result's quality flags, as summary.csv lists them (\"implausible-volume\"): an amber "
+                        "border and their names");
     command->add_flag("--overwrite", overwrite, "Replace an existing output file");
   }
 
   void
-  Run() const
+  Run()
   {
+    try
+    {
+      options.flags = focusnet::ParseFlagNames(flags);
+    }
+    catch (const focusnet::Error & e)
+    {
+      throw focusnet::Error(std::string("--flags: ") + e.what());
+    }
     const auto colour = LoadModel(ResolveModelFile(modelFile))->Metadata().label.color;
     focusnet::WriteOverlayFile(image, labelMap, output, colour, options, overwrite);
     std::cout << output << '\n';

@@ -375,3 +375,28 @@ TEST(FocusNetAtomicFile, FailureKeepsTheOldFileAndLeavesNoTemporary)
 }
 
 } // namespace
+
+TEST(FocusNetMetadata, TheCleanUpRecipeIsReadBackAndCheckedByName)
+{
+  ModelMetadata metadata;
+  EXPECT_EQ(ToJson(metadata).find("clean_up"), std::string::npos); // off: not written, as in files made before it
+  metadata.cleanUp = { 2, true };
+  const std::string text = ToJson(metadata);
+  ASSERT_NE(text.find(R"("clean_up":{"fill_holes":true,"keep_components":2})"), std::string::npos) << text;
+  const ModelMetadata parsed = ModelMetadataFromJson(text);
+  EXPECT_EQ(parsed.cleanUp.keepComponents, 2U);
+  EXPECT_TRUE(parsed.cleanUp.fillHoles);
+  auto with = [&text](const std::string & recipe)
+  {
+    std::string       changed = text;
+    const std::string key = R"("clean_up":{"fill_holes":true,"keep_components":2})";
+    changed.replace(changed.find(key), key.size(), "\"clean_up\":" + recipe);
+    return changed;
+  };
+  ExpectErrorContaining([&] { ModelMetadataFromJson(with(R"({"fill_holes":true,"keep_components":1001})")); },
+                        { "keep_components must be at most 1000" });
+  ExpectErrorContaining([&] { ModelMetadataFromJson(with(R"({"fill_holes":true,"keep_components":-1})")); },
+                        { "clean_up keep_components" });
+  ExpectErrorContaining([&] { ModelMetadataFromJson(with(R"({"fill_holes":"yes","keep_components":2})")); },
+                        { "clean_up fill_holes must be true or false" });
+}

@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <vector>
@@ -43,15 +44,29 @@ TEST(FocusNetQuality, ComponentsShareAFaceNotACorner)
 TEST(FocusNetQuality, ArmsThatMeetLaterAreOneComponent)
 {
   // A U whose arms join only in the last row, and a W whose middle arm joins both in the last row.
-  EXPECT_EQ(Count({ 1, 0, 1, //
-                    1, 0, 1, //
-                    1, 1, 1 },
+  EXPECT_EQ(Count({ 1,
+                    0,
+                    1, //
+                    1,
+                    0,
+                    1, //
+                    1,
+                    1,
+                    1 },
                   3,
                   3)
               .count,
             1U);
-  EXPECT_EQ(Count({ 1, 0, 1, 0, 1, //
-                    1, 1, 1, 1, 1 },
+  EXPECT_EQ(Count({ 1,
+                    0,
+                    1,
+                    0,
+                    1, //
+                    1,
+                    1,
+                    1,
+                    1,
+                    1 },
                   5,
                   2)
               .count,
@@ -136,4 +151,56 @@ TEST(FocusNetQuality, WithoutAReferenceOnlyAnEmptyResultIsFlagged)
   labelled.labelVoxels = 10;
   labelled.strayVoxels = 9; // far beyond any limit, but there is none
   EXPECT_TRUE(focusnet::FlagQuality(labelled, {}, "MR", "Lung").empty());
+}
+
+TEST(FocusNetQuality, CleanUpKeepsTheLargestPartsAndFillsHolesInTheirSlices)
+{
+  // A ring of 8 pixels around a hole, a bar of 3 and a dot.
+  std::vector<std::uint8_t> labels{ 1, 1, 1, 0, 0, 1, //
+                                    1, 0, 1, 0, 0, 1, //
+                                    1, 1, 1, 0, 0, 1, //
+                                    0, 0, 0, 0, 0, 0, //
+                                    0, 0, 0, 0, 1, 0 };
+  // Keeping 2 removes the dot only; filling labels the ring's hole with 7.
+  const auto kept = focusnet::ApplyCleanUp(labels.data(), { 6, 5, 1 }, 2, { 2, true }, 7);
+  EXPECT_EQ(kept, 12U);
+  EXPECT_EQ(labels[7], 7);         // the hole
+  EXPECT_EQ(labels[4 * 6 + 4], 0); // the dot
+  EXPECT_EQ(labels[5], 1);         // the bar
+  // Off does nothing; keeping one leaves the ring with its hole filled.
+  EXPECT_EQ(focusnet::ApplyCleanUp(labels.data(), { 6, 5, 1 }, 2, {}, 7), 12U);
+  EXPECT_EQ(focusnet::ApplyCleanUp(labels.data(), { 6, 5, 1 }, 2, { 1, false }, 7), 9U);
+  EXPECT_EQ(labels[5], 0);
+  // A bay that reaches the border only on the right is no hole; one closed on the right is.
+  std::vector<std::uint8_t> bay{ 1, 1, 1, 1, //
+                                 1, 0, 0, 0, //
+                                 1, 1, 1, 1 };
+  EXPECT_EQ(focusnet::ApplyCleanUp(bay.data(), { 4, 3, 1 }, 2, { 0, true }, 1), 9U);
+  std::reverse(bay.begin(), bay.end());
+  bay[4] = 1;
+  EXPECT_EQ(focusnet::ApplyCleanUp(bay.data(), { 4, 3, 1 }, 2, { 0, true }, 1), 12U);
+  EXPECT_EQ(focusnet::DescribeCleanUp({ 2, true }), "keep the 2 largest components, fill holes");
+  EXPECT_EQ(focusnet::DescribeCleanUp({}), "none");
+}
+
+TEST(FocusNetQuality, HolesAreFilledInTheSlicesAcrossTheSliceAxis)
+{
+  // A 3 x 3 x 3 volume whose x = 1 plane is a ring around (y, z) = (1, 1): a hole in that plane, open along x.
+  std::vector<std::uint8_t> labels(27, 0);
+  auto at = [&labels](int x, int y, int z) -> std::uint8_t & { return labels[(z * 3 + y) * 3 + x]; };
+  for (int y = 0; y < 3; ++y)
+  {
+    for (int z = 0; z < 3; ++z)
+    {
+      at(1, y, z) = (y == 1 && z == 1) ? 0 : 1;
+    }
+  }
+  std::vector<std::uint8_t> across = labels;
+  // Slices across z (axis 2) and y (axis 1) cut the ring into pieces that reach their border: nothing to fill.
+  EXPECT_EQ(focusnet::ApplyCleanUp(labels.data(), { 3, 3, 3 }, 2, { 0, true }, 1), 8U);
+  EXPECT_EQ(focusnet::ApplyCleanUp(labels.data(), { 3, 3, 3 }, 1, { 0, true }, 1), 8U);
+  // Across x the plane x = 1 is one slice, and its centre a hole.
+  EXPECT_EQ(focusnet::ApplyCleanUp(across.data(), { 3, 3, 3 }, 0, { 0, true }, 1), 9U);
+  EXPECT_EQ(at(1, 1, 1), 0);
+  EXPECT_EQ(across[(1 * 3 + 1) * 3 + 1], 1);
 }

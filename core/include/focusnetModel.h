@@ -56,6 +56,10 @@ public:
    * quality flags' limits (focusnet calibrate, focusnet-train). Throws focusnet::Error for an invalid reference. */
   void
   SetQualityReference(const QualityReference & reference);
+  /** The clean-up of the label maps this model's users get (focusnet calibrate). Throws focusnet::Error when it is
+   * out of range. */
+  void
+  SetCleanUp(const CleanUp & recipe);
 
   std::int64_t
   ParameterCount() const;

@@ -88,6 +88,8 @@ struct ModelMetadata
   /** What the training data looked like and the limits of the quality flags ("quality" in the file; absent in files
    * written before it, and then only no-target is flagged). */
   QualityReference quality;
+  /** How label maps are cleaned after the threshold ("clean_up" in the file; absent: not at all). */
+  CleanUp cleanUp;
 };
 
 /** Serialise to and from the JSON stored in the model file. Parsing throws focusnet::Error. */

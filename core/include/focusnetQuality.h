@@ -48,12 +48,44 @@ IntensityDistance(const IntensityQuantiles & measured, const IntensityQuantiles 
  * fastest; voxels are connected when they share a face (4-connected in a slice, 6-connected in a volume). */
 struct Components
 {
-  std::uint64_t count{ 0 };         ///< connected components
-  std::uint64_t labelVoxels{ 0 };   ///< non-zero voxels
+  std::uint64_t count{ 0 };          ///< connected components
+  std::uint64_t labelVoxels{ 0 };    ///< non-zero voxels
   std::uint64_t outsideLargest{ 0 }; ///< label voxels outside the KeptParts largest components
 };
 Components
 CountComponents(const std::uint8_t * labels, const std::array<std::int64_t, 3> & size);
+
+/** How a model's label maps are cleaned after the threshold: a recipe recorded in the model file ("clean_up"),
+ * off unless it says so (docs/quality-control.md has the evaluation behind the default model's). The quality signals
+ * are measured before it: they describe what the network gave. */
+struct CleanUp
+{
+  /** Keep the label's largest this many face-connected components (3D in a volume), remove the rest; 0: keep all. */
+  std::uint32_t keepComponents{ 0 };
+  /** Label each background region of a slice (4-connected) that does not reach the slice's border. */
+  bool fillHoles{ false };
+
+  static constexpr std::uint32_t MostComponents = 1000;
+
+  bool
+  Enabled() const
+  {
+    return keepComponents != 0 || fillHoles;
+  }
+};
+
+/** Cleans a label map in place: labels (non-zero: label) of size as CountComponents, slices across sliceAxis (0, 1
+ * or 2) for the hole filling, which labels holes with value. Returns the label voxels after. */
+std::uint64_t
+ApplyCleanUp(std::uint8_t *                      labels,
+             const std::array<std::int64_t, 3> & size,
+             unsigned int                        sliceAxis,
+             const CleanUp &                     recipe,
+             std::uint8_t                        value);
+
+/** The recipe in words: "keep the 2 largest components, fill holes", or "none". */
+std::string
+DescribeCleanUp(const CleanUp & recipe);
 
 /** \class SliceQuality
  * \brief Signals of how far to trust the label map of one slice, measured on the network's probabilities.
@@ -61,14 +93,14 @@ CountComponents(const std::uint8_t * labels, const std::array<std::int64_t, 3> &
  */
 struct SliceQuality
 {
-  std::uint64_t pixels{ 0 };
-  std::uint64_t labelPixels{ 0 };        ///< probability at or above the threshold
-  double        entropyBits{ 0.0 };      ///< the sum over the pixels of the binary entropy, in bits
-  std::uint64_t outlinePixels{ 0 };      ///< pixels in the band around the outline (OutlineBandRadius)
-  std::uint64_t uncertainOutline{ 0 };   ///< of those, uncertain ones (UncertainEntropyBits)
-  std::uint64_t components{ 0 };         ///< 4-connected parts of the label
-  std::uint64_t strayPixels{ 0 };        ///< label pixels outside the KeptParts largest parts
-  IntensityQuantiles intensity{};        ///< of the slice's input (MeasureIntensity)
+  std::uint64_t      pixels{ 0 };
+  std::uint64_t      labelPixels{ 0 };      ///< probability at or above the threshold
+  double             entropyBits{ 0.0 };    ///< the sum over the pixels of the binary entropy, in bits
+  std::uint64_t      outlinePixels{ 0 };    ///< pixels in the band around the outline (OutlineBandRadius)
+  std::uint64_t      uncertainOutline{ 0 }; ///< of those, uncertain ones (UncertainEntropyBits)
+  std::uint64_t      components{ 0 };       ///< 4-connected parts of the label
+  std::uint64_t      strayPixels{ 0 };      ///< label pixels outside the KeptParts largest parts
+  IntensityQuantiles intensity{};           ///< of the slice's input (MeasureIntensity)
 };
 
 /** Measures one slice: probabilities height x width, x fastest, and the threshold that makes the label. */
@@ -82,17 +114,17 @@ MeasureSlice(const float * probabilities, std::int64_t height, std::int64_t widt
  */
 struct SeriesQuality
 {
-  std::uint64_t slices{ 0 };
-  std::uint64_t slicesWithLabel{ 0 };
-  std::uint64_t voxels{ 0 };
-  std::uint64_t labelVoxels{ 0 };
-  double        entropyBits{ 0.0 };
-  std::uint64_t outlineVoxels{ 0 };
-  std::uint64_t uncertainOutline{ 0 };
-  std::uint64_t components{ 0 };  ///< 6-connected in a volume, 4-connected in a 2D image
-  std::uint64_t strayVoxels{ 0 }; ///< label voxels outside the KeptParts largest components
-  double        largestSliceLabel{ 0.0 }; ///< the largest share of a slice's pixels that are label
-  IntensityQuantiles intensity{};        ///< of the whole input, its slices pooled
+  std::uint64_t      slices{ 0 };
+  std::uint64_t      slicesWithLabel{ 0 };
+  std::uint64_t      voxels{ 0 };
+  std::uint64_t      labelVoxels{ 0 };
+  double             entropyBits{ 0.0 };
+  std::uint64_t      outlineVoxels{ 0 };
+  std::uint64_t      uncertainOutline{ 0 };
+  std::uint64_t      components{ 0 };          ///< 6-connected in a volume, 4-connected in a 2D image
+  std::uint64_t      strayVoxels{ 0 };         ///< label voxels outside the KeptParts largest components
+  double             largestSliceLabel{ 0.0 }; ///< the largest share of a slice's pixels that are label
+  IntensityQuantiles intensity{};              ///< of the whole input, its slices pooled
   /** The distance of intensity from the model's training images (IntensityDistance); NaN when the model file has
    * no quality reference. */
   double intensityDistance{ std::numeric_limits<double>::quiet_NaN() };
@@ -116,14 +148,14 @@ struct SeriesQuality
  * file (ModelMetadata::quality) by focusnet-train and by focusnet calibrate, read by FlagQuality. */
 struct QualityReference
 {
-  std::string        modality;  ///< the DICOM modality the model was trained on ("CT"); empty: not recorded
+  std::string        modality;    ///< the DICOM modality the model was trained on ("CT"); empty: not recorded
   IntensityQuantiles intensity{}; ///< of the training images, pooled (PoolQuantiles)
   /** The range of the share of a training slice's pixels that are label, over the slices with label. */
   double labelFractionLow{ 0.0 }, labelFractionHigh{ 1.0 };
   /** Flags are raised above these: the intensity distance, the mean entropy, the uncertain share of the outline,
    * the stray share. */
   double intensityDistanceLimit{ 0.0 }, meanEntropyLimit{ 0.0 }, uncertainOutlineLimit{ 0.0 }, strayShareLimit{ 0.0 };
-  std::string method; ///< how the values were measured and the limits chosen, in words
+  std::string method;           ///< how the values were measured and the limits chosen, in words
   bool        present{ false }; ///< false for model files that carry none
 
   /** The limits from signals measured on a validation split: Margin times the largest value of each. */
@@ -134,8 +166,19 @@ struct QualityReference
 void
 CheckModality(const std::string & modality);
 
-/** A named reason not to trust a result: no-target, out-of-distribution, implausible-volume, uncertain,
- * fragmented. */
+/** The names of the flags, in the order FlagQuality raises them. */
+inline constexpr const char * QualityFlagNames[] = { "no-target",
+                                                     "out-of-distribution",
+                                                     "implausible-volume",
+                                                     "uncertain",
+                                                     "fragmented" };
+
+/** The names in text, separated by spaces as FlagNames writes them ("" for none); throws focusnet::Error naming an
+ * unknown one. */
+std::vector<std::string>
+ParseFlagNames(const std::string & text);
+
+/** A named reason not to trust a result: one of QualityFlagNames. */
 struct QualityFlag
 {
   std::string name;

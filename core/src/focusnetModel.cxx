@@ -315,6 +315,15 @@ Model::SetQualityReference(const QualityReference & reference)
   m_Impl->metadata = std::move(metadata);
 }
 
+void
+Model::SetCleanUp(const CleanUp & recipe)
+{
+  ModelMetadata metadata = m_Impl->metadata;
+  metadata.cleanUp = recipe;
+  Validate(metadata);
+  m_Impl->metadata = std::move(metadata);
+}
+
 std::int64_t
 Model::ParameterCount() const
 {

@@ -103,6 +103,10 @@ ToJson(const ModelMetadata & m, int indent)
                          { "stray_share", q.strayShareLimit } } },
                      { "method", q.method } };
   }
+  if (m.cleanUp.Enabled())
+  {
+    j["clean_up"] = { { "keep_components", m.cleanUp.keepComponents }, { "fill_holes", m.cleanUp.fillHoles } };
+  }
   return j.dump(indent);
 }
 
@@ -271,6 +275,16 @@ ModelMetadataFromJson(const std::string & text)
       r.strayShareLimit = Get<double>(limits, "stray_share", "quality limit stray_share");
       r.method = GetOr<std::string>(q, "method", "");
     }
+    if (j.contains("clean_up"))
+    {
+      const json & c = j.at("clean_up");
+      m.cleanUp.keepComponents = Get<std::uint32_t>(c, "keep_components", "clean_up keep_components");
+      if (!c.contains("fill_holes") || !c.at("fill_holes").is_boolean())
+      {
+        throw Error("invalid model metadata: clean_up fill_holes must be true or false");
+      }
+      m.cleanUp.fillHoles = c.at("fill_holes").get<bool>();
+    }
     Validate(m);
     return m;
   }
@@ -358,6 +372,10 @@ Validate(const ModelMetadata & m)
   {
     fail("normalization window width must be positive");
   }
+  if (m.cleanUp.keepComponents > CleanUp::MostComponents)
+  {
+    fail("clean_up keep_components must be at most " + std::to_string(CleanUp::MostComponents));
+  }
   const QualityReference & q = m.quality;
   if (q.present)
   {
@@ -371,7 +389,8 @@ Validate(const ModelMetadata & m)
     {
       fail("quality label fraction must be a range within [0, 1]");
     }
-    for (const double limit : { q.intensityDistanceLimit, q.meanEntropyLimit, q.uncertainOutlineLimit, q.strayShareLimit })
+    for (const double limit :
+         { q.intensityDistanceLimit, q.meanEntropyLimit, q.uncertainOutlineLimit, q.strayShareLimit })
     {
       if (!(limit >= 0.0 && std::isfinite(limit)))
       {

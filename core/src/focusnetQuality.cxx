@@ -10,7 +10,9 @@
 #include <cmath>
 #include <cstdio>
 #include <functional>
+#include <iterator>
 #include <numeric>
+#include <sstream>
 
 namespace focusnet
 {
@@ -206,72 +208,249 @@ IntensityDistance(const IntensityQuantiles & measured, const IntensityQuantiles 
   return sum / static_cast<double>(last - first + 1) / spread;
 }
 
+namespace
+{
+/** The face-connected components of the voxels of a volume that are label (or, with label false, background): runs
+ * along x joined with the overlapping runs of the row above and of the row one slice before. */
+struct RunComponents
+{
+  std::vector<Run>          runs;
+  std::vector<std::int64_t> rowOf; ///< the row (y + height * z) of each run
+  RunSets                   sets;
+
+  RunComponents(const std::uint8_t * labels, const std::array<std::int64_t, 3> & size, bool label)
+  {
+    const auto [width, height, depth] = size;
+    const std::int64_t       rows = height * depth;
+    std::vector<std::size_t> rowFirst(static_cast<std::size_t>(rows) + 1,
+                                      0); // runs of row r: [rowFirst[r], rowFirst[r+1])
+    for (std::int64_t row = 0; row < rows; ++row)
+    {
+      rowFirst[row] = runs.size();
+      const std::uint8_t * line = labels + row * width;
+      for (std::int64_t x = 0; x < width;)
+      {
+        if ((line[x] != 0) != label)
+        {
+          ++x;
+          continue;
+        }
+        const std::int64_t begin = x;
+        while (x < width && (line[x] != 0) == label)
+        {
+          ++x;
+        }
+        runs.push_back({ begin, x });
+        rowOf.push_back(row);
+        sets.Add();
+      }
+      const std::size_t  end = runs.size();
+      const std::int64_t y = row % height;
+      if (y > 0)
+      {
+        JoinOverlapping(runs, rowFirst[row], end, rowFirst[row - 1], rowFirst[row], sets);
+      }
+      if (row >= height)
+      {
+        JoinOverlapping(runs, rowFirst[row], end, rowFirst[row - height], rowFirst[row - height + 1], sets);
+      }
+    }
+  }
+
+  /** Voxels per component, by the index of its root run (0 for runs that are not roots). */
+  std::vector<std::uint64_t>
+  Sizes()
+  {
+    std::vector<std::uint64_t> voxels(runs.size(), 0);
+    for (std::size_t i = 0; i < runs.size(); ++i)
+    {
+      voxels[sets.Find(i)] += static_cast<std::uint64_t>(runs[i].end - runs[i].begin);
+    }
+    return voxels;
+  }
+};
+
+/** The root runs of the largest keep components, largest first (ties: the one met first). */
+std::vector<std::size_t>
+LargestRoots(RunComponents & parts, const std::vector<std::uint64_t> & voxels, std::size_t keep)
+{
+  std::vector<std::size_t> roots;
+  for (std::size_t i = 0; i < parts.runs.size(); ++i)
+  {
+    if (parts.sets.Find(i) == i)
+    {
+      roots.push_back(i);
+    }
+  }
+  keep = std::min(keep, roots.size());
+  std::partial_sort(roots.begin(),
+                    roots.begin() + static_cast<std::ptrdiff_t>(keep),
+                    roots.end(),
+                    [&voxels](std::size_t a, std::size_t b)
+                    { return voxels[a] > voxels[b] || (voxels[a] == voxels[b] && a < b); });
+  roots.resize(keep);
+  return roots;
+}
+
+/** Labels the holes of one slice of width x height (x fastest): the background regions that touch no border. */
+void
+FillSliceHoles(std::uint8_t * slice, std::int64_t width, std::int64_t height, std::uint8_t value)
+{
+  RunComponents             background(slice, { width, height, 1 }, false);
+  std::vector<std::uint8_t> open(background.runs.size(), 0);
+  for (std::size_t i = 0; i < background.runs.size(); ++i)
+  {
+    const Run &        run = background.runs[i];
+    const std::int64_t y = background.rowOf[i];
+    if (run.begin == 0 || run.end == width || y == 0 || y == height - 1)
+    {
+      open[background.sets.Find(i)] = 1;
+    }
+  }
+  for (std::size_t i = 0; i < background.runs.size(); ++i)
+  {
+    if (!open[background.sets.Find(i)])
+    {
+      const Run & run = background.runs[i];
+      std::fill(slice + background.rowOf[i] * width + run.begin, slice + background.rowOf[i] * width + run.end, value);
+    }
+  }
+}
+} // namespace
+
 Components
 CountComponents(const std::uint8_t * labels, const std::array<std::int64_t, 3> & size)
+{
+  if (size[0] <= 0 || size[1] <= 0 || size[2] <= 0)
+  {
+    return {};
+  }
+  RunComponents                    parts(labels, size, true);
+  const std::vector<std::uint64_t> voxels = parts.Sizes();
+  Components                       result;
+  result.labelVoxels = std::accumulate(voxels.begin(), voxels.end(), std::uint64_t{ 0 });
+  for (std::size_t i = 0; i < parts.runs.size(); ++i)
+  {
+    result.count += parts.sets.Find(i) == i;
+  }
+  std::uint64_t kept = 0;
+  for (const std::size_t root : LargestRoots(parts, voxels, KeptParts))
+  {
+    kept += voxels[root];
+  }
+  result.outsideLargest = result.labelVoxels - kept;
+  return result;
+}
+
+std::uint64_t
+ApplyCleanUp(std::uint8_t *                      labels,
+             const std::array<std::int64_t, 3> & size,
+             unsigned int                        sliceAxis,
+             const CleanUp &                     recipe,
+             std::uint8_t                        value)
 {
   const auto [width, height, depth] = size;
   if (width <= 0 || height <= 0 || depth <= 0)
   {
-    return {};
+    return 0;
   }
-  const std::int64_t rows = height * depth;
-  std::vector<Run>         runs;
-  std::vector<std::size_t> rowFirst(static_cast<std::size_t>(rows) + 1, 0); // runs of row r: [rowFirst[r], rowFirst[r+1])
-  RunSets                  sets;
-  for (std::int64_t row = 0; row < rows; ++row)
+  if (recipe.keepComponents != 0)
   {
-    rowFirst[row] = runs.size();
-    const std::uint8_t * line = labels + row * width;
-    for (std::int64_t x = 0; x < width;)
+    RunComponents                    parts(labels, size, true);
+    const std::vector<std::uint64_t> voxels = parts.Sizes();
+    std::vector<std::uint8_t>        kept(parts.runs.size(), 0);
+    for (const std::size_t root : LargestRoots(parts, voxels, recipe.keepComponents))
     {
-      if (line[x] == 0)
-      {
-        ++x;
-        continue;
-      }
-      const std::int64_t begin = x;
-      while (x < width && line[x] != 0)
-      {
-        ++x;
-      }
-      runs.push_back({ begin, x });
-      sets.Add();
+      kept[root] = 1;
     }
-    const std::size_t end = runs.size();
-    const std::int64_t y = row % height;
-    if (y > 0)
+    for (std::size_t i = 0; i < parts.runs.size(); ++i)
     {
-      JoinOverlapping(runs, rowFirst[row], end, rowFirst[row - 1], rowFirst[row], sets);
-    }
-    if (row >= height)
-    {
-      JoinOverlapping(runs, rowFirst[row], end, rowFirst[row - height], rowFirst[row - height + 1], sets);
+      if (!kept[parts.sets.Find(i)])
+      {
+        std::uint8_t * line = labels + parts.rowOf[i] * width;
+        std::fill(line + parts.runs[i].begin, line + parts.runs[i].end, std::uint8_t{ 0 });
+      }
     }
   }
-  rowFirst[rows] = runs.size();
+  if (recipe.fillHoles)
+  {
+    if (sliceAxis == 2)
+    {
+      for (std::int64_t z = 0; z < depth; ++z)
+      {
+        FillSliceHoles(labels + z * width * height, width, height, value);
+      }
+    }
+    else
+    {
+      // A slice across x or y is gathered into its own buffer (its first axis the lower of the other two), filled,
+      // and put back.
+      const std::int64_t        along = sliceAxis == 0 ? height : width, across = depth;
+      const std::int64_t        slices = sliceAxis == 0 ? width : height;
+      std::vector<std::uint8_t> slice(static_cast<std::size_t>(along * across));
+      auto                      at = [&](std::int64_t s, std::int64_t a, std::int64_t c) -> std::uint8_t &
+      {
+        const std::int64_t x = sliceAxis == 0 ? s : a, y = sliceAxis == 0 ? a : s;
+        return labels[(c * height + y) * width + x];
+      };
+      for (std::int64_t s = 0; s < slices; ++s)
+      {
+        for (std::int64_t c = 0; c < across; ++c)
+        {
+          for (std::int64_t a = 0; a < along; ++a)
+          {
+            slice[c * along + a] = at(s, a, c);
+          }
+        }
+        FillSliceHoles(slice.data(), along, across, value);
+        for (std::int64_t c = 0; c < across; ++c)
+        {
+          for (std::int64_t a = 0; a < along; ++a)
+          {
+            at(s, a, c) = slice[c * along + a];
+          }
+        }
+      }
+    }
+  }
+  return static_cast<std::uint64_t>(width * height * depth - std::count(labels, labels + width * height * depth, 0));
+}
 
-  std::vector<std::uint64_t> voxels(runs.size(), 0);
-  Components                 result;
-  for (std::size_t i = 0; i < runs.size(); ++i)
+std::vector<std::string>
+ParseFlagNames(const std::string & text)
+{
+  std::vector<std::string> names;
+  std::istringstream       words(text);
+  for (std::string name; words >> name;)
   {
-    const auto length = static_cast<std::uint64_t>(runs[i].end - runs[i].begin);
-    voxels[sets.Find(i)] += length;
-    result.labelVoxels += length;
-  }
-  std::vector<std::uint64_t> sizes;
-  for (std::size_t i = 0; i < runs.size(); ++i)
-  {
-    if (sets.Find(i) == i)
+    if (std::find(std::begin(QualityFlagNames), std::end(QualityFlagNames), name) == std::end(QualityFlagNames))
     {
-      sizes.push_back(voxels[i]);
+      std::string known;
+      for (const char * flag : QualityFlagNames)
+      {
+        known += (known.empty() ? "" : ", ") + std::string(flag);
+      }
+      throw Error("'" + name + "' is not a quality flag (" + known + ")");
     }
+    names.push_back(name);
   }
-  result.count = sizes.size();
-  const std::size_t kept = std::min(KeptParts, sizes.size());
-  std::partial_sort(sizes.begin(), sizes.begin() + static_cast<std::ptrdiff_t>(kept), sizes.end(), std::greater<>());
-  result.outsideLargest =
-    result.labelVoxels - std::accumulate(sizes.begin(), sizes.begin() + static_cast<std::ptrdiff_t>(kept), std::uint64_t{ 0 });
-  return result;
+  return names;
+}
+
+std::string
+DescribeCleanUp(const CleanUp & recipe)
+{
+  std::string text;
+  if (recipe.keepComponents != 0)
+  {
+    text = recipe.keepComponents == 1 ? std::string("keep the largest component")
+                                      : "keep the " + std::to_string(recipe.keepComponents) + " largest components";
+  }
+  if (recipe.fillHoles)
+  {
+    text += text.empty() ? "fill holes" : ", fill holes";
+  }
+  return text.empty() ? "none" : text;
 }
 
 SliceQuality
@@ -292,9 +471,8 @@ MeasureSlice(const float * probabilities, std::int64_t height, std::int64_t widt
   {
     for (std::int64_t x = 0; x < width; ++x)
     {
-      outline[y * width + x] =
-        label[y * width + x] != 0 &&
-        (background(y - 1, x) || background(y + 1, x) || background(y, x - 1) || background(y, x + 1));
+      outline[y * width + x] = label[y * width + x] != 0 && (background(y - 1, x) || background(y + 1, x) ||
+                                                             background(y, x - 1) || background(y, x + 1));
     }
   }
   std::vector<std::uint8_t> alongX(pixels), band(pixels);
@@ -397,7 +575,7 @@ FlagQuality(const SeriesQuality &    quality,
   auto                     percent = [](double share) { return Format("%.1f%%", 100.0 * share); };
   if (quality.labelVoxels == 0)
   {
-    flags.push_back({ "no-target", "no " + label + " in any slice" });
+    flags.push_back({ QualityFlagNames[0], "no " + label + " in any slice" });
   }
   if (!reference.present)
   {
@@ -419,12 +597,12 @@ FlagQuality(const SeriesQuality &    quality,
   }
   if (!outside.empty())
   {
-    flags.push_back({ "out-of-distribution", outside });
+    flags.push_back({ QualityFlagNames[1], outside });
   }
   if (quality.labelVoxels != 0 && (quality.largestSliceLabel < reference.labelFractionLow ||
                                    quality.largestSliceLabel > reference.labelFractionHigh))
   {
-    flags.push_back({ "implausible-volume",
+    flags.push_back({ QualityFlagNames[2],
                       label + " covers at most " + percent(quality.largestSliceLabel) + " of a slice; " +
                         percent(reference.labelFractionLow) + " to " + percent(reference.labelFractionHigh) +
                         " in the training slices" });
@@ -441,14 +619,14 @@ FlagQuality(const SeriesQuality &    quality,
   }
   if (!uncertain.empty())
   {
-    flags.push_back({ "uncertain", uncertain });
+    flags.push_back({ QualityFlagNames[3], uncertain });
   }
   if (quality.StrayShare() > reference.strayShareLimit)
   {
-    flags.push_back({ "fragmented",
-                      percent(quality.StrayShare()) + " of the " + label + " outside its " +
-                        std::to_string(KeptParts) + " largest parts, in " + std::to_string(quality.components) +
-                        " parts (limit " + percent(reference.strayShareLimit) + ")" });
+    flags.push_back({ QualityFlagNames[4],
+                      percent(quality.StrayShare()) + " of the " + label + " outside its " + std::to_string(KeptParts) +
+                        " largest parts, in " + std::to_string(quality.components) + " parts (limit " +
+                        percent(reference.strayShareLimit) + ")" });
   }
   return flags;
 }

@@ -183,6 +183,14 @@ public:
     return m_SliceQuality;
   }
 
+  /** The face-connected components (6-connected in a volume) of the label the network gave in the last Update,
+   * before the model's clean-up (focusnet::ModelMetadata::cleanUp), which the label output has had. */
+  const focusnet::Components &
+  GetLabelComponents() const
+  {
+    return m_LabelComponents;
+  }
+
 protected:
   FocusNetImageFilter();
   ~FocusNetImageFilter() override = default;
@@ -230,6 +238,9 @@ private:
       itkExceptionMacro(<< e.what());
     }
   }
+  /** Counts the label output's components and cleans it by recipe; axis: the slice axis (ImageDimension for 2D). */
+  void
+  CleanUpLabels(const focusnet::CleanUp & recipe, unsigned int axis, OutputPixelType labelValue);
   template <typename T>
   void
   SetInferenceField(T focusnet::InferenceOptions::*field, const T & value)
@@ -249,6 +260,7 @@ private:
   double                                     m_Threshold{ focusnet::option::Threshold.fallback };
   bool                                       m_GenerateProbabilityMap{ false };
   std::vector<focusnet::SliceQuality>        m_SliceQuality;
+  focusnet::Components                       m_LabelComponents;
   std::unique_ptr<focusnet::InferenceEngine> m_Engine;
   /** The model m_Engine was built from, held so that no other model can take its address while the engine lives. */
   std::shared_ptr<const focusnet::Model> m_EngineModel;

@@ -254,6 +254,7 @@ void
 FocusNetImageFilter<TInputImage, TOutputImage>::GenerateData()
 {
   m_SliceQuality.clear();
+  m_LabelComponents = {};
   const InputImageType * input = this->GetInput();
   OutputImageType *      labels = this->GetOutput();
   const RegionType       region = labels->GetRequestedRegion();
@@ -321,8 +322,8 @@ FocusNetImageFilter<TInputImage, TOutputImage>::GenerateData()
         n,
         [&](SizeValueType s)
         {
-          const RegionType slice = FocusNetDetail::SliceRegion(region, axis, first + s);
-          const float *    p = predictions + s * pixels;
+          const RegionType         slice = FocusNetDetail::SliceRegion(region, axis, first + s);
+          const float *            p = predictions + s * pixels;
           focusnet::SliceQuality & quality = m_SliceQuality[first + s];
           const auto               intensity = quality.intensity; // measured as the slice was filled
           quality = focusnet::MeasureSlice(p, height, width, threshold);
@@ -352,6 +353,7 @@ FocusNetImageFilter<TInputImage, TOutputImage>::GenerateData()
     m_SliceQuality.assign(static_cast<std::size_t>(sliceCount), {});
     this->UpdateProgress(0.0F);
     engine.PredictStream(sliceCount, height, width, channels, fill, take);
+    CleanUpLabels(metadata.cleanUp, axis, labelValue);
   }
   catch (const ExceptionObject &)
   {
@@ -360,6 +362,49 @@ FocusNetImageFilter<TInputImage, TOutputImage>::GenerateData()
   catch (const std::exception & e)
   {
     itkExceptionMacro(<< e.what());
+  }
+}
+
+template <typename TInputImage, typename TOutputImage>
+void
+FocusNetImageFilter<TInputImage, TOutputImage>::CleanUpLabels(const focusnet::CleanUp & recipe,
+                                                              unsigned int              axis,
+                                                              OutputPixelType           labelValue)
+{
+  OutputImageType *            labels = this->GetOutput();
+  const auto                   size = labels->GetBufferedRegion().GetSize();
+  const std::array<int64_t, 3> shape{ static_cast<int64_t>(size[0]),
+                                      static_cast<int64_t>(size[1]),
+                                      ImageDimension == 3 ? static_cast<int64_t>(size[ImageDimension - 1]) : 1 };
+  const auto                   count = static_cast<std::size_t>(shape[0] * shape[1] * shape[2]);
+  OutputPixelType *            buffer = labels->GetBufferPointer();
+  // The components are those of the label the network gave; the clean-up works on bytes, in place when the labels
+  // are bytes.
+  std::vector<std::uint8_t> copy;
+  std::uint8_t *            mask = nullptr;
+  if constexpr (std::is_same_v<OutputPixelType, std::uint8_t>)
+  {
+    mask = buffer;
+  }
+  else
+  {
+    copy.resize(count);
+    std::transform(
+      buffer, buffer + count, copy.begin(), [](OutputPixelType v) { return std::uint8_t{ v != OutputPixelType{} }; });
+    mask = copy.data();
+  }
+  m_LabelComponents = focusnet::CountComponents(mask, shape);
+  if (!recipe.Enabled())
+  {
+    return;
+  }
+  focusnet::ApplyCleanUp(mask, shape, ImageDimension == 3 ? axis : 2, recipe, static_cast<std::uint8_t>(labelValue));
+  if constexpr (!std::is_same_v<OutputPixelType, std::uint8_t>)
+  {
+    for (std::size_t i = 0; i < count; ++i)
+    {
+      buffer[i] = copy[i] != 0 ? labelValue : OutputPixelType{};
+    }
   }
 }
 

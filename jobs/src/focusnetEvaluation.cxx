@@ -76,6 +76,7 @@ Evaluate(const Model &                      model,
     {
       predicted[p] = probabilities[p] >= threshold ? 1 : 0;
     }
+    ApplyCleanUp(predicted.data(), { slice.width, slice.height, 1 }, 2, model.Metadata().cleanUp, 1); // as segment's
     ImageEvaluation evaluation;
     evaluation.name = pairs[i].name;
     evaluation.counts = ConfusionCounts::Count(slice.mask.data(), predicted.data(), pixels);

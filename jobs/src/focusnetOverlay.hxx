@@ -20,6 +20,11 @@
 namespace focusnet
 {
 
+/** Marks a picture of width x height RGB pixels (row by row) as flagged: a FlagColour border and the flags' names,
+ * one a line, in its top left corner on a black ground (clipped to the picture). Nothing without flags. */
+void
+MarkFlags(std::uint8_t * rgb, std::int64_t width, std::int64_t height, const std::vector<std::string> & flags);
+
 /** A mosaic of options.slices slices across axis (evenly spaced; one: the middle one), the label's outline drawn in
  * colour: two pixels wide, the label's edge pixels and the background pixels touching them. Gray images are shown
  * in DisplayWindow's window, RGB images as they are. */
@@ -111,6 +116,7 @@ WriteOverlay(const TImage *                      image,
       }
     }
   }
+  MarkFlags(reinterpret_cast<std::uint8_t *>(picture->GetBufferPointer()), columns * width, rows * height, options.flags);
   WriteImageAtomically(picture.GetPointer(), fileName);
 }
 

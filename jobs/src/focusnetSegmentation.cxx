@@ -58,17 +58,16 @@ Segment(const ImageSource &                  source,
   result.source = source;
   const auto size = filter->GetOutput()->GetBufferedRegion().GetSize();
   result.slices = dimension == 3 ? size[filter->GetSliceAxis()] : 1;
-  const Components parts = CountComponents(
-    filter->GetOutput()->GetBufferPointer(),
-    { static_cast<std::int64_t>(size[0]), static_cast<std::int64_t>(size[1]), dimension == 3 ? static_cast<std::int64_t>(size[2]) : 1 });
   result.sliceQuality = filter->GetSliceQuality();
   const QualityReference & reference = model->Metadata().quality;
-  result.quality = SummarizeQuality(result.sliceQuality, parts, reference);
+  result.quality = SummarizeQuality(result.sliceQuality, filter->GetLabelComponents(), reference);
   result.flags = FlagQuality(result.quality,
                              reference,
                              source.dicomInstances.empty() ? std::string() : source.dicomInstances.front().modality,
                              model->Metadata().label.name);
-  result.labelVoxels = parts.labelVoxels;
+  const auto * labels = filter->GetOutput()->GetBufferPointer();
+  result.labelVoxels = static_cast<std::uint64_t>(std::count_if(
+    labels, labels + filter->GetOutput()->GetBufferedRegion().GetNumberOfPixels(), [](auto v) { return v != 0; }));
   double voxel = 1.0;
   for (unsigned int d = 0; d < dimension; ++d)
   {
@@ -83,12 +82,13 @@ Segment(const ImageSource &                  source,
     if (!options.overlayFileName.empty())
     {
       const unsigned int axis = dimension == 3 ? filter->GetSliceAxis() : dimension;
-      WriteOverlay(image.GetPointer(),
-                   filter->GetOutput(),
-                   axis,
-                   model->Metadata().label.color,
-                   OverlayOptions{},
-                   options.overlayFileName);
+      OverlayOptions     overlay;
+      for (const QualityFlag & flag : result.flags)
+      {
+        overlay.flags.push_back(flag.name);
+      }
+      WriteOverlay(
+        image.GetPointer(), filter->GetOutput(), axis, model->Metadata().label.color, overlay, options.overlayFileName);
       written.push_back(options.overlayFileName);
     }
     if (!options.probabilityFileName.empty())

@@ -160,6 +160,41 @@ def test_real_data_ct_snapshot_and_overlay_mosaic(tmp_path):
     assert np.count_nonzero(np.all(mosaic == LABEL_COLOUR, axis=-1)) > 500
 
 
+AMBER = np.array([255, 176, 0])  # a flagged picture's border and text
+
+
+def test_real_data_a_flagged_result_is_framed_in_amber_with_its_flag_name(tmp_path):
+    # The abdominal CT's false lung is flagged implausible-volume; segment's overlay shows it.
+    series = SHARED_DATA / "dicom_samples/ct_series_uids_restored"
+    result = focusnet("segment", series, tmp_path / "ct.nrrd", "--overlay", tmp_path / "ct.png", "--threads", 2)
+    assert result.returncode == 0, result.stderr
+    assert "flagged implausible-volume" in result.stdout
+    pixels = read_rgb(tmp_path / "ct.png")
+    amber = np.all(pixels == AMBER, axis=-1)
+    # 512 x 512: a border of 512 / 100 = 5 pixels all round, and nothing amber inside it but the text.
+    assert pixels.shape == (512, 512, 3)
+    ring = np.ones((512, 512), bool)
+    ring[5:-5, 5:-5] = False
+    assert amber[ring].all()
+    # The name in letters 2 x 2 pixels large, in cells of 12, half a cell in from the border, on a black ground of
+    # its 18 letters and one more cell, 18 pixels high.
+    ys, xs = np.nonzero(amber[5:-5, 5:-5])
+    assert ys.max() < 18 and 5 + 6 + 17 * 12 <= 5 + xs.max() < 5 + 6 + 18 * 12
+    ground = pixels[5:5 + 18, 5:5 + 19 * 12]
+    assert np.all((ground == 0) | (ground == AMBER), axis=-1).all()
+    assert np.count_nonzero(np.all(ground == AMBER, axis=-1)) > 18 * 2 * 2 * 8  # every letter drawn
+    # The bundled lung slice is flagged nothing: no amber at all.
+    result = focusnet("segment", LUNG_SLICE, tmp_path / "lung.nrrd", "--overlay", tmp_path / "lung.png")
+    assert result.returncode == 0 and ": flagged" not in result.stdout
+    assert not np.all(read_rgb(tmp_path / "lung.png") == AMBER, axis=-1).any()
+    # focusnet overlay takes the flags as summary.csv lists them, and refuses a name that is not one.
+    result = focusnet("overlay", series, tmp_path / "ct.nrrd", tmp_path / "bad.png", "--flags", "no-target bogus")
+    assert result.returncode != 0 and not (tmp_path / "bad.png").exists()
+    assert result.stderr.strip().splitlines() == [
+        "focusnet: error: --flags: 'bogus' is not a quality flag (no-target, out-of-distribution, implausible-volume, "
+        "uncertain, fragmented)"]
+
+
 @pytest.mark.skipif(not os.environ.get("FOCUSNET_VTK_EXAMPLE"), reason="examples/ is not built")
 def test_real_data_the_vtk_pipeline_example_runs_to_its_end(tmp_path):
     """examples/VTKPipeline.cxx on the real CT series: it exits 0 (a crash after its line fails here), its surface

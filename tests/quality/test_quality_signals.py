@@ -208,3 +208,65 @@ def test_real_data_series_signals_and_flags_match_numpy_in_every_report(model, t
     subprocess.run([EXECUTABLE, "batch", str(CT_SERIES), str(out), "--merge"], check=True, capture_output=True)
     assert {name: float(csv_row()[name]) for name in NAMES} == pytest.approx(summary["quality"], rel=1e-5)
     assert csv_row()["flags"] == "implausible-volume"
+
+
+def scipy_clean_up(label, keep, fill):
+    """The model's clean-up with scipy: keep the keep largest face-connected components of a (z, y, x) label, then
+    fill each slice's holes (background not 4-connected to the slice's border)."""
+    label = label.copy()
+    if keep:
+        components, count = ndimage.label(label)
+        sizes = np.bincount(components.ravel())[1:]
+        kept = np.argsort(-sizes, kind="stable")[:keep] + 1
+        label = np.isin(components, kept)
+    if fill:
+        label = np.array([ndimage.binary_fill_holes(z) for z in label])
+    return label
+
+
+def test_clean_up_of_the_model_file_matches_scipy_and_the_signals_describe_the_network(model, tmp_path):
+    if not CT_SERIES.is_dir():
+        pytest.skip("no shared data")
+    # The recipe is written into a copy of the model by focusnet calibrate; the weights and the reference stay.
+    recipes = {"keep2fill": ["--keep-components", "2", "--fill-holes"], "keep1": ["--keep-components", "1"]}
+    for name, flags in recipes.items():
+        subprocess.run([EXECUTABLE, "calibrate", str(LUNG_MODEL), str(tmp_path / (name + ".fnm")), "--modality", "CT",
+                        "--training", str(SOURCE_DIR / "docs/training/lung-training-split.txt"),
+                        "--validation", str(SOURCE_DIR / "docs/training/lung-validation-split.txt"), "--threads", "2"]
+                       + flags, check=True, capture_output=True)
+    cleaned = focusnet.Model(str(tmp_path / "keep2fill.fnm"), threads=2)
+    assert cleaned.metadata["clean_up"] == {"keep_components": 2, "fill_holes": True}
+    assert cleaned.metadata["quality"]["limits"] == pytest.approx(model.metadata["quality"]["limits"], rel=1e-9)
+    assert "clean_up" not in model.metadata
+
+    # The abdominal series in 3D, and the lung slice turned a quarter turn (many pieces) in 2D.
+    turned = np.rot90(np.asarray(focusnet.read_image(str(SHARED_DATA / "kaggle_lung_ct_2d/images/ID_0188_Z_0137.tif"))[0],
+                                 np.float32)).copy()
+    write_nrrd(tmp_path / "turned.nrrd", turned)
+    for source in [CT_SERIES, tmp_path / "turned.nrrd"]:
+        raw_result, _ = segment(model, source, tmp_path)
+        raw = read_nrrd(tmp_path / "label.nrrd") != 0
+        raw = raw.reshape((-1,) + raw.shape[-2:])
+        result, _ = segment(cleaned, source, tmp_path)
+        label = read_nrrd(tmp_path / "label.nrrd")
+        expected = scipy_clean_up(raw, 2, True)
+        assert (expected != raw).any(), source  # the clean-up changes something here
+        assert np.array_equal(label.reshape(expected.shape) != 0, expected), source
+        assert set(np.unique(label)) <= {0, 1}
+        assert result["label_voxels"] == expected.sum()
+        # The signals and flags are those of the network's label, before the clean-up.
+        assert result["quality"] == raw_result["quality"] and result["flags"] == raw_result["flags"]
+
+    # focusnet evaluate cleans the same way: its Dice is that of the scipy-cleaned label against the mask.
+    pair = "kaggle_lung_ct_2d/images/ID_0078_Z_0058.tif,kaggle_lung_ct_2d/masks/ID_0078_Z_0058.tif"
+    (tmp_path / "list.txt").write_text(",".join(str(SHARED_DATA / part) for part in pair.split(",")) + "\n")
+    subprocess.run([EXECUTABLE, "evaluate", "--model", str(tmp_path / "keep1.fnm"), "--list", str(tmp_path / "list.txt"),
+                    "--csv", str(tmp_path / "evaluate.csv"), "--threads", "2"], check=True, capture_output=True)
+    row, pooled = csv.DictReader((tmp_path / "evaluate.csv").open())
+    assert pooled["name"] == "(pooled)"
+    segment(model, SHARED_DATA / pair.split(",")[0], tmp_path)
+    one = scipy_clean_up(read_nrrd(tmp_path / "label.nrrd")[None] != 0, 1, False)[0]
+    mask = np.asarray(focusnet.read_image(str(SHARED_DATA / pair.split(",")[1]))[0]) != 0
+    dice = 2 * (one & mask).sum() / (one.sum() + mask.sum())
+    assert dice < 0.9  # one lung of two
+    assert float(row["DI"]) == pytest.approx(dice, abs=1e-5)
