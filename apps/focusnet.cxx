@@ -645,7 +645,9 @@ struct CalibrateCommand
   std::string                modelFile, output, training, validation, modality;
   focusnet::InferenceOptions options;
   focusnet::CleanUp          cleanUp;
-  bool                       overwrite{ false };
+  bool                       overwrite{ false }, noCleanUp{ false };
+  CLI::Option *              keepOption{ nullptr };
+  CLI::Option *              fillOption{ nullptr };
 
   void
   Add(CLI::App & app)
@@ -658,12 +660,16 @@ struct CalibrateCommand
     command->add_option("--training", training, "The training split: a file of \"image,mask\" lines")->required();
     command->add_option("--validation", validation, "The validation split, the same way")->required();
     command->add_option("--modality", modality, "The DICOM modality of the training images (e.g. CT)");
-    command
-      ->add_option("--keep-components",
-                   cleanUp.keepComponents,
-                   "Clean-up the model's users get: keep the label's N largest connected components (0: all)")
-      ->check(CLI::Range(std::uint32_t{ 0 }, focusnet::CleanUp::MostComponents));
-    command->add_flag("--fill-holes", cleanUp.fillHoles, "Clean-up: fill the holes of the label in each slice");
+    // The clean-up: the model's own is kept unless these say otherwise.
+    keepOption = command
+                   ->add_option("--keep-components",
+                                cleanUp.keepComponents,
+                                "Clean-up the model's users get: keep the label's N largest connected components (0: "
+                                "all); with --fill-holes or alone, it replaces the model's clean-up")
+                   ->check(CLI::Range(std::uint32_t{ 0 }, focusnet::CleanUp::MostComponents));
+    fillOption =
+      command->add_flag("--fill-holes", cleanUp.fillHoles, "Clean-up: fill the holes of the label in each slice");
+    command->add_flag("--no-clean-up", noCleanUp, "Remove the model's clean-up")->excludes(keepOption, fillOption);
     focusnet::AddInferenceArguments(*command, options);
     command->add_flag("--overwrite", overwrite, "Replace an existing output file");
   }
@@ -676,7 +682,10 @@ struct CalibrateCommand
     const auto      trainingPairs = focusnet::ReadImagePairList(training);
     const auto      validationPairs = focusnet::ReadImagePairList(validation);
     focusnet::Model model = focusnet::Model::Load(modelFile);
-    model.SetCleanUp(cleanUp);
+    if (noCleanUp || keepOption->count() != 0 || fillOption->count() != 0)
+    {
+      model.SetCleanUp(cleanUp);
+    }
     focusnet::TerminalProgress       progress("calibrating");
     const focusnet::QualityReference reference =
       focusnet::CalibrateQuality(model,
@@ -692,7 +701,8 @@ struct CalibrateCommand
               << reference.intensityDistanceLimit << ", mean entropy " << reference.meanEntropyLimit
               << " bit, uncertain outline " << reference.uncertainOutlineLimit << ", stray share "
               << reference.strayShareLimit << "; label fraction " << reference.labelFractionLow << " to "
-              << reference.labelFractionHigh << "\nclean-up: " << focusnet::DescribeCleanUp(cleanUp) << '\n';
+              << reference.labelFractionHigh << "\nclean-up: " << focusnet::DescribeCleanUp(model.Metadata().cleanUp)
+              << '\n';
   }
 };
 

@@ -170,7 +170,7 @@ print("\nThe abdominal CT: %.1f mL of 'lung', flags: %s" % (
 # 3. The clean-up: each recipe recorded by focusnet calibrate in a copy of the model, evaluated on the validation split
 # with focusnet evaluate (Dice and HD95 before and after) and run on the abdominal CT.
 print("\n## The clean-up on the validation split\n")
-print("| recipe | Dice, pooled | Dice, per slice mean ± sd | HD95 (px), mean ± sd | slices with a lower Dice | "
+print("| recipe | Dice, pooled | Dice, per slice mean ± sd | HD95, mean ± sd | slices with a lower Dice | "
       "abdominal CT, mL |\n|---|---|---|---|---|---|")
 recipes = {"none": [], "keep the 2 largest components": ["--keep-components", "2"], "fill holes": ["--fill-holes"],
            "keep 2, fill holes": ["--keep-components", "2", "--fill-holes"]}

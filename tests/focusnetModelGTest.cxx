@@ -394,9 +394,10 @@ TEST(FocusNetMetadata, TheCleanUpRecipeIsReadBackAndCheckedByName)
     return changed;
   };
   ExpectErrorContaining([&] { ModelMetadataFromJson(with(R"({"fill_holes":true,"keep_components":1001})")); },
-                        { "keep_components must be at most 1000" });
+                        { "keep_components must be at most 1000, not 1001" });
   ExpectErrorContaining([&] { ModelMetadataFromJson(with(R"({"fill_holes":true,"keep_components":-1})")); },
                         { "clean_up keep_components" });
   ExpectErrorContaining([&] { ModelMetadataFromJson(with(R"({"fill_holes":"yes","keep_components":2})")); },
-                        { "clean_up fill_holes must be true or false" });
+                        { "clean_up fill_holes must be true or false, not \"yes\"" });
+  ExpectErrorContaining([&] { ModelMetadataFromJson(with("5")); }, { "clean_up is not an object (5)" });
 }

@@ -185,22 +185,30 @@ TEST(FocusNetQuality, CleanUpKeepsTheLargestPartsAndFillsHolesInTheirSlices)
 
 TEST(FocusNetQuality, HolesAreFilledInTheSlicesAcrossTheSliceAxis)
 {
-  // A 3 x 3 x 3 volume whose x = 1 plane is a ring around (y, z) = (1, 1): a hole in that plane, open along x.
-  std::vector<std::uint8_t> labels(27, 0);
-  auto at = [&labels](int x, int y, int z) -> std::uint8_t & { return labels[(z * 3 + y) * 3 + x]; };
-  for (int y = 0; y < 3; ++y)
+  // A 4 x 5 x 6 volume (x, y, z) with two rings of 8 voxels: A in the plane x = 1 around (y, z) = (1, 1), B in the
+  // plane y = 4 around (x, z) = (2, 4). Each has a hole only in slices across its own plane's axis.
+  const std::int64_t        width = 4, height = 5, depth = 6;
+  std::vector<std::uint8_t> volume(width * height * depth, 0);
+  auto                      at = [&volume](std::int64_t x, std::int64_t y, std::int64_t z) -> std::uint8_t &
+  { return volume[(z * 5 + y) * 4 + x]; };
+  for (std::int64_t a = 0; a < 3; ++a)
   {
-    for (int z = 0; z < 3; ++z)
+    for (std::int64_t b = 0; b < 3; ++b)
     {
-      at(1, y, z) = (y == 1 && z == 1) ? 0 : 1;
+      if (a != 1 || b != 1)
+      {
+        at(1, a, b) = 1;         // A: y = a, z = b
+        at(1 + a, 4, 3 + b) = 1; // B: x = 1 + a, z = 3 + b
+      }
     }
   }
-  std::vector<std::uint8_t> across = labels;
-  // Slices across z (axis 2) and y (axis 1) cut the ring into pieces that reach their border: nothing to fill.
-  EXPECT_EQ(focusnet::ApplyCleanUp(labels.data(), { 3, 3, 3 }, 2, { 0, true }, 1), 8U);
-  EXPECT_EQ(focusnet::ApplyCleanUp(labels.data(), { 3, 3, 3 }, 1, { 0, true }, 1), 8U);
-  // Across x the plane x = 1 is one slice, and its centre a hole.
-  EXPECT_EQ(focusnet::ApplyCleanUp(across.data(), { 3, 3, 3 }, 0, { 0, true }, 1), 9U);
-  EXPECT_EQ(at(1, 1, 1), 0);
-  EXPECT_EQ(across[(1 * 3 + 1) * 3 + 1], 1);
+  const std::vector<std::uint8_t> rings = volume;
+  EXPECT_EQ(focusnet::ApplyCleanUp(volume.data(), { width, height, depth }, 2, { 0, true }, 1), 16U);
+  EXPECT_EQ(volume, rings);
+  EXPECT_EQ(focusnet::ApplyCleanUp(volume.data(), { width, height, depth }, 0, { 0, true }, 1), 17U);
+  EXPECT_EQ(at(1, 1, 1), 1);
+  volume = rings;
+  EXPECT_EQ(focusnet::ApplyCleanUp(volume.data(), { width, height, depth }, 1, { 0, true }, 1), 17U);
+  EXPECT_EQ(at(2, 4, 4), 1);
+  EXPECT_THROW(focusnet::ApplyCleanUp(volume.data(), { width, height, depth }, 3, { 0, true }, 1), std::exception);
 }

@@ -278,10 +278,15 @@ ModelMetadataFromJson(const std::string & text)
     if (j.contains("clean_up"))
     {
       const json & c = j.at("clean_up");
+      if (!c.is_object())
+      {
+        throw Error("invalid model metadata: clean_up is not an object (" + c.dump() + ")");
+      }
       m.cleanUp.keepComponents = Get<std::uint32_t>(c, "keep_components", "clean_up keep_components");
       if (!c.contains("fill_holes") || !c.at("fill_holes").is_boolean())
       {
-        throw Error("invalid model metadata: clean_up fill_holes must be true or false");
+        throw Error("invalid model metadata: clean_up fill_holes must be true or false, not " +
+                    (c.contains("fill_holes") ? c.at("fill_holes").dump() : std::string("missing")));
       }
       m.cleanUp.fillHoles = c.at("fill_holes").get<bool>();
     }
@@ -374,7 +379,8 @@ Validate(const ModelMetadata & m)
   }
   if (m.cleanUp.keepComponents > CleanUp::MostComponents)
   {
-    fail("clean_up keep_components must be at most " + std::to_string(CleanUp::MostComponents));
+    fail("clean_up keep_components must be at most " + std::to_string(CleanUp::MostComponents) + ", not " +
+         std::to_string(m.cleanUp.keepComponents));
   }
   const QualityReference & q = m.quality;
   if (q.present)

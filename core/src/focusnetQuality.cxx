@@ -222,8 +222,7 @@ struct RunComponents
   {
     const auto [width, height, depth] = size;
     const std::int64_t       rows = height * depth;
-    std::vector<std::size_t> rowFirst(static_cast<std::size_t>(rows) + 1,
-                                      0); // runs of row r: [rowFirst[r], rowFirst[r+1])
+    std::vector<std::size_t> rowFirst(static_cast<std::size_t>(rows), 0); // the index of each row's first run
     for (std::int64_t row = 0; row < rows; ++row)
     {
       rowFirst[row] = runs.size();
@@ -350,6 +349,10 @@ ApplyCleanUp(std::uint8_t *                      labels,
              std::uint8_t                        value)
 {
   const auto [width, height, depth] = size;
+  if (sliceAxis > 2)
+  {
+    throw Error("clean-up: slice axis " + std::to_string(sliceAxis) + " is not 0, 1 or 2");
+  }
   if (width <= 0 || height <= 0 || depth <= 0)
   {
     return 0;

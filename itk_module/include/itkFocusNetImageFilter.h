@@ -34,7 +34,8 @@ namespace itk
  *
  * The filter needs whole slices: it enlarges the requested region to full slices and keeps the
  * requested range along SliceAxis, so a StreamingImageFilter over slices gives the same result as one
- * Update() while holding only the slices of one stream in memory.
+ * Update() while holding only the slices of one stream in memory. A model whose clean-up keeps the largest
+ * components (focusnet::CleanUp) needs the whole volume, and gets it at every request.
  *
  * \ingroup FocusNet
  */

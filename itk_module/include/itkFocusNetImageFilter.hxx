@@ -220,7 +220,11 @@ FocusNetImageFilter<TInputImage, TOutputImage>::EnlargeOutputRequestedRegion(Dat
   auto * image = dynamic_cast<ImageBase<ImageDimension> *>(output);
   if (image != nullptr)
   {
-    image->SetRequestedRegion(WholeSlices(image->GetRequestedRegion()));
+    // A clean-up that keeps the largest components needs them all: the whole volume at once.
+    const auto model = this->GetModel();
+    const bool wholeVolume = model && model->Metadata().cleanUp.keepComponents != 0;
+    image->SetRequestedRegion(wholeVolume ? image->GetLargestPossibleRegion()
+                                          : WholeSlices(image->GetRequestedRegion()));
   }
 }
 

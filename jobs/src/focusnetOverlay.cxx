@@ -84,16 +84,6 @@ MarkFlags(std::uint8_t * rgb, std::int64_t width, std::int64_t height, const std
   // Sizes that grow with the picture: a 512-pixel picture gets a 5-pixel border and letters drawn 2 x 2.
   const std::int64_t border = std::max<std::int64_t>(2, std::min(width, height) / 100);
   const std::int64_t scale = std::max<std::int64_t>(1, std::min(width, height) / 256);
-  for (std::int64_t y = 0; y < height; ++y)
-  {
-    for (std::int64_t x = 0; x < width; ++x)
-    {
-      if (x < border || y < border || x >= width - border || y >= height - border)
-      {
-        paint(x, y, FlagColour);
-      }
-    }
-  }
   const std::int64_t cell = (GlyphWidth + 1) * scale, line = (GlyphHeight + 2) * scale;
   std::int64_t       top = border;
   for (const std::string & flag : flags)
@@ -135,6 +125,17 @@ MarkFlags(std::uint8_t * rgb, std::int64_t width, std::int64_t height, const std
       }
     }
     top += line;
+  }
+  // The border last: text that does not fit stops at it.
+  for (std::int64_t y = 0; y < height; ++y)
+  {
+    for (std::int64_t x = 0; x < width; ++x)
+    {
+      if (x < border || y < border || x >= width - border || y >= height - border)
+      {
+        paint(x, y, FlagColour);
+      }
+    }
   }
 }
 

@@ -5,6 +5,7 @@ FOCUSNET_ORTHANC_DICOMWEB)."""
 import json
 import os
 import pathlib
+import random
 import socket
 import subprocess
 import time
@@ -12,9 +13,19 @@ import urllib.request
 
 
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free loopback port below Linux's ephemeral range (32768 and up), so that no outgoing connection of another
+    program takes it while a server the test restarts on it (Orthanc, the node) is down."""
+    low, high = 20000, 32767
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as ephemeral:
+        high = min(high, int(ephemeral.read().split()[0]) - 1)
+    for port in random.sample(range(low, high + 1), 200):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free loopback port in %d-%d" % (low, high))
 
 
 def wait_for(what, check, seconds):

@@ -234,6 +234,14 @@ def test_clean_up_of_the_model_file_matches_scipy_and_the_signals_describe_the_n
                         "--training", str(SOURCE_DIR / "docs/training/lung-training-split.txt"),
                         "--validation", str(SOURCE_DIR / "docs/training/lung-validation-split.txt"), "--threads", "2"]
                        + flags, check=True, capture_output=True)
+    # Calibrated again, a model keeps its recipe unless told otherwise.
+    for source, flags, expected in [("keep2fill", [], {"keep_components": 2, "fill_holes": True}),
+                                    ("keep2fill", ["--no-clean-up"], None)]:
+        subprocess.run([EXECUTABLE, "calibrate", str(tmp_path / (source + ".fnm")), str(tmp_path / "again.fnm"),
+                        "--training", str(SOURCE_DIR / "docs/training/lung-training-split.txt"),
+                        "--validation", str(SOURCE_DIR / "docs/training/lung-validation-split.txt"), "--threads", "2",
+                        "--overwrite"] + flags, check=True, capture_output=True)
+        assert focusnet.Model(str(tmp_path / "again.fnm")).metadata.get("clean_up") == expected
     cleaned = focusnet.Model(str(tmp_path / "keep2fill.fnm"), threads=2)
     assert cleaned.metadata["clean_up"] == {"keep_components": 2, "fill_holes": True}
     assert cleaned.metadata["quality"]["limits"] == pytest.approx(model.metadata["quality"]["limits"], rel=1e-9)
