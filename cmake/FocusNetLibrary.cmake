@@ -8,7 +8,9 @@ if(NOT DEFINED FOCUSNET_INSTALL_DEVELOPMENT)
   set(FOCUSNET_INSTALL_DEVELOPMENT ON)
 endif()
 if(NOT DEFINED FOCUSNET_INSTALL_LIB_DIR)
-  set(FOCUSNET_INSTALL_LIB_DIR ${CMAKE_INSTALL_LIBDIR})
+  # FocusNet's own folder: the libraries are private to its programs and CMake package (no stable ABI across
+  # versions), which load them by RUNPATH ($ORIGIN/...), as Debian asks of private libraries (lib/<package>).
+  set(FOCUSNET_INSTALL_LIB_DIR ${CMAKE_INSTALL_LIBDIR}/focusnet)
 endif()
 function(focusnet_add_library name)
   cmake_parse_arguments(ARG "" "" "SOURCES;HEADERS" ${ARGN})
@@ -26,11 +28,13 @@ function(focusnet_add_library name)
     VERSION ${PROJECT_VERSION}
     SOVERSION ${PROJECT_VERSION_MAJOR}.${PROJECT_VERSION_MINOR})
   if(FOCUSNET_INSTALL_DEVELOPMENT)
+    # The shared library is what programs load (the Runtime component, Debian's focusnet package); its .so link,
+    # static archive and headers are for building against it (Development: focusnet-dev).
     install(TARGETS ${target} EXPORT FocusNetTargets
-      LIBRARY DESTINATION ${FOCUSNET_INSTALL_LIB_DIR}
-      ARCHIVE DESTINATION ${FOCUSNET_INSTALL_LIB_DIR}
-      RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-    install(FILES ${ARG_HEADERS} DESTINATION ${FOCUSNET_INSTALL_INCLUDE_DIR})
+      LIBRARY DESTINATION ${FOCUSNET_INSTALL_LIB_DIR} COMPONENT Runtime NAMELINK_COMPONENT Development
+      ARCHIVE DESTINATION ${FOCUSNET_INSTALL_LIB_DIR} COMPONENT Development
+      RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT Runtime)
+    install(FILES ${ARG_HEADERS} DESTINATION ${FOCUSNET_INSTALL_INCLUDE_DIR} COMPONENT Development)
   elseif(BUILD_SHARED_LIBS) # what the executables load, nothing to build against
     install(TARGETS ${target} LIBRARY DESTINATION ${FOCUSNET_INSTALL_LIB_DIR} NAMELINK_SKIP)
   endif()

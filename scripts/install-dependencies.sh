@@ -10,6 +10,7 @@ packages=(
   python3-nibabel
   dicom3tools libxml2-utils libexpat1-dev xvfb xauth slurm-wlm munge patchelf
   orthanc orthanc-dicomweb dcmtk libcurl4-openssl-dev openssl
+  debootstrap lintian file
 )
 
 # dcmjs (OHIF's DICOM library), which a test installs from the npm registry into a scratch folder, runs on Node.js:
