@@ -171,6 +171,11 @@ struct SegmentCommand
     focusnet::AddNumericOption(*command, focusnet::option::Threshold, options.threshold);
     command->add_option("--probabilities", options.probabilityFileName, "Also write the probability map here");
     command->add_option(
+      "--uncertainty",
+      options.uncertaintyFileName,
+      "Also write each pixel's uncertainty here: the binary entropy of its probability, 0 (sure) to 1 "
+      "bit");
+    command->add_option(
       "--overlay", options.overlayFileName, "Also write a PNG of the (middle) slice with the outline");
 #ifdef FOCUSNET_WITH_VTK
     command->add_option(

@@ -31,6 +31,11 @@ inline constexpr std::size_t KeptParts = 2;
 inline constexpr std::size_t IntensityQuantileCount = 21;
 using IntensityQuantiles = std::array<double, IntensityQuantileCount>;
 
+/** The binary entropy of a probability in bits: 0 where the network is sure (p = 0 or 1, and for anything outside
+ * (0, 1)), 1 at p = 0.5. */
+float
+BinaryEntropy(float p);
+
 /** The quantiles of count pixels (channels interleaved), from a regular sample of at most 16384 of them. */
 IntensityQuantiles
 MeasureIntensity(const float * pixels, std::int64_t count, std::int64_t channels);

@@ -125,15 +125,6 @@ WidenAlongLines(const std::uint8_t * from,
   }
 }
 
-float
-BinaryEntropy(float p)
-{
-  if (!(p > 0.0F && p < 1.0F))
-  {
-    return 0.0F;
-  }
-  return -(p * std::log2(p) + (1.0F - p) * std::log2(1.0F - p));
-}
 
 double
 Share(std::uint64_t part, std::uint64_t whole)
@@ -417,6 +408,16 @@ ApplyCleanUp(std::uint8_t *                      labels,
     }
   }
   return static_cast<std::uint64_t>(width * height * depth - std::count(labels, labels + width * height * depth, 0));
+}
+
+float
+BinaryEntropy(float p)
+{
+  if (!(p > 0.0F && p < 1.0F))
+  {
+    return 0.0F;
+  }
+  return -(p * std::log2(p) + (1.0F - p) * std::log2(1.0F - p));
 }
 
 std::vector<std::string>

@@ -43,6 +43,7 @@ struct SegmentationOptions
   double                      threshold{ std::numeric_limits<double>::quiet_NaN() }; ///< NaN: the model's
   std::string                 seriesUid;           ///< picks the series of a DICOM folder
   std::string                 probabilityFileName; ///< also write the probability map (float) when set
+  std::string                 uncertaintyFileName; ///< also write each pixel's BinaryEntropy (float, bits) when set
   std::string                 overlayFileName;     ///< also write a PNG of the (middle) slice with the label outline
   std::string                 dicomSegmentationFileName;  ///< also write a DICOM SEG (DICOM input only) when set
   std::string                 slicerSegmentationFileName; ///< also write a 3D Slicer segmentation (.seg.nrrd)

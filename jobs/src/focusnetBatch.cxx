@@ -297,6 +297,7 @@ public:
 
     Json outputs = Json::object();
     Json sliceQuality = Json::object(); // each signal's values, slice by slice
+    Json sliceFlags = Json::array();    // each slice's flag names, as summary.csv writes a series' flags
     try
     {
       std::error_code error;
@@ -311,6 +312,7 @@ public:
       options.overwrite = true;
       options.seriesUid.clear();
       options.probabilityFileName.clear();
+      options.uncertaintyFileName.clear();
       options.overlayFileName.clear();
       options.progress = nullptr;
       const ImageSource source = ToImageSource(series);
@@ -350,12 +352,21 @@ public:
       item.volumeMl = result.labelVolumeMm3 / 1000.0;
       item.quality = result.quality.Values();
       item.flags = result.flags;
+      const QualityReference & reference = m_Model->Metadata().quality;
       for (const SliceQuality & slice : result.sliceQuality)
       {
-        for (const auto & [name, value] : SummarizeSlice(slice, m_Model->Metadata().quality).Values())
+        const SeriesQuality alone = SummarizeSlice(slice, reference);
+        for (const auto & [name, value] : alone.Values())
         {
           sliceQuality[name].push_back(value);
         }
+        // The flags the slice earns as an image of its own, but no-target: a volume's slices past the organ have none.
+        std::vector<QualityFlag> flags = FlagQuality(alone, reference, {}, m_Model->Metadata().label.name);
+        flags.erase(std::remove_if(flags.begin(),
+                                   flags.end(),
+                                   [](const QualityFlag & flag) { return flag.name == QualityFlagNames[0]; }),
+                    flags.end());
+        sliceFlags.push_back(FlagNames(flags));
       }
       item.status = segRefusal.empty() ? "ok" : "partial";
       item.reason = segRefusal;
@@ -372,8 +383,9 @@ public:
       item.quality.clear();
       item.flags.clear();
       sliceQuality = Json::object();
+      sliceFlags = Json::array();
     }
-    WriteSummary(folder, series, item, outputs, sliceQuality);
+    WriteSummary(folder, series, item, outputs, sliceQuality, sliceFlags);
     return item;
   }
 
@@ -383,7 +395,8 @@ private:
                const DicomSeriesInfo & series,
                BatchItem &             item,
                const Json &            outputs,
-               const Json &            sliceQuality) const
+               const Json &            sliceQuality,
+               const Json &            sliceFlags) const
   {
     Json quality = Json::object();
     for (const auto & [name, value] : item.quality)
@@ -412,6 +425,7 @@ private:
                      { "flags", flags },
                      { "quality", quality },
                      { "slice_quality", sliceQuality },
+                     { "slice_flags", sliceFlags },
                      { "outputs", outputs },
                      { "model", m_ModelJson },
                      { "focusnet_version", Version } };
@@ -479,7 +493,7 @@ Select(const DicomScan & scan, const BatchOptions & options, const Shard * shard
 void
 WriteRunSummary(const std::string & fileName, const std::vector<BatchItem> & items)
 {
-  std::ostringstream csv;
+  std::ostringstream             csv;
   const std::vector<std::string> quality = QualityNames();
   csv << "status,reason,study_uid,series_uid,modality,description,source,output_folder,files,slices,voxel_count,"
          "volume_ml,seconds";
@@ -496,7 +510,8 @@ WriteRunSummary(const std::string & fileName, const std::vector<BatchItem> & ite
         << Fixed(i.volumeMl, 3) << ',' << Fixed(i.seconds, 2);
     for (const std::string & name : quality)
     {
-      const auto value = std::find_if(i.quality.begin(), i.quality.end(), [&](const auto & v) { return v.first == name; });
+      const auto value =
+        std::find_if(i.quality.begin(), i.quality.end(), [&](const auto & v) { return v.first == name; });
       csv << ',' << (value == i.quality.end() ? std::string() : Significant(value->second));
     }
     csv << ',' << FlagNames(i.flags) << '\n';

@@ -50,7 +50,11 @@ Segment(const ImageSource &                  source,
 
   typename TImage::Pointer     image = ReadImageSource<TImage>(source);
   typename FilterType::Pointer filter =
-    SegmentImage(image.GetPointer(), model, options, !options.probabilityFileName.empty(), source.path);
+    SegmentImage(image.GetPointer(),
+                 model,
+                 options,
+                 !options.probabilityFileName.empty() || !options.uncertaintyFileName.empty(),
+                 source.path);
 
   // What the outputs say about the result (the overlay and the DICOM SEG carry its flags) is known before they are
   // written.
@@ -95,6 +99,21 @@ Segment(const ImageSource &                  source,
     {
       WriteImageAtomically(filter->GetProbabilityOutput(), options.probabilityFileName);
       written.push_back(options.probabilityFileName);
+    }
+    if (!options.uncertaintyFileName.empty())
+    {
+      using ProbabilityImage = typename FilterType::ProbabilityImageType;
+      const ProbabilityImage * probabilities = filter->GetProbabilityOutput();
+      auto                     uncertainty = ProbabilityImage::New();
+      uncertainty->CopyInformation(probabilities);
+      uncertainty->SetRegions(probabilities->GetBufferedRegion());
+      uncertainty->Allocate();
+      std::transform(probabilities->GetBufferPointer(),
+                     probabilities->GetBufferPointer() + probabilities->GetBufferedRegion().GetNumberOfPixels(),
+                     uncertainty->GetBufferPointer(),
+                     BinaryEntropy);
+      WriteImageAtomically(uncertainty.GetPointer(), options.uncertaintyFileName);
+      written.push_back(options.uncertaintyFileName);
     }
     if (!options.dicomSegmentationFileName.empty())
     {
@@ -231,10 +250,13 @@ SegmentImageSource(const ImageSource &                  source,
     CheckPictureFileName(options.overlayFileName, "the overlay picture");
     CheckOutputFile(options.overlayFileName, options.overwrite, input);
   }
-  if (!options.probabilityFileName.empty())
+  for (const std::string & map : { options.probabilityFileName, options.uncertaintyFileName })
   {
-    CheckOutputImageFileName(options.probabilityFileName, source.dimension, true);
-    CheckOutputFile(options.probabilityFileName, options.overwrite, input);
+    if (!map.empty())
+    {
+      CheckOutputImageFileName(map, source.dimension, true);
+      CheckOutputFile(map, options.overwrite, input);
+    }
   }
   if (!options.dicomSegmentationFileName.empty())
   {

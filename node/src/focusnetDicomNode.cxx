@@ -979,8 +979,10 @@ private:
     for (const BatchItem & item : report.items)
     {
       const std::string name = item.seriesUid.empty() ? item.source : item.seriesUid;
+      const std::string flags = FlagNames(item.flags);
       const std::string said = item.status + (item.reason.empty() ? "" : " (" + item.reason + ")") +
-                               (item.slices > 0 ? ", " + std::to_string(item.slices) + " slices" : "");
+                               (item.slices > 0 ? ", " + std::to_string(item.slices) + " slices" : "") +
+                               (flags.empty() ? "" : ", flagged " + flags);
       Log("series " + name + ": " + said);
       // A series segmented by a run a kill interrupted before it was filed: done in an earlier run, as it says.
       const bool segmented = item.status == "ok" || item.status == "partial" ||
@@ -994,6 +996,7 @@ private:
                             { "status", item.status },
                             { "reason", item.reason },
                             { "slices", item.slices },
+                            { "flags", flags },
                             { "results", item.outputFolder.empty() ? "" : "results/" + item.outputFolder } });
       if (!item.outputFolder.empty() && fs::exists(m_Spool / "results" / item.outputFolder / "seg.dcm", error) &&
           !Owe("results/" + item.outputFolder + "/seg.dcm", name))

@@ -254,6 +254,9 @@ def test_a_seg_waits_in_the_outbox_while_its_destination_is_down_also_across_a_r
     node = servers(Node, tmp_path / "node", orthanc.dicom_port, node_port)
     assert storescu(node.port, sorted(MR.iterdir())).returncode == 0
     wait_for("a failed delivery", lambda: "DICOM SEG not delivered to ORTHANC" in node.text(), 120)
+    # The log and status.json say what to check in the result: the MR series has no lung and is not CT.
+    assert "series %s: ok, " % series_uid(MR) in node.text()
+    assert ", flagged no-target out-of-distribution" in node.text()
     # The attempt is written to the outbox file once it has failed.
     [entry] = wait_for("the attempt in the outbox", lambda: [e for e in outbox_entries(node) if e["attempts"] >= 1], 30)
     assert entry["destination"] == "ORTHANC@127.0.0.1:%d" % orthanc.dicom_port and entry["attempts"] >= 1, entry

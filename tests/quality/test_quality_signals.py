@@ -116,9 +116,13 @@ def test_lung_slice_signals_match_numpy_and_raise_no_flag(model, tmp_path):
     assert expected["components"] >= 2 and expected["mean_entropy_bits"] < 0.05
     assert result["flags"] == {}
 
-    # focusnet segment prints the same signals in words, and no flag.
-    lines = subprocess.run([EXECUTABLE, "segment", str(LUNG_SLICE), str(tmp_path / "again.nrrd"), "--threads", "2"],
+    # focusnet segment prints the same signals in words, and no flag; --uncertainty writes each pixel's entropy.
+    lines = subprocess.run([EXECUTABLE, "segment", str(LUNG_SLICE), str(tmp_path / "again.nrrd"), "--threads", "2",
+                            "--uncertainty", str(tmp_path / "u.nrrd")],
                            check=True, capture_output=True, text=True).stdout.splitlines()
+    uncertainty = read_nrrd(tmp_path / "u.nrrd", np.float32)
+    assert uncertainty.shape == p.shape and np.allclose(uncertainty, entropy_bits(p), atol=1e-6)
+    assert 0 < (uncertainty >= 0.5).sum() < uncertainty.size / 10  # an outline's worth of undecided pixels
     assert lines[-1] == "%s: mean entropy %.3f bit, %.1f%% of the outline uncertain, %d components (%.1f%% stray)" % (
         tmp_path / "again.nrrd", expected["mean_entropy_bits"], 100 * expected["uncertain_outline_share"],
         expected["components"], 100 * expected["stray_share"])
@@ -188,11 +192,26 @@ def test_real_data_series_signals_and_flags_match_numpy_in_every_report(model, t
     # matched to its probabilities by the intensity distance they give alone.
     assert sorted(per_slice["intensity_distance"]) == pytest.approx(
         sorted(intensity_distance(z, reference) for z in hu), rel=1e-6)
+    limits, (low, high) = reference["limits"], reference["label_fraction"]
+    assert len(summary["slice_flags"]) == len(p)
     for z in range(len(p)):
         slice_expected = signals(p[z], threshold, hu[0], reference)
         del slice_expected["intensity_distance"]
         assert_signals({name: per_slice[name][z] for name in NAMES if name in slice_expected}, slice_expected,
                        "slice %d" % z, names=list(slice_expected))
+        # Each slice's flags, as docs/quality-control.md defines them, from the signals recomputed here (no-target
+        # is not raised for a slice).
+        s = dict(slice_expected, intensity_distance=per_slice["intensity_distance"][z])
+        fraction = s["largest_slice_label"]
+        flags = [name for name, raised in [
+            ("out-of-distribution", s["intensity_distance"] > limits["intensity_distance"]),
+            ("implausible-volume", fraction > 0 and not low <= fraction <= high),
+            ("uncertain", s["mean_entropy_bits"] > limits["mean_entropy_bits"]
+             or s["uncertain_outline_share"] > limits["uncertain_outline_share"]),
+            ("fragmented", s["stray_share"] > limits["stray_share"])] if raised]
+        assert summary["slice_flags"][z] == " ".join(flags), z
+    # Every slice with false lung is implausible on its own too; one without label is flagged nothing.
+    assert sum("implausible-volume" in f for f in summary["slice_flags"]) == expected["slices_with_label"] > 0
     seg = pydicom.dcmread(summary_file.parent / "seg.dcm")
     assert seg.ContentDescription == "FocusNet Lung; flagged: implausible-volume"
 
@@ -208,6 +227,11 @@ def test_real_data_series_signals_and_flags_match_numpy_in_every_report(model, t
     subprocess.run([EXECUTABLE, "batch", str(CT_SERIES), str(out), "--merge"], check=True, capture_output=True)
     assert {name: float(csv_row()[name]) for name in NAMES} == pytest.approx(summary["quality"], rel=1e-5)
     assert csv_row()["flags"] == "implausible-volume"
+    # A resumed run skips the series it has done, and its summary still lists what to check in it.
+    subprocess.run([EXECUTABLE, "batch", str(CT_SERIES), str(out), "--threads", "2"], check=True, capture_output=True)
+    (row,) = csv.DictReader((out / "summary.csv").open())
+    assert row["status"] == "skipped" and row["flags"] == "implausible-volume"
+    assert {name: float(row[name]) for name in NAMES} == pytest.approx(summary["quality"], rel=1e-5)
 
 
 def scipy_clean_up(label, keep, fill):
