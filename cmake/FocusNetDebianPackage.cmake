@@ -1,5 +1,6 @@
 # Debian packages of FocusNet with CPack's DEB generator (scripts/package.sh, or `cpack` in a build folder):
-#   focusnet      (Runtime)      the commands, the libraries they load, the Python module for Debian's python3, the
+#   focusnet      (Runtime)      the commands, the libraries they load (private, in /usr/lib/<multiarch>/focusnet,
+#                                found by RUNPATH), the Python module for Debian's python3, the
 #                                Slicer CLI module, the default model, the README and the copyright file
 #   focusnet-dev  (Development)  headers, the libraries' .so links and the CMake package for find_package(FocusNet)
 # Installed under /usr. The runtime package's Depends are computed from its binaries by dpkg-shlibdeps; only what
@@ -25,8 +26,15 @@ set(FOCUSNET_PACKAGE_VERSION "${PROJECT_VERSION}-${CPACK_DEBIAN_PACKAGE_RELEASE}
 
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_NAME focusnet)
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_SHLIBDEPS ON)
-# The Python module is built for Debian 12's python3 (3.11) and hands images over as numpy arrays.
-set(CPACK_DEBIAN_RUNTIME_PACKAGE_DEPENDS "python3 (>= 3.11), python3 (<< 3.12), python3-numpy")
+# The Python module is built for one python3 (3.11 on Debian 12) and hands images over as numpy arrays.
+if(TARGET focusnetPython)
+  string(REPLACE "." ";" python_version "${FOCUSNET_PYTHON_VERSION}")
+  list(GET python_version 0 python_major)
+  list(GET python_version 1 python_minor)
+  math(EXPR python_next "${python_minor} + 1")
+  set(CPACK_DEBIAN_RUNTIME_PACKAGE_DEPENDS
+    "python3 (>= ${FOCUSNET_PYTHON_VERSION}), python3 (<< ${python_major}.${python_next}), python3-numpy")
+endif()
 set(CPACK_DEBIAN_RUNTIME_DESCRIPTION "attention-gated segmentation network for ITK, DICOM and 3D Slicer
 FocusNet (Kaul, Manandhar and Pears, ISBI 2019), an attention-gated ResNet
 with squeeze-and-excitation, run with LibTorch. The focusnet command segments
@@ -50,7 +58,7 @@ FocusNet::VTK.")
 
 # What Debian asks of every package's documentation folder: the copyright and a changelog.Debian.gz, compressed
 # without a time stamp.
-string(TIMESTAMP FOCUSNET_PACKAGE_DATE "%a, %d %b %Y %H:%M:%S +0000" UTC)
+string(TIMESTAMP FOCUSNET_PACKAGE_DATE "%a, %d %b %Y %H:%M:%S +0000" UTC) # $SOURCE_DATE_EPOCH when set
 foreach(package focusnet focusnet-dev)
   set(changelog ${PROJECT_BINARY_DIR}/debian/${package}/changelog.Debian)
   file(WRITE ${changelog} "${package} (${FOCUSNET_PACKAGE_VERSION}) unstable; urgency=medium\n\n"
@@ -64,8 +72,9 @@ foreach(package focusnet focusnet-dev)
   if(package STREQUAL "focusnet-dev")
     set(component Development)
   endif()
+  # Only in the packages (cpack installs each component), not in a plain cmake --install.
   install(FILES ${changelog}.gz cmake/debian/copyright DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/${package}
-    COMPONENT ${component})
+    COMPONENT ${component} EXCLUDE_FROM_ALL)
 endforeach()
 install(FILES README.md DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/focusnet COMPONENT Runtime)
 

@@ -10,7 +10,12 @@ endif()
 if(NOT DEFINED FOCUSNET_INSTALL_LIB_DIR)
   # FocusNet's own folder: the libraries are private to its programs and CMake package (no stable ABI across
   # versions), which load them by RUNPATH ($ORIGIN/...), as Debian asks of private libraries (lib/<package>).
-  set(FOCUSNET_INSTALL_LIB_DIR ${CMAKE_INSTALL_LIBDIR}/focusnet)
+  # In the multiarch folder (lib/x86_64-linux-gnu/focusnet), which is not ldconfig's: no ldconfig call is needed.
+  if(CMAKE_LIBRARY_ARCHITECTURE)
+    set(FOCUSNET_INSTALL_LIB_DIR lib/${CMAKE_LIBRARY_ARCHITECTURE}/focusnet)
+  else()
+    set(FOCUSNET_INSTALL_LIB_DIR ${CMAKE_INSTALL_LIBDIR}/focusnet)
+  endif()
 endif()
 function(focusnet_add_library name)
   cmake_parse_arguments(ARG "" "" "SOURCES;HEADERS" ${ARGN})

@@ -12,6 +12,7 @@ if [ ! -f "$build/CPackConfig.cmake" ]; then
 fi
 cmake --build "$build"
 mkdir -p "$output"
+rm -rf "$output/.cpack" "$output"/focusnet_*.deb "$output"/focusnet-dev_*.deb # no package of an older version stays
 (cd "$build" && cpack --config CPackConfig.cmake -B "$output/.cpack" > "$output/.cpack.log" 2>&1) || {
   cat "$output/.cpack.log" >&2
   echo "package.sh: cpack failed (log above)" >&2

@@ -10,6 +10,7 @@ FocusNet file. Needs root and Debian's package servers: skipped otherwise, which
 The figures (package sizes, Depends, install time, installed size) are printed (pytest -s, or the ctest log).
 """
 import os
+import re
 import shutil
 import subprocess
 import tarfile
@@ -28,6 +29,9 @@ MIRROR = os.environ.get("FOCUSNET_DEBIAN_MIRROR", "http://deb.debian.org/debian"
 CACHE = Path(os.environ.get("FOCUSNET_PACKAGE_CACHE", "/var/cache/focusnet-tests"))
 LUNG_SLICE = SOURCE_DIR / "test_data/Input/lung_ct_ID_0000_Z_0142.tif"
 CT_SERIES = SHARED_DATA / "dicom_samples/ct_series_uids_restored"
+SECURITY_MIRROR = os.environ.get("FOCUSNET_DEBIAN_SECURITY_MIRROR", "http://deb.debian.org/debian-security")
+MARKER = "focusnet-package-test-root"
+PROXIES = {k: v for k, v in os.environ.items() if k.lower() in ("http_proxy", "https_proxy", "no_proxy")}
 
 
 def report(text):
@@ -45,15 +49,22 @@ def run(*command, **more):
 
 
 def mounts_below(root):
-    return [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()
-            if line.split()[1].startswith(str(root) + "/")]
+    """Mount points below root, deepest first (/proc/mounts writes a space as \\040)."""
+    points = [line.split()[1].encode().decode("unicode_escape") for line in Path("/proc/mounts").read_text().splitlines()]
+    return sorted((p for p in points if p.startswith(str(root) + "/")), key=len, reverse=True)
 
 
 def remove_root(root):
-    """Removes a root only when nothing is mounted below it, and never crosses into another file system."""
-    if root.exists():
-        assert not mounts_below(root), "still mounted below %s" % root
-        subprocess.run(["rm", "-rf", "--one-file-system", str(root)], check=True)
+    """Removes a root this test made (it carries MARKER), after unmounting what a killed run left mounted below it;
+    never while anything is still mounted there, and never crossing into another file system."""
+    if not root.exists():
+        return
+    assert (root / MARKER).exists(), "%s was not made by this test: not removed" % root
+    for point in mounts_below(root):
+        if subprocess.run(["umount", point], check=False).returncode != 0:
+            subprocess.run(["umount", "-l", point], check=False)
+    assert not mounts_below(root), "still mounted below %s" % root
+    subprocess.run(["rm", "-rf", "--one-file-system", str(root)], check=True)
 
 
 class Root:
@@ -63,7 +74,8 @@ class Root:
         self.path = path
 
     def __call__(self, *command, **more):
-        environment = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "DEBIAN_FRONTEND": "noninteractive", "LANG": "C.UTF-8"}
+        environment = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "DEBIAN_FRONTEND": "noninteractive", "LANG": "C.UTF-8",
+                       **PROXIES}
         return run("chroot", self.path, *command, env=environment, **more)
 
     def apt_install(self, *packages):
@@ -77,8 +89,9 @@ class Root:
         self("apt-get", "install", "-y", "--no-install-recommends", *packages)
         seconds = time.monotonic() - started
         for deb in inside.glob("*.deb"):
-            if not (archives / deb.name).exists():
-                shutil.copy2(deb, archives)
+            if not (archives / deb.name).exists():  # under a temporary name first: no half-copied file stays
+                shutil.copy2(deb, archives / (deb.name + ".partial"))
+                os.replace(archives / (deb.name + ".partial"), archives / deb.name)
         return seconds
 
 
@@ -110,22 +123,30 @@ def root():
         pytest.skip("debootstrap is not installed")
     if not debian_reachable():
         pytest.skip("no network access to Debian's packages at " + MIRROR)
-    path = WORK / "root"
+    path = WORK / "debian-root"
     remove_root(path)
     cached = CACHE / "debootstrap-bookworm-minbase.tar"
     started = time.monotonic()
+    path.mkdir(parents=True)
+    (path / MARKER).touch()  # first, so that a run killed while making it still removes it next time
     if cached.is_file():
-        path.mkdir(parents=True)
         with tarfile.open(cached) as tar:
             tar.extractall(path, numeric_owner=True)
         made = "from the cache %s" % cached
     else:
         run("debootstrap", "--variant=minbase", "bookworm", path, MIRROR)
         CACHE.mkdir(parents=True, exist_ok=True)
-        with tarfile.open(cached.with_suffix(".partial"), "w") as tar:
+        partial = CACHE / ("%s.%d.partial" % (cached.name, os.getpid()))
+        with tarfile.open(partial, "w") as tar:
             tar.add(path, arcname=".")
-        cached.with_suffix(".partial").rename(cached)
+        os.replace(partial, cached)
         made = "by debootstrap"
+    # As Debian 12 is installed: with its updates and security suites. No service starts in the root.
+    (path / "etc/apt/sources.list").write_text(
+        "deb %s bookworm main\ndeb %s bookworm-updates main\ndeb %s bookworm-security main\n"
+        % (MIRROR, MIRROR, SECURITY_MIRROR))
+    (path / "usr/sbin/policy-rc.d").write_text("#!/bin/sh\nexit 101\n")
+    (path / "usr/sbin/policy-rc.d").chmod(0o755)
     report("Debian 12 root made %s in %.0f s" % (made, time.monotonic() - started))
     shutil.copy2("/etc/resolv.conf", path / "etc/resolv.conf")
     run("mount", "-t", "proc", "proc", path / "proc")
@@ -139,9 +160,11 @@ def root():
 
 
 def test_lintian_finds_no_error(packages):
-    result = subprocess.run(["lintian", "--no-tag-display-limit", *map(str, packages)], capture_output=True, text=True)
+    result = subprocess.run(["lintian", "--fail-on", "error", "--no-tag-display-limit", *map(str, packages)],
+                            capture_output=True, text=True)
     tags = [line for line in result.stdout.splitlines() if line[:2] in ("E:", "W:", "I:")]
     report("lintian:\n" + "\n".join(tags))
+    assert result.returncode == 0, result.stdout + result.stderr
     assert not [line for line in tags if line.startswith("E:")]
 
 
@@ -177,14 +200,16 @@ def test_installed_from_the_package_it_segments_imports_builds_and_goes_away(pac
     # focusnet segments with its default model, to the same bytes as the build tree's.
     shutil.copy2(LUNG_SLICE, inside / "lung.tif")
     shutil.copytree(CT_SERIES, inside / "ct")
-    for name, source in [("lung", "lung.tif"), ("ct", "ct")]:
-        root("focusnet", "segment", "/tmp/focusnet-test/" + source, "/tmp/focusnet-test/%s.nrrd" % name,
-             "--threads", "2")
-        here = source == "ct" and CT_SERIES or LUNG_SLICE
-        run(EXECUTABLE, "segment", here, tmp_path / (name + ".nrrd"), "--threads", "2")
+    build_tree = {k: v for k, v in os.environ.items() if k != "FOCUSNET_MODEL"}  # its default model, as installed
+    for name, source, here in [("lung", "lung.tif", LUNG_SLICE), ("ct", "ct", CT_SERIES)]:
+        said = root("focusnet", "segment", "/tmp/focusnet-test/" + source, "/tmp/focusnet-test/%s.nrrd" % name,
+                    "--threads", "2")
+        assert re.search(r": [1-9][0-9]* Lung (pixels|voxels)", said), said
+        run(EXECUTABLE, "segment", here, tmp_path / (name + ".nrrd"), "--threads", "2", env=build_tree)
         assert (inside / (name + ".nrrd")).read_bytes() == (tmp_path / (name + ".nrrd")).read_bytes(), name
     assert root("focusnet-train", "--help").startswith("Train")
-    assert (root.path / "usr/lib/focusnet/cli-modules/FocusNetSegmentation").is_file()
+    # The Slicer CLI module runs there too: Slicer asks it for its XML description.
+    assert "<executable>" in root("/usr/lib/focusnet/cli-modules/FocusNetSegmentation", "--xml")
 
     # Debian's python3 imports the module from dist-packages and segments the slice the same way.
     printed = root("python3", "-c", "import focusnet; m = focusnet.Model(threads=2); "
