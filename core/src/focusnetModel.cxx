@@ -306,22 +306,30 @@ Model::Metadata() const
   return m_Impl->metadata;
 }
 
+namespace
+{
+/** metadata with field set to value, when the result is valid (Validate throws otherwise, leaving it as it was). */
+template <typename T>
+void
+SetValidated(ModelMetadata & metadata, T ModelMetadata::*field, const T & value)
+{
+  ModelMetadata changed = metadata;
+  changed.*field = value;
+  Validate(changed);
+  metadata = std::move(changed);
+}
+} // namespace
+
 void
 Model::SetQualityReference(const QualityReference & reference)
 {
-  ModelMetadata metadata = m_Impl->metadata;
-  metadata.quality = reference;
-  Validate(metadata);
-  m_Impl->metadata = std::move(metadata);
+  SetValidated(m_Impl->metadata, &ModelMetadata::quality, reference);
 }
 
 void
 Model::SetCleanUp(const CleanUp & recipe)
 {
-  ModelMetadata metadata = m_Impl->metadata;
-  metadata.cleanUp = recipe;
-  Validate(metadata);
-  m_Impl->metadata = std::move(metadata);
+  SetValidated(m_Impl->metadata, &ModelMetadata::cleanUp, recipe);
 }
 
 std::int64_t

@@ -99,6 +99,22 @@ CheckFinite(const TImage * image, const std::string & name)
 }
 } // namespace detail
 
+/** A new TOutputImage with input's geometry (over its buffered region), each pixel map(the input's pixel). */
+template <typename TOutputImage, typename TInputImage, typename TMap>
+typename TOutputImage::Pointer
+MapPixels(const TInputImage * input, TMap map)
+{
+  auto output = TOutputImage::New();
+  output->CopyInformation(input);
+  output->SetRegions(input->GetBufferedRegion());
+  output->Allocate();
+  std::transform(input->GetBufferPointer(),
+                 input->GetBufferPointer() + input->GetBufferedRegion().GetNumberOfPixels(),
+                 output->GetBufferPointer(),
+                 map);
+  return output;
+}
+
 /** Reads what InspectImageSource found into TImage (DICOM series: HU for CT, from rescale slope/intercept). A file of
  * floating-point values is refused when one is NaN or infinite. Colour read as 8-bit RGB is scaled from the file's
  * range (16-bit: 0..65535 to 0..255; floating point: clamped to 0..255). Throws focusnet::Error naming the file. */
@@ -132,30 +148,23 @@ ReadImageSource(const ImageSource & source)
             std::round(v), std::numeric_limits<PixelType>::lowest(), std::numeric_limits<PixelType>::max()));
         }
       };
-      auto image = TImage::New();
-      image->CopyInformation(wide);
-      image->SetRegions(wide->GetLargestPossibleRegion());
-      image->Allocate();
-      std::transform(wide->GetBufferPointer(),
-                     wide->GetBufferPointer() + wide->GetLargestPossibleRegion().GetNumberOfPixels(),
-                     image->GetBufferPointer(),
-                     [&narrow](const WidePixel & v)
-                     {
-                       if constexpr (rgb)
-                       {
-                         PixelType p;
-                         for (unsigned int c = 0; c < 3; ++c)
-                         {
-                           p[c] = narrow(v[c]);
-                         }
-                         return p;
-                       }
-                       else
-                       {
-                         return narrow(v);
-                       }
-                     });
-      return image;
+      return MapPixels<TImage>(wide.GetPointer(),
+                               [&narrow](const WidePixel & v)
+                               {
+                                 if constexpr (rgb)
+                                 {
+                                   PixelType p;
+                                   for (unsigned int c = 0; c < 3; ++c)
+                                   {
+                                     p[c] = narrow(v[c]);
+                                   }
+                                   return p;
+                                 }
+                                 else
+                                 {
+                                   return narrow(v);
+                                 }
+                               });
     }
   }
   auto image = detail::ReadPixels<TImage>(source);

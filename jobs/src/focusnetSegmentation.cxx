@@ -102,16 +102,8 @@ Segment(const ImageSource &                  source,
     }
     if (!options.uncertaintyFileName.empty())
     {
-      using ProbabilityImage = typename FilterType::ProbabilityImageType;
-      const ProbabilityImage * probabilities = filter->GetProbabilityOutput();
-      auto                     uncertainty = ProbabilityImage::New();
-      uncertainty->CopyInformation(probabilities);
-      uncertainty->SetRegions(probabilities->GetBufferedRegion());
-      uncertainty->Allocate();
-      std::transform(probabilities->GetBufferPointer(),
-                     probabilities->GetBufferPointer() + probabilities->GetBufferedRegion().GetNumberOfPixels(),
-                     uncertainty->GetBufferPointer(),
-                     BinaryEntropy);
+      const auto uncertainty =
+        MapPixels<typename FilterType::ProbabilityImageType>(filter->GetProbabilityOutput(), BinaryEntropy);
       WriteImageAtomically(uncertainty.GetPointer(), options.uncertaintyFileName);
       written.push_back(options.uncertaintyFileName);
     }
