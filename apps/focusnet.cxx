@@ -705,9 +705,10 @@ struct CalibrateCommand
     std::cout << output << ": " << reference.method << "\nlimits: intensity distance "
               << reference.intensityDistanceLimit << ", mean entropy " << reference.meanEntropyLimit
               << " bit, uncertain outline " << reference.uncertainOutlineLimit << ", stray share "
-              << reference.strayShareLimit << "; label fraction " << reference.labelFractionLow << " to "
-              << reference.labelFractionHigh << "\nclean-up: " << focusnet::DescribeCleanUp(model.Metadata().cleanUp)
-              << '\n';
+              << reference.strayShareLimit << ", input noise " << reference.inputNoiseLimit << ", flip disagreement "
+              << reference.flipDisagreementLimit << "; label fraction " << reference.labelFractionLow << " to "
+              << reference.labelFractionHigh << ", input aspect " << reference.aspectLow << " to "
+              << reference.aspectHigh << "\nclean-up: " << focusnet::DescribeCleanUp(model.Metadata().cleanUp) << '\n';
   }
 };
 

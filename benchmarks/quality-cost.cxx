@@ -5,7 +5,7 @@
 
 // What the quality signals cost beside the network: on one real slice (an image and its mask, e.g. the bundled lung
 // slice), the median ms of InferenceEngine::Predict for it and of the measurement the ITK filter adds per slice
-// (focusnet::MeasureIntensity of the input, focusnet::MeasureSlice of the probabilities), both on one thread of the
+// (focusnet::MeasureInput of the input, focusnet::MeasureSlice of the probabilities), both on one thread of the
 // caller, the network on THREADS LibTorch threads.
 //
 //   focusnet-quality-cost MODEL_FILE IMAGE MASK [THREADS] [REPEATS]
@@ -74,8 +74,13 @@ main(int argc, char * argv[])
       {
         focusnet::SliceQuality quality =
           focusnet::MeasureSlice(probabilities.data(), slice.height, slice.width, threshold);
-        quality.intensity = focusnet::MeasureIntensity(slice.pixels.data(), slice.height * slice.width, slice.channels);
-        sink += quality.entropyBits + quality.intensity[10];
+        quality.input = focusnet::MeasureInput(slice.pixels.data(),
+                                               slice.height,
+                                               slice.width,
+                                               slice.channels,
+                                               { slice.spacing[0], slice.spacing[1] },
+                                               model.Metadata().quality.Median());
+        sink += quality.entropyBits + quality.input.intensity[10] + quality.input.noise;
       });
     std::printf("%lld x %lld slice: inference %.1f ms  measurement %.2f ms  (%.1f %% of inference)%s\n",
                 static_cast<long long>(slice.width),

@@ -161,15 +161,40 @@ TEST(FocusNetInferenceEngine, PredictStreamAsksAndGivesBatchByBatchInOrder)
       asked.emplace_back(first, n);
       std::copy_n(slices.begin() + first * values, n * values, batch);
     },
-    [&](int64_t first, int64_t n, const float * p)
+    [&](int64_t first, int64_t n, const float * p, const FlipAgreement * agreement)
     {
       given.emplace_back(first, n);
       std::copy_n(p, n * values, streamed.begin() + first * values);
+      EXPECT_EQ(agreement, nullptr); // no flips
     });
   const std::vector<std::pair<int64_t, int64_t>> batches{ { 0, 2 }, { 2, 2 }, { 4, 1 } };
   EXPECT_EQ(asked, batches);
   EXPECT_EQ(given, batches);
   EXPECT_EQ(streamed, PredictAll(engine, slices, count, height, width));
+}
+
+TEST(FocusNetInferenceEngine, FlipAugmentationCountsEachSlicesAgreementAtItsThreshold)
+{
+  // A threshold next to 0 and one next to 1: every pixel is label in every copy of a small random network (its
+  // logits stay far from +-13.8), and none in any.
+  for (const double threshold : { 1e-6, 1.0 - 1e-6 })
+  {
+    ModelMetadata metadata = SmallModelMetadata();
+    metadata.threshold = threshold;
+    InferenceOptions options = Cpu(2);
+    options.flipAugmentation = true;
+    const InferenceEngine      engine(Model::Create(metadata, 3), options);
+    constexpr int64_t          count = 3, height = 20, width = 28;
+    const auto                 slices = RandomValues(count * height * width, 5);
+    std::vector<float>         p(static_cast<size_t>(count * height * width));
+    std::vector<FlipAgreement> agreement(count, FlipAgreement{ -1, -1 });
+    engine.Predict(slices.data(), count, height, width, 1, p.data(), agreement.data());
+    for (const FlipAgreement & a : agreement)
+    {
+      EXPECT_EQ(a.labelledByAny, threshold < 0.5 ? height * width : 0);
+      EXPECT_EQ(a.labelledByAll, threshold < 0.5 ? height * width : 0);
+    }
+  }
 }
 
 TEST(FocusNetInferenceEngine, UnknownSpeedUpNamesAreRefused)

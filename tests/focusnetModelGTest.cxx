@@ -10,6 +10,7 @@
 #include "focusnetTestUtilities.h"
 
 #include <array>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -400,4 +401,47 @@ TEST(FocusNetMetadata, TheCleanUpRecipeIsReadBackAndCheckedByName)
   ExpectErrorContaining([&] { ModelMetadataFromJson(with(R"({"fill_holes":"yes","keep_components":2})")); },
                         { "clean_up fill_holes must be true or false, not \"yes\"" });
   ExpectErrorContaining([&] { ModelMetadataFromJson(with("5")); }, { "clean_up is not an object (5)" });
+}
+
+TEST(FocusNetMetadata, TheNewerQualityLimitsAreOptionalAndChecked)
+{
+  ModelMetadata metadata;
+  metadata.quality.present = true;
+  metadata.quality.modality = "CT";
+  // Without them (as in files made before them) none is written, and none is read back: infinite, judging nothing.
+  std::string text = ToJson(metadata);
+  for (const char * key : { "input_noise", "flip_disagreement", "input_aspect" })
+  {
+    EXPECT_EQ(text.find(key), std::string::npos) << key;
+  }
+  ModelMetadata parsed = ModelMetadataFromJson(text);
+  EXPECT_TRUE(std::isinf(parsed.quality.inputNoiseLimit));
+  EXPECT_TRUE(std::isinf(parsed.quality.flipDisagreementLimit));
+  EXPECT_TRUE(std::isinf(parsed.quality.aspectHigh));
+
+  metadata.quality.inputNoiseLimit = 245.5;
+  metadata.quality.flipDisagreementLimit = 0.07;
+  metadata.quality.aspectLow = 0.5;
+  metadata.quality.aspectHigh = 1.125;
+  text = ToJson(metadata);
+  ASSERT_NE(text.find(R"("input_aspect":[0.5,1.125])"), std::string::npos) << text;
+  parsed = ModelMetadataFromJson(text);
+  EXPECT_EQ(parsed.quality.inputNoiseLimit, 245.5);
+  EXPECT_EQ(parsed.quality.flipDisagreementLimit, 0.07);
+  EXPECT_EQ(parsed.quality.aspectLow, 0.5);
+  EXPECT_EQ(parsed.quality.aspectHigh, 1.125);
+  EXPECT_EQ(ToJson(parsed), text);
+
+  auto replaced = [&text](const std::string & from, const std::string & to)
+  {
+    std::string changed = text;
+    changed.replace(changed.find(from), from.size(), to);
+    return changed;
+  };
+  ExpectErrorContaining([&] { ModelMetadataFromJson(replaced("[0.5,1.125]", "[1.5,1.125]")); },
+                        { "quality input aspect must be a range" });
+  ExpectErrorContaining([&] { ModelMetadataFromJson(replaced("[0.5,1.125]", "[0.5]")); },
+                        { "input_aspect must be a range of 2 values" });
+  ExpectErrorContaining([&] { ModelMetadataFromJson(replaced("\"input_noise\":245.5", "\"input_noise\":-1")); },
+                        { "quality limits must be finite and not negative" });
 }

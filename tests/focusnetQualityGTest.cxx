@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <vector>
@@ -134,6 +135,72 @@ TEST(FocusNetQuality, IntensityQuantilesAndDistanceByHand)
   }
   EXPECT_DOUBLE_EQ(focusnet::IntensityDistance(shifted, q), 10.0 / 90.0);
   EXPECT_DOUBLE_EQ(focusnet::IntensityDistance(q, q), 0.0);
+}
+
+TEST(FocusNetQuality, InputNoiseAndAspectByHand)
+{
+  // A 3 x 4 slice: rows 0 0 10 10 / 0 0 10 10 / 4 4 4 4. Horizontal differences 0 10 0, 0 10 0, 0 0 0: median 0.
+  // Bright above 5 (the 10s): x 2, 3 at spacing 2 -> 4, 6; y 0, 1 at spacing 3 -> 0, 3. Their spreads: x 1, y 1.5.
+  const std::vector<float>     slice{ 0, 0, 10, 10, 0, 0, 10, 10, 4, 4, 4, 4 };
+  const focusnet::InputQuality input = focusnet::MeasureInput(slice.data(), 3, 4, 1, { 2.0, 3.0 }, 5.0);
+  EXPECT_DOUBLE_EQ(input.noise, 0.0);
+  EXPECT_EQ(input.bright, (std::array<double, 5>{ 4.0, 20.0, 6.0, 104.0, 18.0 }));
+  focusnet::SliceQuality quality;
+  quality.input = input;
+  EXPECT_DOUBLE_EQ(focusnet::SummarizeSlice(quality).inputAspect, 1.5);
+  // Without a threshold no pixel is bright, and the aspect is unknown.
+  quality.input = focusnet::MeasureInput(slice.data(), 3, 4, 1, { 1.0, 1.0 }, std::nan(""));
+  EXPECT_TRUE(std::isnan(focusnet::SummarizeSlice(quality).inputAspect));
+
+  // Two differences of a 1 x 3 slice of the channels' means 1, 4, -2: 3 and 6; the median of an even count is their
+  // mean, 4.5.
+  const std::vector<float> row{ 0, 2, 4, 4, 0, -4 };
+  EXPECT_DOUBLE_EQ(focusnet::MeasureInput(row.data(), 1, 3, 2, { 1.0, 1.0 }, 0.0).noise,
+                   4.5 / focusnet::NoiseFromMedianDifference);
+  // A series' noise is the median of its slices'.
+  std::vector<focusnet::SliceQuality> slices(3);
+  slices[0].input.noise = 7.0;
+  slices[1].input.noise = 1.0;
+  slices[2].input.noise = 3.0;
+  EXPECT_DOUBLE_EQ(focusnet::SummarizeQuality(slices, {}).inputNoise, 3.0);
+}
+
+TEST(FocusNetQuality, NoiseAspectAndFlipsRaiseTheirFlagsWithReasons)
+{
+  focusnet::QualityReference reference;
+  reference.present = true;
+  reference.labelFractionHigh = 1.0;
+  reference.intensityDistanceLimit = reference.meanEntropyLimit = reference.uncertainOutlineLimit = 1.0;
+  reference.strayShareLimit = 1.0;
+  focusnet::SeriesQuality quality;
+  quality.slices = 1;
+  quality.voxels = quality.labelVoxels = 100;
+  quality.largestSliceLabel = 0.5;
+  quality.intensityDistance = 0.0;
+  quality.inputNoise = 300.0;
+  quality.inputAspect = 1.3;
+  quality.flipsMeasured = true;
+  quality.flipLabelAny = 200;
+  quality.flipLabelAll = 150;
+  // A reference without these limits (a model file made before them) judges none of them.
+  EXPECT_TRUE(focusnet::FlagQuality(quality, reference, "CT", "Lung").empty());
+
+  reference.inputNoiseLimit = 250.0;
+  reference.aspectLow = 0.5;
+  reference.aspectHigh = 1.1;
+  reference.flipDisagreementLimit = 0.2;
+  const auto flags = focusnet::FlagQuality(quality, reference, "CT", "Lung");
+  ASSERT_EQ(flags.size(), 2U);
+  EXPECT_EQ(flags[0].name, "out-of-distribution");
+  EXPECT_EQ(flags[0].reason,
+            "pixel noise 300 (limit 250); the image's bright part is 1.30 times as tall as wide, 0.50 to 1.10 in the "
+            "training images (turned?)");
+  EXPECT_EQ(flags[1].name, "uncertain");
+  EXPECT_EQ(flags[1].reason, "the flipped copies disagree on 25.0% of the Lung (limit 20.0%)"); // (200 - 150) / 200
+
+  quality.flipsMeasured = false; // no --tta: the disagreement is unknown, and judged by nothing
+  EXPECT_TRUE(std::isnan(quality.FlipDisagreement()));
+  EXPECT_EQ(focusnet::FlagNames(focusnet::FlagQuality(quality, reference, "CT", "Lung")), "out-of-distribution");
 }
 
 TEST(FocusNetQuality, WithoutAReferenceOnlyAnEmptyResultIsFlagged)

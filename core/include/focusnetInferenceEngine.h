@@ -67,6 +67,15 @@ SetInferenceOption(InferenceOptions & options, const std::string & keyword, cons
 std::string
 GetInferenceOption(const InferenceOptions & options, const std::string & keyword);
 
+/** How far the copies of flip test-time augmentation (InferenceOptions::flipAugmentation) agree on a slice's label:
+ * the pixels that any copy's label holds, and those that every copy's holds. Each copy's logits are resized to the
+ * slice as the averaged ones are, and a pixel is label where its probability is at least the model's threshold. */
+struct FlipAgreement
+{
+  std::int64_t labelledByAny{ 0 };
+  std::int64_t labelledByAll{ 0 };
+};
+
 /** \class InferenceEngine
  * \brief Runs a model over 2D slices given as plain float buffers.
  *
@@ -92,17 +101,20 @@ public:
    * with channels equal to the model's input channels. probabilities: count x height x width. Throws focusnet::Error
    * when a value is NaN or infinite. */
   void
-  Predict(const float * slices,
-          std::int64_t  count,
-          std::int64_t  height,
-          std::int64_t  width,
-          std::int64_t  channels,
-          float *       probabilities) const;
+  Predict(const float *   slices,
+          std::int64_t    count,
+          std::int64_t    height,
+          std::int64_t    width,
+          std::int64_t    channels,
+          float *         probabilities,
+          FlipAgreement * agreement = nullptr) const; ///< count entries, set when not null and flips ran
 
   /** Fills slices with slices [first, first + n): n x height x width x channels floats. */
   using SliceSource = std::function<void(std::int64_t first, std::int64_t n, float * slices)>;
-  /** Takes the probabilities of slices [first, first + n): n x height x width floats, valid during the call. */
-  using ProbabilitySink = std::function<void(std::int64_t first, std::int64_t n, const float * probabilities)>;
+  /** Takes the probabilities of slices [first, first + n): n x height x width floats, and with flip augmentation
+   * their FlipAgreement (n of them; nullptr without flips), valid during the call. */
+  using ProbabilitySink = std::function<
+    void(std::int64_t first, std::int64_t n, const float * probabilities, const FlipAgreement * agreement)>;
 
   /** Predict for callers that produce slices and consume probabilities batch by batch (the ITK filter): the engine
    * asks source for each batch of up to the batch size, in order, and hands each batch's probabilities to sink, in

@@ -49,6 +49,32 @@ PoolQuantiles(const std::vector<IntensityQuantiles> & images);
 double
 IntensityDistance(const IntensityQuantiles & measured, const IntensityQuantiles & reference);
 
+/** The pixel noise of a slice's input: the median absolute difference of horizontal neighbours (the mean of a
+ * pixel's channels) over 0.954, the standard deviation of white noise that gives that median; from a regular sample of
+ * at most 16384 pairs. */
+inline constexpr double NoiseFromMedianDifference = 0.954;
+
+/** What a slice's input is like, measured as the model receives it before normalisation (Hounsfield units for CT). */
+struct InputQuality
+{
+  IntensityQuantiles intensity{};  ///< MeasureIntensity
+  double             noise{ 0.0 }; ///< NoiseFromMedianDifference
+  /** The pixels brighter than the model's training images' median intensity (the body, for CT): their count and the
+   * sums of x, y, x * x and y * y, with x and y in the slice's physical units (index times spacing). */
+  std::array<double, 5> bright{};
+};
+
+/** Measures a slice's input: height x width pixels of channels values (interleaved), x fastest; spacing: the
+ * physical size of a pixel in x and in y; brightAbove: the model's training median (QualityReference::Median; NaN:
+ * no bright pixels are counted). */
+InputQuality
+MeasureInput(const float *                 pixels,
+             std::int64_t                  height,
+             std::int64_t                  width,
+             std::int64_t                  channels,
+             const std::array<double, 2> & spacing,
+             double                        brightAbove);
+
 /** The connected components of a label (non-zero voxels) in a volume of size[0] x size[1] x size[2] voxels, x
  * fastest; voxels are connected when they share a face (4-connected in a slice, 6-connected in a volume). */
 struct Components
@@ -98,14 +124,18 @@ DescribeCleanUp(const CleanUp & recipe);
  */
 struct SliceQuality
 {
-  std::uint64_t      pixels{ 0 };
-  std::uint64_t      labelPixels{ 0 };      ///< probability at or above the threshold
-  double             entropyBits{ 0.0 };    ///< the sum over the pixels of the binary entropy, in bits
-  std::uint64_t      outlinePixels{ 0 };    ///< pixels in the band around the outline (OutlineBandRadius)
-  std::uint64_t      uncertainOutline{ 0 }; ///< of those, uncertain ones (UncertainEntropyBits)
-  std::uint64_t      components{ 0 };       ///< 4-connected parts of the label
-  std::uint64_t      strayPixels{ 0 };      ///< label pixels outside the KeptParts largest parts
-  IntensityQuantiles intensity{};           ///< of the slice's input (MeasureIntensity)
+  std::uint64_t pixels{ 0 };
+  std::uint64_t labelPixels{ 0 };      ///< probability at or above the threshold
+  double        entropyBits{ 0.0 };    ///< the sum over the pixels of the binary entropy, in bits
+  std::uint64_t outlinePixels{ 0 };    ///< pixels in the band around the outline (OutlineBandRadius)
+  std::uint64_t uncertainOutline{ 0 }; ///< of those, uncertain ones (UncertainEntropyBits)
+  std::uint64_t components{ 0 };       ///< 4-connected parts of the label
+  std::uint64_t strayPixels{ 0 };      ///< label pixels outside the KeptParts largest parts
+  /** With flip test-time augmentation (flipsMeasured): pixels that the label of any copy holds, and those that every
+   * copy's holds (InferenceEngine's FlipAgreement: at the slice's size, against the model's threshold). */
+  std::uint64_t flipLabelAny{ 0 }, flipLabelAll{ 0 };
+  bool          flipsMeasured{ false };
+  InputQuality  input{}; ///< of the slice's input (MeasureInput)
 };
 
 /** Measures one slice: probabilities height x width, x fastest, and the threshold that makes the label. */
@@ -133,6 +163,13 @@ struct SeriesQuality
   /** The distance of intensity from the model's training images (IntensityDistance); NaN when the model file has
    * no quality reference. */
   double intensityDistance{ std::numeric_limits<double>::quiet_NaN() };
+  double inputNoise{ 0.0 }; ///< the median of the slices' input noise (InputQuality::noise)
+  /** The bright pixels' spread up-down over their spread left-right (standard deviations, the slices' moments
+   * pooled): 0.64 to 1.02 in the lung model's training slices, above 1 for most of them turned a quarter. NaN without
+   * a reference or bright pixels. */
+  double        inputAspect{ std::numeric_limits<double>::quiet_NaN() };
+  std::uint64_t flipLabelAny{ 0 }, flipLabelAll{ 0 }; ///< the slices' sums
+  bool          flipsMeasured{ false };               ///< every slice's
 
   double
   MeanEntropy() const; ///< bits per voxel, 0..1
@@ -142,6 +179,10 @@ struct SeriesQuality
   StrayShare() const; ///< of the label voxels; 0 without a label
   double
   LabelSliceShare() const; ///< slices with any label, of all slices
+  /** Of the pixels that any flipped copy labels, the share that not every copy labels; 0 without a label, NaN when
+   * the flips were not run. */
+  double
+  FlipDisagreement() const;
 
   /** The signals by name, as every report writes them (summary.json, the batch CSV, Python, the Slicer CLI): the
    * ratios above and the counts a reader needs beside them. */
@@ -160,11 +201,20 @@ struct QualityReference
   /** Flags are raised above these: the intensity distance, the mean entropy, the uncertain share of the outline,
    * the stray share. */
   double intensityDistanceLimit{ 0.0 }, meanEntropyLimit{ 0.0 }, uncertainOutlineLimit{ 0.0 }, strayShareLimit{ 0.0 };
+  /** Limits that model files made before them do not carry (infinite: not judged): the input noise, the flips'
+   * disagreement (only a reference calibrated with the model's flips has it), and the range of the input aspect. */
+  double      inputNoiseLimit{ std::numeric_limits<double>::infinity() };
+  double      flipDisagreementLimit{ std::numeric_limits<double>::infinity() };
+  double      aspectLow{ 0.0 }, aspectHigh{ std::numeric_limits<double>::infinity() };
   std::string method;           ///< how the values were measured and the limits chosen, in words
   bool        present{ false }; ///< false for model files that carry none
 
   /** The limits from signals measured on a validation split: Margin times the largest value of each. */
   static constexpr double Margin = 1.5;
+
+  /** The training images' median intensity, above which InputQuality counts a pixel bright; NaN when absent. */
+  double
+  Median() const;
 };
 
 /** Throws focusnet::Error unless modality is empty or a DICOM modality (capitals, digits, '_', at most 16): "CT". */

@@ -93,10 +93,10 @@ struct InferenceEngine::Impl
     return network->forward(x.to(dtype)).to(torch::kFloat);
   }
 
-  /** The network's logits for a batch; with flip augmentation, the logits of the probabilities averaged over the
-   * identity and the flipped copies (log(mean p) - log(mean (1 - p)), in log space so saturated maps stay finite). */
-  torch::Tensor
-  Logits(const torch::Tensor & x) const
+  /** The network's logits for a batch: of the batch itself and, with flip augmentation, of each flipped copy
+   * flipped back. */
+  std::vector<torch::Tensor>
+  CopyLogits(const torch::Tensor & x) const
   {
     std::vector<torch::Tensor> copies{ Forward(x) };
     if (options.flipAugmentation)
@@ -109,24 +109,35 @@ struct InferenceEngine::Impl
         }
       }
     }
-    if (copies.size() == 1)
-    {
-      return copies.front();
-    }
-    const torch::Tensor z = torch::stack(copies);
-    return torch::logsumexp(torch::log_sigmoid(z), 0) - torch::logsumexp(torch::log_sigmoid(-z), 0);
+    return copies;
   }
 
-  /** Raw slices (N x C x H x W, float, on the device) to their probabilities, N x H x W float on the device. */
+  /** Raw slices (N x C x H x W, float, on the device) to their probabilities, N x H x W float on the device. With
+   * flip augmentation, the probabilities averaged over the copies, as logits (log(mean p) - log(mean (1 - p)), in
+   * log space so saturated maps stay finite); and, when agreement is not null, each slice's FlipAgreement in it as
+   * N x 2 64-bit integers on the device. */
   torch::Tensor
-  Probabilities(const torch::Tensor & slices) const
+  Probabilities(const torch::Tensor & slices, torch::Tensor * agreement) const
   {
     const int64_t height = slices.size(2), width = slices.size(3);
     torch::Tensor x = Resize(Normalize(slices, metadata.normalization), metadata.inputSize, metadata.inputSize);
     x = x.contiguous(channelsLast ? torch::MemoryFormat::ChannelsLast : torch::MemoryFormat::Contiguous);
+    const std::vector<torch::Tensor> copies = CopyLogits(x);
+    torch::Tensor                    logits = copies.front();
+    if (copies.size() > 1)
+    {
+      const torch::Tensor z = torch::stack(copies);
+      logits = torch::logsumexp(torch::log_sigmoid(z), 0) - torch::logsumexp(torch::log_sigmoid(-z), 0);
+      if (agreement != nullptr)
+      {
+        const torch::Tensor labelled =
+          torch::sigmoid(Resize(torch::cat(copies, 1), height, width)) >= metadata.threshold; // N x copies x H x W
+        *agreement = torch::stack({ labelled.any(1).sum({ 1, 2 }), labelled.all(1).sum({ 1, 2 }) }, 1);
+      }
+    }
     // Resampling the logits, not the probabilities, puts the 0.5 boundary between two network pixels where the
     // network's confidence on either side says; bilinear probabilities put it midway wherever both saturate.
-    return torch::sigmoid(Resize(Logits(x), height, width)).reshape({ -1, height, width }).contiguous();
+    return torch::sigmoid(Resize(logits, height, width)).reshape({ -1, height, width }).contiguous();
   }
 };
 
@@ -297,12 +308,13 @@ CheckPrecision(const Precision & precision, const Device & device)
 }
 
 void
-InferenceEngine::Predict(const float * slices,
-                         std::int64_t  count,
-                         std::int64_t  height,
-                         std::int64_t  width,
-                         std::int64_t  channels,
-                         float *       probabilities) const
+InferenceEngine::Predict(const float *   slices,
+                         std::int64_t    count,
+                         std::int64_t    height,
+                         std::int64_t    width,
+                         std::int64_t    channels,
+                         float *         probabilities,
+                         FlipAgreement * agreement) const
 {
   const std::int64_t sliceValues = height * width * channels;
   PredictStream(
@@ -312,8 +324,14 @@ InferenceEngine::Predict(const float * slices,
     channels,
     [&](std::int64_t first, std::int64_t n, float * batch)
     { std::memcpy(batch, slices + first * sliceValues, sizeof(float) * n * sliceValues); },
-    [&](std::int64_t first, std::int64_t n, const float * batch)
-    { std::memcpy(probabilities + first * height * width, batch, sizeof(float) * n * height * width); });
+    [&](std::int64_t first, std::int64_t n, const float * batch, const FlipAgreement * flips)
+    {
+      std::memcpy(probabilities + first * height * width, batch, sizeof(float) * n * height * width);
+      if (agreement != nullptr && flips != nullptr)
+      {
+        std::copy(flips, flips + n, agreement + first);
+      }
+    });
 }
 
 void
@@ -344,6 +362,7 @@ InferenceEngine::PredictStream(std::int64_t            count,
   struct InFlight
   {
     torch::Tensor             probabilities;
+    torch::Tensor             agreement; ///< n x 2 FlipAgreement counts; undefined without flips
     std::optional<c10::Event> copied;
     std::int64_t              first;
     std::int64_t              n;
@@ -358,7 +377,19 @@ InferenceEngine::PredictStream(std::int64_t            count,
       {
         std::this_thread::yield();
       }
-      sink(inFlight->first, inFlight->n, inFlight->probabilities.data_ptr<float>());
+      std::vector<FlipAgreement> agreement;
+      if (inFlight->agreement.defined())
+      {
+        const auto counts = inFlight->agreement.accessor<std::int64_t, 2>();
+        for (std::int64_t s = 0; s < inFlight->n; ++s)
+        {
+          agreement.push_back({ counts[s][0], counts[s][1] });
+        }
+      }
+      sink(inFlight->first,
+           inFlight->n,
+           inFlight->probabilities.data_ptr<float>(),
+           agreement.empty() ? nullptr : agreement.data());
       inFlight.reset();
     }
   };
@@ -375,8 +406,14 @@ InferenceEngine::PredictStream(std::int64_t            count,
     {
       throw Error("the image holds NaN or infinite values; FocusNet segments finite intensities only");
     }
-    const torch::Tensor p = m_Impl->Probabilities(host.permute({ 0, 3, 1, 2 }).to(device, /*non_blocking=*/overlap));
-    InFlight            next{ p.to(torch::kCPU, /*non_blocking=*/overlap), std::nullopt, first, n };
+    torch::Tensor       agreement;
+    const torch::Tensor p =
+      m_Impl->Probabilities(host.permute({ 0, 3, 1, 2 }).to(device, /*non_blocking=*/overlap), &agreement);
+    InFlight next{ p.to(torch::kCPU, /*non_blocking=*/overlap),
+                   agreement.defined() ? agreement.to(torch::kCPU, /*non_blocking=*/overlap) : agreement,
+                   std::nullopt,
+                   first,
+                   n };
     if (overlap)
     {
       // Recorded on the stream the work was queued on: done once the probabilities are in host memory.

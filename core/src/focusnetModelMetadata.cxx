@@ -102,6 +102,19 @@ ToJson(const ModelMetadata & m, int indent)
                          { "uncertain_outline_share", q.uncertainOutlineLimit },
                          { "stray_share", q.strayShareLimit } } },
                      { "method", q.method } };
+    // Written only when set, so that a model file keeps the reference it was given (older ones have none of these).
+    if (std::isfinite(q.inputNoiseLimit))
+    {
+      j["quality"]["limits"]["input_noise"] = q.inputNoiseLimit;
+    }
+    if (std::isfinite(q.flipDisagreementLimit))
+    {
+      j["quality"]["limits"]["flip_disagreement"] = q.flipDisagreementLimit;
+    }
+    if (std::isfinite(q.aspectHigh))
+    {
+      j["quality"]["input_aspect"] = { q.aspectLow, q.aspectHigh };
+    }
   }
   if (m.cleanUp.Enabled())
   {
@@ -273,6 +286,18 @@ ModelMetadataFromJson(const std::string & text)
       r.meanEntropyLimit = Get<double>(limits, "mean_entropy_bits", "quality limit mean_entropy_bits");
       r.uncertainOutlineLimit = Get<double>(limits, "uncertain_outline_share", "quality limit uncertain_outline_share");
       r.strayShareLimit = Get<double>(limits, "stray_share", "quality limit stray_share");
+      r.inputNoiseLimit = GetOr<double>(limits, "input_noise", r.inputNoiseLimit);
+      r.flipDisagreementLimit = GetOr<double>(limits, "flip_disagreement", r.flipDisagreementLimit);
+      if (q.contains("input_aspect"))
+      {
+        const auto aspect = GetList<double>(q, "input_aspect", "quality input aspect");
+        if (aspect.size() != 2)
+        {
+          throw Error("invalid model metadata: quality input_aspect must be a range of 2 values");
+        }
+        r.aspectLow = aspect[0];
+        r.aspectHigh = aspect[1];
+      }
       r.method = GetOr<std::string>(q, "method", "");
     }
     if (j.contains("clean_up"))
@@ -402,6 +427,14 @@ Validate(const ModelMetadata & m)
       {
         fail("quality limits must be finite and not negative");
       }
+    }
+    if (!(q.inputNoiseLimit >= 0.0) || !(q.flipDisagreementLimit >= 0.0))
+    {
+      fail("quality limits must be finite and not negative"); // infinite: not recorded
+    }
+    if (!(q.aspectLow >= 0.0 && q.aspectLow <= q.aspectHigh))
+    {
+      fail("quality input aspect must be a range of values not negative");
     }
   }
 }

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <functional>
 #include <iterator>
+#include <limits>
 #include <numeric>
 #include <sstream>
 
@@ -174,6 +175,93 @@ MeasureIntensity(const float * pixels, std::int64_t count, std::int64_t channels
   }
   return QuantilesOf(values);
 }
+
+InputQuality
+MeasureInput(const float *                 pixels,
+             std::int64_t                  height,
+             std::int64_t                  width,
+             std::int64_t                  channels,
+             const std::array<double, 2> & spacing,
+             double                        brightAbove)
+{
+  InputQuality input;
+  input.intensity = MeasureIntensity(pixels, height * width, channels);
+  auto channelSum = [&](std::int64_t i)
+  {
+    double sum = 0.0;
+    for (std::int64_t c = 0; c < channels; ++c)
+    {
+      sum += pixels[i * channels + c];
+    }
+    return sum;
+  };
+  auto value = [&](std::int64_t i) { return channelSum(i) / static_cast<double>(channels); };
+  if (width > 1)
+  {
+    constexpr std::int64_t samples = 16384;
+    const std::int64_t     pairs = height * (width - 1);
+    const std::int64_t     step = std::max<std::int64_t>(1, (pairs + samples - 1) / samples);
+    std::vector<double>    differences;
+    differences.reserve(static_cast<std::size_t>(pairs / step + 1));
+    for (std::int64_t k = 0; k < pairs; k += step)
+    {
+      const std::int64_t i = k / (width - 1) * width + k % (width - 1); // the pair's left pixel
+      differences.push_back(std::abs(value(i + 1) - value(i)));
+    }
+    // The median as numpy.median gives it: the mean of the two middle values of an even count.
+    const std::size_t middle = differences.size() / 2;
+    std::nth_element(differences.begin(), differences.begin() + middle, differences.end());
+    double median = differences[middle];
+    if (differences.size() % 2 == 0)
+    {
+      median = (median + *std::max_element(differences.begin(), differences.begin() + middle)) / 2.0;
+    }
+    input.noise = median / NoiseFromMedianDifference;
+  }
+  if (!std::isnan(brightAbove))
+  {
+    const double brightSum = brightAbove * static_cast<double>(channels); // the mean above it, without dividing
+    for (std::int64_t y = 0; y < height; ++y)
+    {
+      double count = 0.0, sumX = 0.0, sumXX = 0.0; // of the row, in pixels
+      for (std::int64_t x = 0; x < width; ++x)
+      {
+        if (channelSum(y * width + x) > brightSum)
+        {
+          const auto px = static_cast<double>(x);
+          count += 1.0;
+          sumX += px;
+          sumXX += px * px;
+        }
+      }
+      const double py = static_cast<double>(y) * spacing[1];
+      input.bright[0] += count;
+      input.bright[1] += sumX * spacing[0];
+      input.bright[2] += count * py;
+      input.bright[3] += sumXX * spacing[0] * spacing[0];
+      input.bright[4] += count * py * py;
+    }
+  }
+  return input;
+}
+
+namespace
+{
+/** The spread of the bright pixels up-down over their spread left-right (SeriesQuality::inputAspect). */
+double
+InputAspect(const std::array<double, 5> & bright)
+{
+  const double n = bright[0];
+  if (n < 2.0)
+  {
+    return std::numeric_limits<double>::quiet_NaN();
+  }
+  const double meanX = bright[1] / n, meanY = bright[2] / n;
+  const double varianceX = bright[3] / n - meanX * meanX, varianceY = bright[4] / n - meanY * meanY;
+  return varianceX > 0.0 ? std::sqrt(std::max(0.0, varianceY) / varianceX) : std::numeric_limits<double>::quiet_NaN();
+}
+
+} // namespace
 
 IntensityQuantiles
 PoolQuantiles(const std::vector<IntensityQuantiles> & images)
@@ -537,7 +625,22 @@ SeriesQuality::Values() const
            { "stray_share", StrayShare() },
            { "slices_with_label", static_cast<double>(slicesWithLabel) },
            { "largest_slice_label", largestSliceLabel },
-           { "intensity_distance", intensityDistance } };
+           { "intensity_distance", intensityDistance },
+           { "input_noise", inputNoise },
+           { "input_aspect", inputAspect },
+           { "flip_disagreement", FlipDisagreement() } };
+}
+
+double
+SeriesQuality::FlipDisagreement() const
+{
+  return flipsMeasured ? Share(flipLabelAny - flipLabelAll, flipLabelAny) : std::numeric_limits<double>::quiet_NaN();
+}
+
+double
+QualityReference::Median() const
+{
+  return present ? intensity[IntensityQuantileCount / 2] : std::numeric_limits<double>::quiet_NaN();
 }
 
 SeriesQuality
@@ -547,10 +650,18 @@ SummarizeQuality(const std::vector<SliceQuality> & slices,
 {
   SeriesQuality                   quality;
   std::vector<IntensityQuantiles> intensities;
+  std::vector<double>             noise;
+  std::array<double, 5>           bright{};
   quality.slices = slices.size();
+  quality.flipsMeasured = !slices.empty();
   for (const SliceQuality & slice : slices)
   {
-    intensities.push_back(slice.intensity);
+    intensities.push_back(slice.input.intensity);
+    noise.push_back(slice.input.noise);
+    std::transform(bright.begin(), bright.end(), slice.input.bright.begin(), bright.begin(), std::plus<>());
+    quality.flipsMeasured = quality.flipsMeasured && slice.flipsMeasured;
+    quality.flipLabelAny += slice.flipLabelAny;
+    quality.flipLabelAll += slice.flipLabelAll;
     quality.largestSliceLabel = std::max(quality.largestSliceLabel, Share(slice.labelPixels, slice.pixels));
     quality.slicesWithLabel += slice.labelPixels != 0;
     quality.voxels += slice.pixels;
@@ -562,6 +673,13 @@ SummarizeQuality(const std::vector<SliceQuality> & slices,
   quality.components = volume.count;
   quality.strayVoxels = volume.outsideLargest;
   quality.intensity = PoolQuantiles(intensities);
+  if (!noise.empty())
+  {
+    // The median as numpy.median gives it.
+    std::sort(noise.begin(), noise.end());
+    quality.inputNoise = (noise[(noise.size() - 1) / 2] + noise[noise.size() / 2]) / 2.0;
+  }
+  quality.inputAspect = InputAspect(bright);
   if (reference.present)
   {
     quality.intensityDistance = IntensityDistance(quality.intensity, reference.intensity);
@@ -585,6 +703,8 @@ FlagQuality(const SeriesQuality &    quality,
   {
     return flags;
   }
+  auto also = [](std::string & reasons, const std::string & reason)
+  { reasons += (reasons.empty() ? "" : "; ") + reason; };
   std::string outside;
   if (!reference.modality.empty() && !modality.empty() && modality != reference.modality)
   {
@@ -592,12 +712,24 @@ FlagQuality(const SeriesQuality &    quality,
   }
   if (quality.intensityDistance > reference.intensityDistanceLimit)
   {
-    outside += (outside.empty() ? "" : "; ") +
-               Format("intensities %.2f spreads from the training images' (limit %.2f; median %.0f against %.0f)",
-                      quality.intensityDistance,
-                      reference.intensityDistanceLimit,
-                      quality.intensity[IntensityQuantileCount / 2],
-                      reference.intensity[IntensityQuantileCount / 2]);
+    also(outside,
+         Format("intensities %.2f spreads from the training images' (limit %.2f; median %.0f against %.0f)",
+                quality.intensityDistance,
+                reference.intensityDistanceLimit,
+                quality.intensity[IntensityQuantileCount / 2],
+                reference.intensity[IntensityQuantileCount / 2]));
+  }
+  if (quality.inputNoise > reference.inputNoiseLimit)
+  {
+    also(outside, Format("pixel noise %.3g (limit %.3g)", quality.inputNoise, reference.inputNoiseLimit));
+  }
+  if (quality.inputAspect < reference.aspectLow || quality.inputAspect > reference.aspectHigh)
+  {
+    also(outside,
+         Format("the image's bright part is %.2f times as tall as wide, %.2f to %.2f in the training images (turned?)",
+                quality.inputAspect,
+                reference.aspectLow,
+                reference.aspectHigh));
   }
   if (!outside.empty())
   {
@@ -618,8 +750,15 @@ FlagQuality(const SeriesQuality &    quality,
   }
   if (quality.UncertainOutlineShare() > reference.uncertainOutlineLimit)
   {
-    uncertain += (uncertain.empty() ? "" : "; ") + percent(quality.UncertainOutlineShare()) +
-                 " of the outline uncertain (limit " + percent(reference.uncertainOutlineLimit) + ")";
+    also(uncertain,
+         percent(quality.UncertainOutlineShare()) + " of the outline uncertain (limit " +
+           percent(reference.uncertainOutlineLimit) + ")");
+  }
+  if (quality.FlipDisagreement() > reference.flipDisagreementLimit)
+  {
+    also(uncertain,
+         "the flipped copies disagree on " + percent(quality.FlipDisagreement()) + " of the " + label + " (limit " +
+           percent(reference.flipDisagreementLimit) + ")");
   }
   if (!uncertain.empty())
   {

@@ -72,14 +72,21 @@ SliceRegion(const TRegion & region, unsigned int axis, int64_t k)
   return slice;
 }
 
-/** Width and height of the slices across axis: the in-plane axes in ITK's order, so that a region iterator over
- * a slice walks it row by row. */
+/** The in-plane axes of the slices across axis (x, then y), in ITK's order, so that a region iterator over a slice
+ * walks it row by row; axis == dimension (a 2D image): 0 and 1. */
+inline std::pair<unsigned int, unsigned int>
+SliceAxes(unsigned int axis)
+{
+  const unsigned int rowAxis = axis == 0 ? 1 : 0;
+  return { rowAxis, rowAxis + 1 == axis ? rowAxis + 2 : rowAxis + 1 };
+}
+
+/** Width and height of the slices across axis (SliceAxes). */
 template <typename TRegion>
 std::pair<int64_t, int64_t>
 SliceShape(const TRegion & region, unsigned int axis)
 {
-  unsigned int rowAxis = axis == 0 ? 1 : 0;
-  unsigned int columnAxis = rowAxis + 1 == axis ? rowAxis + 2 : rowAxis + 1;
+  const auto [rowAxis, columnAxis] = SliceAxes(axis);
   return { static_cast<int64_t>(region.GetSize(rowAxis)), static_cast<int64_t>(region.GetSize(columnAxis)) };
 }
 } // namespace FocusNetDetail
@@ -291,6 +298,9 @@ FocusNetImageFilter<TInputImage, TOutputImage>::GenerateData()
     const auto [width, height] = FocusNetDetail::SliceShape(region, axis);
     const int64_t sliceCount = ImageDimension == 3 ? static_cast<int64_t>(region.GetSize(axis)) : 1;
     const int64_t pixels = width * height;
+    const auto [xAxis, yAxis] = FocusNetDetail::SliceAxes(axis);
+    const std::array<double, 2> spacing{ input->GetSpacing()[xAxis], input->GetSpacing()[yAxis] };
+    const double                brightAbove = metadata.quality.Median();
     this->GetMultiThreader()->SetNumberOfWorkUnits(this->GetNumberOfWorkUnits());
 
     // The engine asks for each batch of slices and hands back its probabilities, in order (on a GPU it computes one
@@ -315,11 +325,12 @@ FocusNetImageFilter<TInputImage, TOutputImage>::GenerateData()
               FocusNetDetail::ToChannels(it.Get(), channels, o);
             }
           }
-          m_SliceQuality[first + s].intensity = focusnet::MeasureIntensity(slice, pixels, channels);
+          m_SliceQuality[first + s].input =
+            focusnet::MeasureInput(slice, height, width, channels, spacing, brightAbove);
         },
         nullptr);
     };
-    auto take = [&](int64_t first, int64_t n, const float * predictions)
+    auto take = [&](int64_t first, int64_t n, const float * predictions, const focusnet::FlipAgreement * agreement)
     {
       this->GetMultiThreader()->ParallelizeArray(
         0,
@@ -329,9 +340,15 @@ FocusNetImageFilter<TInputImage, TOutputImage>::GenerateData()
           const RegionType         slice = FocusNetDetail::SliceRegion(region, axis, first + s);
           const float *            p = predictions + s * pixels;
           focusnet::SliceQuality & quality = m_SliceQuality[first + s];
-          const auto               intensity = quality.intensity; // measured as the slice was filled
+          const auto               input = quality.input; // measured as the slice was filled
           quality = focusnet::MeasureSlice(p, height, width, threshold);
-          quality.intensity = intensity;
+          quality.input = input;
+          if (agreement != nullptr)
+          {
+            quality.flipsMeasured = true;
+            quality.flipLabelAny = static_cast<std::uint64_t>(agreement[s].labelledByAny);
+            quality.flipLabelAll = static_cast<std::uint64_t>(agreement[s].labelledByAll);
+          }
           for (ImageScanlineIterator<OutputImageType> it(labels, slice); !it.IsAtEnd(); it.NextLine())
           {
             for (; !it.IsAtEndOfLine(); ++it, ++p)

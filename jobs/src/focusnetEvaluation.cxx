@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <iomanip>
+#include <limits>
 #include <locale>
 #include <sstream>
 
@@ -52,6 +53,18 @@ MeanAndDeviation(const std::vector<double> & values)
   const double mean = sum / n;
   return { mean, n > 1.0 ? std::sqrt(std::max(0.0, (squares - n * mean * mean) / (n - 1.0))) : 0.0 };
 }
+
+/** What a slice's input is like, as the model's reference judges it (MeasureInput). */
+InputQuality
+MeasureInputOf(const ImageSlice & slice, const QualityReference & reference)
+{
+  return MeasureInput(slice.pixels.data(),
+                      slice.height,
+                      slice.width,
+                      slice.channels,
+                      { slice.spacing[0], slice.spacing[1] },
+                      reference.Median());
+}
 } // namespace
 
 EvaluationReport
@@ -70,7 +83,8 @@ Evaluate(const Model &                      model,
     const ImageSlice   slice = ReadImagePair(pairs[i]);
     const size_t       pixels = slice.mask.size();
     std::vector<float> probabilities(pixels);
-    engine.Predict(slice.pixels.data(), 1, slice.height, slice.width, slice.channels, probabilities.data());
+    FlipAgreement      agreement{ -1, -1 }; // left so without flips
+    engine.Predict(slice.pixels.data(), 1, slice.height, slice.width, slice.channels, probabilities.data(), &agreement);
     std::vector<std::uint8_t> predicted(pixels);
     for (size_t p = 0; p < pixels; ++p)
     {
@@ -83,7 +97,10 @@ Evaluate(const Model &                      model,
     evaluation.hausdorff95 = HausdorffDistance95(
       slice.mask.data(), predicted.data(), slice.height, slice.width, slice.spacing[0], slice.spacing[1]);
     SliceQuality quality = MeasureSlice(probabilities.data(), slice.height, slice.width, threshold);
-    quality.intensity = MeasureIntensity(slice.pixels.data(), slice.height * slice.width, slice.channels);
+    quality.input = MeasureInputOf(slice, reference);
+    quality.flipsMeasured = agreement.labelledByAny >= 0;
+    quality.flipLabelAny = static_cast<std::uint64_t>(agreement.labelledByAny);
+    quality.flipLabelAll = static_cast<std::uint64_t>(agreement.labelledByAll);
     evaluation.quality = SummarizeSlice(quality, reference);
     evaluation.flags = FlagQuality(evaluation.quality, reference, {}, model.Metadata().label.name);
     report.pooled += evaluation.counts;
@@ -211,22 +228,65 @@ CalibrateQuality(Model &                            model,
   reference.intensity = PoolQuantiles(intensities);
   reference.labelFractionLow = high >= low ? low / Margin : 0.0;
   reference.labelFractionHigh = high >= low ? std::min(1.0, high * Margin) : 1.0;
+  // The aspect of the training images' bright part (above their pooled median, known only now), its range widened
+  // Margin times about its middle.
+  double aspectLow = std::numeric_limits<double>::infinity(), aspectHigh = -aspectLow;
+  for (const ImagePair & pair : training)
+  {
+    const ImageSlice slice = ReadImagePair(pair);
+    SliceQuality     quality;
+    quality.input = MeasureInputOf(slice, reference);
+    const double aspect = SummarizeSlice(quality).inputAspect;
+    if (std::isfinite(aspect))
+    {
+      aspectLow = std::min(aspectLow, aspect);
+      aspectHigh = std::max(aspectHigh, aspect);
+    }
+  }
+  if (aspectLow <= aspectHigh)
+  {
+    const double middle = (aspectLow + aspectHigh) / 2.0, half = Margin * (aspectHigh - aspectLow) / 2.0;
+    reference.aspectLow = std::max(0.0, middle - half);
+    reference.aspectHigh = middle + half;
+  }
+  // The limits from the validation images segmented as options say (plain unless --tta); the flips' disagreement
+  // from them segmented with the flips the model was trained on, a second run where options has none.
+  reference.inputNoiseLimit = 0.0;
+  auto widen = [](double & limit, double value) { limit = std::max(limit, Margin * value); };
   for (const ImageEvaluation & image : Evaluate(model, validation, options, progress).images)
   {
     const SeriesQuality & q = image.quality;
-    reference.intensityDistanceLimit =
-      std::max(reference.intensityDistanceLimit, Margin * IntensityDistance(q.intensity, reference.intensity));
-    reference.meanEntropyLimit = std::max(reference.meanEntropyLimit, Margin * q.MeanEntropy());
-    reference.uncertainOutlineLimit =
-      std::max(reference.uncertainOutlineLimit, std::min(1.0, Margin * q.UncertainOutlineShare()));
-    reference.strayShareLimit = std::max(reference.strayShareLimit, Margin * q.StrayShare());
+    widen(reference.intensityDistanceLimit, IntensityDistance(q.intensity, reference.intensity));
+    widen(reference.meanEntropyLimit, q.MeanEntropy());
+    widen(reference.uncertainOutlineLimit, q.UncertainOutlineShare());
+    widen(reference.strayShareLimit, q.StrayShare());
+    widen(reference.inputNoiseLimit, q.inputNoise);
+  }
+  InferenceOptions withFlips = options;
+  withFlips.flipAugmentation = true;
+  for (const ImageEvaluation & image : Evaluate(model, validation, withFlips, {}).images)
+  {
+    if (std::isfinite(image.quality.FlipDisagreement())) // a model trained without flips has none: no limit
+    {
+      reference.flipDisagreementLimit =
+        std::isfinite(reference.flipDisagreementLimit) ? reference.flipDisagreementLimit : 0.0;
+      widen(reference.flipDisagreementLimit, image.quality.FlipDisagreement());
+    }
+  }
+  // Shares: a limit of 1 or more would flag nothing.
+  reference.uncertainOutlineLimit = std::min(1.0, reference.uncertainOutlineLimit);
+  if (std::isfinite(reference.flipDisagreementLimit))
+  {
+    reference.flipDisagreementLimit = std::min(1.0, reference.flipDisagreementLimit);
   }
   std::ostringstream method;
   method.imbue(std::locale::classic());
   method << "intensity quantiles and label fraction from " << training.size() << " training images (label fraction "
-         << low << " to " << high << ", widened " << Margin << "x); each limit " << Margin
-         << "x the largest value among " << validation.size() << " validation images"
-         << (options.flipAugmentation ? " segmented with flip TTA" : "") << " (" << by << ")";
+         << low << " to " << high << ", widened " << Margin << "x; input aspect " << aspectLow << " to " << aspectHigh
+         << ", widened " << Margin << "x about its middle); each limit " << Margin << "x the largest value among "
+         << validation.size() << " validation images" << (options.flipAugmentation ? " segmented with flip TTA" : "")
+         << (std::isfinite(reference.flipDisagreementLimit) ? " (the flips' disagreement with flip TTA)" : "") << " ("
+         << by << ")";
   reference.method = method.str();
   model.SetQualityReference(reference);
   return reference;

@@ -27,7 +27,7 @@ LUNG_SLICE = SOURCE_DIR / "test_data/Input/lung_ct_ID_0000_Z_0142.tif"
 LUNG_MODEL = SOURCE_DIR / "test_data/models/focusnet-lung.fnm"
 CT_SERIES = SHARED_DATA / "dicom_samples/ct_series_uids_restored"
 NAMES = ["mean_entropy_bits", "uncertain_outline_share", "components", "stray_share", "slices_with_label",
-         "largest_slice_label", "intensity_distance"]
+         "largest_slice_label", "intensity_distance", "input_noise", "input_aspect", "flip_disagreement"]
 LEVELS = np.linspace(0, 1, 21)
 
 
@@ -50,9 +50,26 @@ def intensity_distance(image, reference):
     return np.abs(pooled[1:20] - r[1:20]).mean() / (r[19] - r[1])
 
 
-def signals(probabilities, threshold, image, reference):
+def input_noise(image):
+    """Each slice's noise: the median absolute difference of horizontal neighbours, from a regular sample of at most
+    16384 of the pairs (counted row by row), over 0.954; the median of the slices'."""
+    image = image.reshape((-1,) + image.shape[-2:]).astype(np.float64)
+    differences = np.abs(np.diff(image, axis=2)).reshape(len(image), -1)  # the pairs, row by row
+    step = -(-differences.shape[1] // 16384)
+    return np.median([np.median(d[::step]) / 0.954 for d in differences])
+
+
+def input_aspect(image, reference, spacing=(1.0, 1.0)):
+    """The pixels above the training images' median intensity, all slices pooled: the standard deviation of their y
+    over that of their x, in physical units (spacing: x, y)."""
+    image = image.reshape((-1,) + image.shape[-2:])
+    z, y, x = np.nonzero(image > reference["intensity_quantiles"][10])
+    return np.std(y * spacing[1]) / np.std(x * spacing[0])
+
+
+def signals(probabilities, threshold, image, reference, spacing=(1.0, 1.0)):
     """The signals of a (z, y, x) probability volume (one slice for a 2D image) and its input image, computed
-    independently of FocusNet."""
+    independently of FocusNet; flip_disagreement is NaN (no --tta)."""
     p = probabilities.reshape((-1,) + probabilities.shape[-2:])
     label = p >= threshold
     h = entropy_bits(p)
@@ -71,15 +88,24 @@ def signals(probabilities, threshold, image, reference):
         "slices_with_label": int((label.reshape(len(p), -1).sum(axis=1) > 0).sum()),
         "largest_slice_label": label.reshape(len(p), -1).mean(axis=1).max(),
         "intensity_distance": intensity_distance(image, reference),
+        "input_noise": input_noise(image),
+        "input_aspect": input_aspect(image, reference, spacing),
+        "flip_disagreement": float("nan"),
     }
+
+
+def numbers(values):
+    """Signals as numbers: summary.json writes NaN as null, the CSVs as an empty field."""
+    return {name: float("nan") if value in (None, "") else float(value) for name, value in values.items()}
 
 
 def assert_signals(reported, expected, what, names=NAMES):
     assert list(reported) == names, what
+    reported = numbers(reported)
     for name in names:
         # The uncertain share may differ by a pixel whose entropy is 0.5 bit to float precision.
         tolerance = 2e-4 if name == "uncertain_outline_share" else 1e-6
-        assert reported[name] == pytest.approx(expected[name], rel=1e-5, abs=tolerance), (what, name)
+        assert reported[name] == pytest.approx(expected[name], rel=1e-5, abs=tolerance, nan_ok=True), (what, name)
 
 
 @pytest.fixture(scope="module")
@@ -88,12 +114,14 @@ def model():
 
 
 def read_series_hu(folder):
-    """A CT series in Hounsfield units with pydicom, one array per file (the order does not matter to the signals)."""
+    """A CT series in Hounsfield units with pydicom, one array per file (the order does not matter to the series'
+    signals), and its pixel spacing in x and y."""
     slices = []
     for path in sorted(Path(folder).iterdir()):
         data = pydicom.dcmread(path)
         slices.append(data.pixel_array * float(data.get("RescaleSlope", 1)) + float(data.get("RescaleIntercept", 0)))
-    return np.array(slices)
+        row_spacing, column_spacing = (float(v) for v in data.PixelSpacing)
+    return np.array(slices), (column_spacing, row_spacing)
 
 
 def segment(model, path, folder, **more):
@@ -170,7 +198,8 @@ def test_real_data_series_signals_and_flags_match_numpy_in_every_report(model, t
     # The abdominal CT: its few false "lung" pixels at skin folds cover far less of a slice than lung does.
     result, p = segment(model, CT_SERIES, tmp_path)
     threshold, reference = model.metadata["threshold"], model.metadata["quality"]
-    expected = signals(p, threshold, read_series_hu(CT_SERIES), reference)
+    hu, spacing = read_series_hu(CT_SERIES)
+    expected = signals(p, threshold, hu, reference, spacing)
     assert_signals(result["quality"], expected, "segment_file")
     assert expected["largest_slice_label"] < reference["label_fraction"][0]
     assert list(result["flags"]) == ["implausible-volume"]
@@ -187,24 +216,24 @@ def test_real_data_series_signals_and_flags_match_numpy_in_every_report(model, t
     assert summary["flags"] == [{"name": name, "reason": reason} for name, reason in result["flags"].items()]
     per_slice = summary["slice_quality"]
     assert list(per_slice) == NAMES
-    hu = read_series_hu(CT_SERIES)
     # The slices in the label map's order: pydicom's file order is not the slice order, so each slice's input is
     # matched to its probabilities by the intensity distance they give alone.
-    assert sorted(per_slice["intensity_distance"]) == pytest.approx(
-        sorted(intensity_distance(z, reference) for z in hu), rel=1e-6)
+    distances = np.array([intensity_distance(z, reference) for z in hu])
+    assert sorted(per_slice["intensity_distance"]) == pytest.approx(sorted(distances), rel=1e-6)
+    order = [int(np.argmin(np.abs(distances - d))) for d in per_slice["intensity_distance"]]
+    assert sorted(order) == list(range(len(hu)))  # each file's slice once
     limits, (low, high) = reference["limits"], reference["label_fraction"]
+    aspect_low, aspect_high = reference["input_aspect"]
     assert len(summary["slice_flags"]) == len(p)
     for z in range(len(p)):
-        slice_expected = signals(p[z], threshold, hu[0], reference)
-        del slice_expected["intensity_distance"]
-        assert_signals({name: per_slice[name][z] for name in NAMES if name in slice_expected}, slice_expected,
-                       "slice %d" % z, names=list(slice_expected))
+        s = signals(p[z], threshold, hu[order[z]], reference, spacing)
+        assert_signals({name: per_slice[name][z] for name in NAMES}, s, "slice %d" % z)
         # Each slice's flags, as docs/quality-control.md defines them, from the signals recomputed here (no-target
         # is not raised for a slice).
-        s = dict(slice_expected, intensity_distance=per_slice["intensity_distance"][z])
         fraction = s["largest_slice_label"]
         flags = [name for name, raised in [
-            ("out-of-distribution", s["intensity_distance"] > limits["intensity_distance"]),
+            ("out-of-distribution", s["intensity_distance"] > limits["intensity_distance"]
+             or s["input_noise"] > limits["input_noise"] or not aspect_low <= s["input_aspect"] <= aspect_high),
             ("implausible-volume", fraction > 0 and not low <= fraction <= high),
             ("uncertain", s["mean_entropy_bits"] > limits["mean_entropy_bits"]
              or s["uncertain_outline_share"] > limits["uncertain_outline_share"]),
@@ -221,17 +250,20 @@ def test_real_data_series_signals_and_flags_match_numpy_in_every_report(model, t
         return row
 
     # The CSV writes six significant digits, and the flags' names.
-    assert {name: float(csv_row()[name]) for name in NAMES} == pytest.approx(summary["quality"], rel=1e-5)
+    assert numbers({name: csv_row()[name] for name in NAMES}) == pytest.approx(numbers(summary["quality"]), rel=1e-5,
+                                                                            nan_ok=True)
     assert csv_row()["flags"] == "implausible-volume"
     (out / "summary.csv").unlink()
     subprocess.run([EXECUTABLE, "batch", str(CT_SERIES), str(out), "--merge"], check=True, capture_output=True)
-    assert {name: float(csv_row()[name]) for name in NAMES} == pytest.approx(summary["quality"], rel=1e-5)
+    assert numbers({name: csv_row()[name] for name in NAMES}) == pytest.approx(numbers(summary["quality"]), rel=1e-5,
+                                                                            nan_ok=True)
     assert csv_row()["flags"] == "implausible-volume"
     # A resumed run skips the series it has done, and its summary still lists what to check in it.
     subprocess.run([EXECUTABLE, "batch", str(CT_SERIES), str(out), "--threads", "2"], check=True, capture_output=True)
     (row,) = csv.DictReader((out / "summary.csv").open())
     assert row["status"] == "skipped" and row["flags"] == "implausible-volume"
-    assert {name: float(row[name]) for name in NAMES} == pytest.approx(summary["quality"], rel=1e-5)
+    assert numbers({name: row[name] for name in NAMES}) == pytest.approx(numbers(summary["quality"]), rel=1e-5,
+                                                                      nan_ok=True)
 
 
 def scipy_clean_up(label, keep, fill):
@@ -287,7 +319,8 @@ def test_clean_up_of_the_model_file_matches_scipy_and_the_signals_describe_the_n
         assert set(np.unique(label)) <= {0, 1}
         assert result["label_voxels"] == expected.sum()
         # The signals and flags are those of the network's label, before the clean-up.
-        assert result["quality"] == raw_result["quality"] and result["flags"] == raw_result["flags"]
+        assert result["quality"] == pytest.approx(raw_result["quality"], rel=0, abs=0, nan_ok=True), source
+        assert result["flags"] == raw_result["flags"], source
 
     # focusnet evaluate cleans the same way: its Dice is that of the scipy-cleaned label against the mask.
     pair = "kaggle_lung_ct_2d/images/ID_0078_Z_0058.tif,kaggle_lung_ct_2d/masks/ID_0078_Z_0058.tif"
@@ -302,3 +335,48 @@ def test_clean_up_of_the_model_file_matches_scipy_and_the_signals_describe_the_n
     dice = 2 * (one & mask).sum() / (one.sum() + mask.sum())
     assert dice < 0.9  # one lung of two
     assert float(row["DI"]) == pytest.approx(dice, abs=1e-5)
+
+
+def test_flip_disagreement_matches_two_plain_runs_and_the_input_signals_flag_noise_and_a_turn(model, tmp_path):
+    """--tta's flip_disagreement against the plain runs of a slice and of its mirror image (the lung model was trained
+    with left-right flips only): of the pixels either labels, the share not both label. The input's noise and aspect
+    against numpy, and the flags they raise."""
+    if not CT_SERIES.is_dir():
+        pytest.skip("no shared data")
+    threshold, reference = model.metadata["threshold"], model.metadata["quality"]
+    limits = reference["limits"]
+    original = np.asarray(focusnet.read_image(str(SHARED_DATA / "kaggle_lung_ct_2d/images/ID_0188_Z_0137.tif"))[0],
+                          np.float32)
+    turned = np.rot90(original).copy()
+    disagreement = {}
+    for name, image in [("lung", original), ("turned", turned)]:
+        write_nrrd(tmp_path / "image.nrrd", image)
+        write_nrrd(tmp_path / "mirror.nrrd", image[:, ::-1].copy())
+        _, plain = segment(model, tmp_path / "image.nrrd", tmp_path)
+        _, mirrored = segment(model, tmp_path / "mirror.nrrd", tmp_path)
+        either = (plain >= threshold) | (mirrored[:, ::-1] >= threshold)
+        both = (plain >= threshold) & (mirrored[:, ::-1] >= threshold)
+        result, _ = segment(model, tmp_path / "image.nrrd", tmp_path, tta=True)
+        disagreement[name] = (either.sum() - both.sum()) / either.sum()
+        # The engine flips the network's input after resizing it, and these runs before: a pixel whose probability
+        # lies at the threshold to float precision may fall either way.
+        assert result["quality"]["flip_disagreement"] == pytest.approx(disagreement[name], abs=3 / either.sum()), name
+        assert result["quality"]["input_noise"] == pytest.approx(input_noise(image), rel=1e-6), name
+        assert result["quality"]["input_aspect"] == pytest.approx(input_aspect(image, reference), rel=1e-6), name
+        assert np.isnan(segment(model, tmp_path / "image.nrrd", tmp_path)[0]["quality"]["flip_disagreement"])
+        flags = result["flags"]
+    # The good slice's flips agree within the limit; turned, they disagree on a quarter of the lung, and the image's
+    # bright part is taller than wide, which no training slice is.
+    assert disagreement["lung"] < limits["flip_disagreement"] < disagreement["turned"]
+    assert "the flipped copies disagree on %.1f%% of the Lung" % (100 * disagreement["turned"]) in flags["uncertain"]
+    assert input_aspect(turned, reference) > reference["input_aspect"][1] > input_aspect(original, reference)
+    assert "times as tall as wide" in flags["out-of-distribution"]
+
+    # Noise of 300 HU on the lung slice: far noisier than any training slice, whatever the network makes of it.
+    noisy = original + np.random.default_rng(0).normal(0, 300, original.shape).astype(np.float32)
+    write_nrrd(tmp_path / "noisy.nrrd", noisy)
+    result, _ = segment(model, tmp_path / "noisy.nrrd", tmp_path)
+    assert input_noise(noisy) > limits["input_noise"] > input_noise(original)
+    assert result["quality"]["input_noise"] == pytest.approx(input_noise(noisy), rel=1e-6)
+    assert "pixel noise %.3g (limit %.3g)" % (input_noise(noisy), limits["input_noise"]) in \
+        result["flags"]["out-of-distribution"]
