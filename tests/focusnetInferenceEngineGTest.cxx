@@ -173,6 +173,60 @@ TEST(FocusNetInferenceEngine, PredictStreamAsksAndGivesBatchByBatchInOrder)
   EXPECT_EQ(streamed, PredictAll(engine, slices, count, height, width));
 }
 
+TEST(FocusNetInferenceEngine, FlipAgreementIsThatOfPlainRunsOfTheMirrorImages)
+{
+  // Slices of the network's input size, so that no resizing stands between a flipped slice and a flipped copy: each
+  // copy's label is exactly the plain run's label of the mirror image, mirrored back. A model file that does not say
+  // what it was trained on means both flips: three copies.
+  const Model       model = Model::Create(SmallModelMetadata(), 7);
+  constexpr int64_t count = 3, size = 32, values = size * size;
+  const auto        slices = RandomValues(count * values, 8);
+  InferenceOptions  options = Cpu(2);
+  const auto        plain = PredictAll(InferenceEngine(model, options), slices, count, size, size);
+  // The plain run's probabilities of a slice's mirror image, mirrored back.
+  auto mirrorRun = [&](bool leftRight)
+  {
+    const auto mirror = Flip(slices, count, size, size, leftRight);
+    return Flip(PredictAll(InferenceEngine(model, options), mirror, count, size, size), count, size, size, leftRight);
+  };
+  const auto leftRight = mirrorRun(true);
+  const auto upDown = mirrorRun(false);
+
+  options.flipAugmentation = true;
+  std::vector<float>         p(static_cast<size_t>(count * values));
+  std::vector<FlipAgreement> agreement(count);
+  InferenceEngine(model, options).Predict(slices.data(), count, size, size, 1, p.data(), agreement.data());
+  int64_t disagreeing = 0;
+  for (int64_t z = 0; z < count; ++z)
+  {
+    int64_t any = 0, all = 0;
+    for (int64_t y = 0; y < size; ++y)
+    {
+      for (int64_t x = 0; x < size; ++x)
+      {
+        const int64_t i = z * values + y * size + x;
+        const bool    labels[] = { plain[i] >= 0.5F, leftRight[i] >= 0.5F, upDown[i] >= 0.5F };
+        any += labels[0] || labels[1] || labels[2];
+        all += labels[0] && labels[1] && labels[2];
+      }
+    }
+    EXPECT_TRUE(agreement[z].measured);
+    EXPECT_EQ(agreement[z].labelledByAny, any) << z;
+    EXPECT_EQ(agreement[z].labelledByAll, all) << z;
+    disagreeing += any - all;
+  }
+  EXPECT_GT(disagreeing, 0); // a random network's copies disagree: the counts are tested where they differ
+
+  // Without flips, nothing is measured and the counts are cleared.
+  options.flipAugmentation = false;
+  InferenceEngine(model, options).Predict(slices.data(), count, size, size, 1, p.data(), agreement.data());
+  for (const FlipAgreement & a : agreement)
+  {
+    EXPECT_FALSE(a.measured);
+    EXPECT_EQ(a.labelledByAny, 0);
+  }
+}
+
 TEST(FocusNetInferenceEngine, FlipAugmentationCountsEachSlicesAgreementAtItsThreshold)
 {
   // A threshold next to 0 and one next to 1: every pixel is label in every copy of a small random network (its

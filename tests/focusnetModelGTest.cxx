@@ -443,5 +443,8 @@ TEST(FocusNetMetadata, TheNewerQualityLimitsAreOptionalAndChecked)
   ExpectErrorContaining([&] { ModelMetadataFromJson(replaced("[0.5,1.125]", "[0.5]")); },
                         { "input_aspect must be a range of 2 values" });
   ExpectErrorContaining([&] { ModelMetadataFromJson(replaced("\"input_noise\":245.5", "\"input_noise\":-1")); },
-                        { "quality limits must be finite and not negative" });
+                        { "input_noise must be at least 0 and flip_disagreement 0 to 1" });
+  ExpectErrorContaining([&]
+                        { ModelMetadataFromJson(replaced("\"flip_disagreement\":0.07", "\"flip_disagreement\":1.5")); },
+                        { "input_noise must be at least 0 and flip_disagreement 0 to 1" });
 }

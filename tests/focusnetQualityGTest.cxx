@@ -157,6 +157,16 @@ TEST(FocusNetQuality, InputNoiseAndAspectByHand)
   const std::vector<float> row{ 0, 2, 4, 4, 0, -4 };
   EXPECT_DOUBLE_EQ(focusnet::MeasureInput(row.data(), 1, 3, 2, { 1.0, 1.0 }, 0.0).noise,
                    4.5 / focusnet::NoiseFromMedianDifference);
+  // 20000 rows of 2 pixels: 20000 pairs, more than the 16384 sampled, so every second pair is taken: the even rows,
+  // whose difference is 1, and none of the odd rows' 100 (the median of all would be 50.5).
+  std::vector<float> tall;
+  for (int y = 0; y < 20000; ++y)
+  {
+    tall.push_back(0.0F);
+    tall.push_back(y % 2 == 0 ? 1.0F : 100.0F);
+  }
+  EXPECT_DOUBLE_EQ(focusnet::MeasureInput(tall.data(), 20000, 2, 1, { 1.0, 1.0 }, std::nan("")).noise,
+                   1.0 / focusnet::NoiseFromMedianDifference);
   // A series' noise is the median of its slices'.
   std::vector<focusnet::SliceQuality> slices(3);
   slices[0].input.noise = 7.0;

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <string>
 #include <tuple>
@@ -69,11 +70,13 @@ GetInferenceOption(const InferenceOptions & options, const std::string & keyword
 
 /** How far the copies of flip test-time augmentation (InferenceOptions::flipAugmentation) agree on a slice's label:
  * the pixels that any copy's label holds, and those that every copy's holds. Each copy's logits are resized to the
- * slice as the averaged ones are, and a pixel is label where its probability is at least the model's threshold. */
+ * slice as the averaged ones are, and a pixel is label where its probability is at least the threshold (the model's
+ * unless PredictStream is given another). */
 struct FlipAgreement
 {
   std::int64_t labelledByAny{ 0 };
   std::int64_t labelledByAll{ 0 };
+  bool         measured{ false }; ///< false where no flips ran
 };
 
 /** \class InferenceEngine
@@ -107,26 +110,28 @@ public:
           std::int64_t    width,
           std::int64_t    channels,
           float *         probabilities,
-          FlipAgreement * agreement = nullptr) const; ///< count entries, set when not null and flips ran
+          FlipAgreement * agreement = nullptr) const; ///< count entries, set when not null
 
   /** Fills slices with slices [first, first + n): n x height x width x channels floats. */
   using SliceSource = std::function<void(std::int64_t first, std::int64_t n, float * slices)>;
   /** Takes the probabilities of slices [first, first + n): n x height x width floats, and with flip augmentation
-   * their FlipAgreement (n of them; nullptr without flips), valid during the call. */
+   * their FlipAgreement (n of them; nullptr where no flips ran), valid during the call. */
   using ProbabilitySink = std::function<
     void(std::int64_t first, std::int64_t n, const float * probabilities, const FlipAgreement * agreement)>;
 
   /** Predict for callers that produce slices and consume probabilities batch by batch (the ITK filter): the engine
    * asks source for each batch of up to the batch size, in order, and hands each batch's probabilities to sink, in
    * order. On a GPU, source fills the next batch and sink takes the previous one while the device computes. Throws
-   * as Predict does; batches already given to sink stay given. */
+   * as Predict does; batches already given to sink stay given. agreementThreshold: the threshold of the caller's
+   * label, which FlipAgreement counts with (NaN: the model's). */
   void
   PredictStream(std::int64_t            count,
                 std::int64_t            height,
                 std::int64_t            width,
                 std::int64_t            channels,
                 const SliceSource &     source,
-                const ProbabilitySink & sink) const;
+                const ProbabilitySink & sink,
+                double                  agreementThreshold = std::numeric_limits<double>::quiet_NaN()) const;
 
   /** While one lives, LibTorch runs with the engine's thread count, which Predict (and engines made with the same
    * count) then neither set nor give back each call; the caller's count comes back when it is destroyed. For loops

@@ -165,8 +165,8 @@ struct SeriesQuality
   double intensityDistance{ std::numeric_limits<double>::quiet_NaN() };
   double inputNoise{ 0.0 }; ///< the median of the slices' input noise (InputQuality::noise)
   /** The bright pixels' spread up-down over their spread left-right (standard deviations, the slices' moments
-   * pooled): 0.64 to 1.02 in the lung model's training slices, above 1 for most of them turned a quarter. NaN without
-   * a reference or bright pixels. */
+   * pooled; for a volume they also spread with the slices' centres): below 1 for most upright chest CT slices, above
+   * 1 for most of them turned a quarter. NaN without a reference or bright pixels. */
   double        inputAspect{ std::numeric_limits<double>::quiet_NaN() };
   std::uint64_t flipLabelAny{ 0 }, flipLabelAll{ 0 }; ///< the slices' sums
   bool          flipsMeasured{ false };               ///< every slice's

@@ -115,9 +115,9 @@ struct InferenceEngine::Impl
   /** Raw slices (N x C x H x W, float, on the device) to their probabilities, N x H x W float on the device. With
    * flip augmentation, the probabilities averaged over the copies, as logits (log(mean p) - log(mean (1 - p)), in
    * log space so saturated maps stay finite); and, when agreement is not null, each slice's FlipAgreement in it as
-   * N x 2 64-bit integers on the device. */
+   * N x 2 64-bit integers on the device, counted with threshold. */
   torch::Tensor
-  Probabilities(const torch::Tensor & slices, torch::Tensor * agreement) const
+  Probabilities(const torch::Tensor & slices, torch::Tensor * agreement, double threshold) const
   {
     const int64_t height = slices.size(2), width = slices.size(3);
     torch::Tensor x = Resize(Normalize(slices, metadata.normalization), metadata.inputSize, metadata.inputSize);
@@ -131,7 +131,7 @@ struct InferenceEngine::Impl
       if (agreement != nullptr)
       {
         const torch::Tensor labelled =
-          torch::sigmoid(Resize(torch::cat(copies, 1), height, width)) >= metadata.threshold; // N x copies x H x W
+          torch::sigmoid(Resize(torch::cat(copies, 1), height, width)) >= threshold; // N x copies x H x W
         *agreement = torch::stack({ labelled.any(1).sum({ 1, 2 }), labelled.all(1).sum({ 1, 2 }) }, 1);
       }
     }
@@ -327,9 +327,13 @@ InferenceEngine::Predict(const float *   slices,
     [&](std::int64_t first, std::int64_t n, const float * batch, const FlipAgreement * flips)
     {
       std::memcpy(probabilities + first * height * width, batch, sizeof(float) * n * height * width);
-      if (agreement != nullptr && flips != nullptr)
+      if (agreement != nullptr)
       {
-        std::copy(flips, flips + n, agreement + first);
+        std::fill(agreement + first, agreement + first + n, FlipAgreement{});
+        if (flips != nullptr)
+        {
+          std::copy(flips, flips + n, agreement + first);
+        }
       }
     });
 }
@@ -340,7 +344,8 @@ InferenceEngine::PredictStream(std::int64_t            count,
                                std::int64_t            width,
                                std::int64_t            channels,
                                const SliceSource &     source,
-                               const ProbabilitySink & sink) const
+                               const ProbabilitySink & sink,
+                               double                  agreementThreshold) const
 {
   const ModelMetadata & metadata = m_Impl->metadata;
   if (channels != metadata.architecture.inputChannels)
@@ -383,7 +388,7 @@ InferenceEngine::PredictStream(std::int64_t            count,
         const auto counts = inFlight->agreement.accessor<std::int64_t, 2>();
         for (std::int64_t s = 0; s < inFlight->n; ++s)
         {
-          agreement.push_back({ counts[s][0], counts[s][1] });
+          agreement.push_back({ counts[s][0], counts[s][1], true });
         }
       }
       sink(inFlight->first,
@@ -408,7 +413,9 @@ InferenceEngine::PredictStream(std::int64_t            count,
     }
     torch::Tensor       agreement;
     const torch::Tensor p =
-      m_Impl->Probabilities(host.permute({ 0, 3, 1, 2 }).to(device, /*non_blocking=*/overlap), &agreement);
+      m_Impl->Probabilities(host.permute({ 0, 3, 1, 2 }).to(device, /*non_blocking=*/overlap),
+                            &agreement,
+                            std::isnan(agreementThreshold) ? metadata.threshold : agreementThreshold);
     InFlight next{ p.to(torch::kCPU, /*non_blocking=*/overlap),
                    agreement.defined() ? agreement.to(torch::kCPU, /*non_blocking=*/overlap) : agreement,
                    std::nullopt,

@@ -428,9 +428,12 @@ Validate(const ModelMetadata & m)
         fail("quality limits must be finite and not negative");
       }
     }
-    if (!(q.inputNoiseLimit >= 0.0) || !(q.flipDisagreementLimit >= 0.0))
+    // Infinite: not recorded (model files made before them).
+    const bool flipsUnset = q.flipDisagreementLimit == std::numeric_limits<double>::infinity();
+    if (!(q.inputNoiseLimit >= 0.0) ||
+        !(flipsUnset || (q.flipDisagreementLimit >= 0.0 && q.flipDisagreementLimit <= 1.0)))
     {
-      fail("quality limits must be finite and not negative"); // infinite: not recorded
+      fail("quality limits input_noise must be at least 0 and flip_disagreement 0 to 1");
     }
     if (!(q.aspectLow >= 0.0 && q.aspectLow <= q.aspectHigh))
     {

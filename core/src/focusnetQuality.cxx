@@ -134,6 +134,21 @@ Share(std::uint64_t part, std::uint64_t whole)
 }
 
 
+/** The median of values (not empty; reordered) as numpy.median gives it: the mean of the two middle values of an
+ * even count. */
+double
+MedianOf(std::vector<double> & values)
+{
+  const std::size_t middle = values.size() / 2;
+  std::nth_element(values.begin(), values.begin() + middle, values.end());
+  double median = values[middle];
+  if (values.size() % 2 == 0)
+  {
+    median = (median + *std::max_element(values.begin(), values.begin() + middle)) / 2.0;
+  }
+  return median;
+}
+
 IntensityQuantiles
 QuantilesOf(std::vector<double> & values)
 {
@@ -208,15 +223,7 @@ MeasureInput(const float *                 pixels,
       const std::int64_t i = k / (width - 1) * width + k % (width - 1); // the pair's left pixel
       differences.push_back(std::abs(value(i + 1) - value(i)));
     }
-    // The median as numpy.median gives it: the mean of the two middle values of an even count.
-    const std::size_t middle = differences.size() / 2;
-    std::nth_element(differences.begin(), differences.begin() + middle, differences.end());
-    double median = differences[middle];
-    if (differences.size() % 2 == 0)
-    {
-      median = (median + *std::max_element(differences.begin(), differences.begin() + middle)) / 2.0;
-    }
-    input.noise = median / NoiseFromMedianDifference;
+    input.noise = MedianOf(differences) / NoiseFromMedianDifference;
   }
   if (!std::isnan(brightAbove))
   {
@@ -675,9 +682,7 @@ SummarizeQuality(const std::vector<SliceQuality> & slices,
   quality.intensity = PoolQuantiles(intensities);
   if (!noise.empty())
   {
-    // The median as numpy.median gives it.
-    std::sort(noise.begin(), noise.end());
-    quality.inputNoise = (noise[(noise.size() - 1) / 2] + noise[noise.size() / 2]) / 2.0;
+    quality.inputNoise = MedianOf(noise);
   }
   quality.inputAspect = InputAspect(bright);
   if (reference.present)

@@ -373,7 +373,7 @@ FocusNetImageFilter<TInputImage, TOutputImage>::GenerateData()
     };
     m_SliceQuality.assign(static_cast<std::size_t>(sliceCount), {});
     this->UpdateProgress(0.0F);
-    engine.PredictStream(sliceCount, height, width, channels, fill, take);
+    engine.PredictStream(sliceCount, height, width, channels, fill, take, threshold);
     CleanUpLabels(metadata.cleanUp, axis, labelValue);
   }
   catch (const ExceptionObject &)

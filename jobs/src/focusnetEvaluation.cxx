@@ -83,7 +83,7 @@ Evaluate(const Model &                      model,
     const ImageSlice   slice = ReadImagePair(pairs[i]);
     const size_t       pixels = slice.mask.size();
     std::vector<float> probabilities(pixels);
-    FlipAgreement      agreement{ -1, -1 }; // left so without flips
+    FlipAgreement      agreement;
     engine.Predict(slice.pixels.data(), 1, slice.height, slice.width, slice.channels, probabilities.data(), &agreement);
     std::vector<std::uint8_t> predicted(pixels);
     for (size_t p = 0; p < pixels; ++p)
@@ -98,7 +98,7 @@ Evaluate(const Model &                      model,
       slice.mask.data(), predicted.data(), slice.height, slice.width, slice.spacing[0], slice.spacing[1]);
     SliceQuality quality = MeasureSlice(probabilities.data(), slice.height, slice.width, threshold);
     quality.input = MeasureInputOf(slice, reference);
-    quality.flipsMeasured = agreement.labelledByAny >= 0;
+    quality.flipsMeasured = agreement.measured;
     quality.flipLabelAny = static_cast<std::uint64_t>(agreement.labelledByAny);
     quality.flipLabelAll = static_cast<std::uint64_t>(agreement.labelledByAll);
     evaluation.quality = SummarizeSlice(quality, reference);
@@ -250,10 +250,34 @@ CalibrateQuality(Model &                            model,
     reference.aspectHigh = middle + half;
   }
   // The limits from the validation images segmented as options say (plain unless --tta); the flips' disagreement
-  // from them segmented with the flips the model was trained on, a second run where options has none.
+  // from them segmented with the flips the model was trained on: a second run where options has none.
   reference.inputNoiseLimit = 0.0;
   auto widen = [](double & limit, double value) { limit = std::max(limit, Margin * value); };
-  for (const ImageEvaluation & image : Evaluate(model, validation, options, progress).images)
+  auto flipsOf = [&](const EvaluationReport & report)
+  {
+    for (const ImageEvaluation & image : report.images)
+    {
+      if (std::isfinite(image.quality.FlipDisagreement())) // a model trained without flips has none: no limit
+      {
+        reference.flipDisagreementLimit =
+          std::isfinite(reference.flipDisagreementLimit) ? reference.flipDisagreementLimit : 0.0;
+        widen(reference.flipDisagreementLimit, image.quality.FlipDisagreement());
+      }
+    }
+  };
+  const int  runs = options.flipAugmentation ? 1 : 2;
+  const auto part = [&progress, runs](int run)
+  {
+    return [&progress, runs, run](float fraction)
+    {
+      if (progress)
+      {
+        progress((static_cast<float>(run) + fraction) / static_cast<float>(runs));
+      }
+    };
+  };
+  const EvaluationReport asGiven = Evaluate(model, validation, options, part(0));
+  for (const ImageEvaluation & image : asGiven.images)
   {
     const SeriesQuality & q = image.quality;
     widen(reference.intensityDistanceLimit, IntensityDistance(q.intensity, reference.intensity));
@@ -262,16 +286,15 @@ CalibrateQuality(Model &                            model,
     widen(reference.strayShareLimit, q.StrayShare());
     widen(reference.inputNoiseLimit, q.inputNoise);
   }
-  InferenceOptions withFlips = options;
-  withFlips.flipAugmentation = true;
-  for (const ImageEvaluation & image : Evaluate(model, validation, withFlips, {}).images)
+  if (options.flipAugmentation)
   {
-    if (std::isfinite(image.quality.FlipDisagreement())) // a model trained without flips has none: no limit
-    {
-      reference.flipDisagreementLimit =
-        std::isfinite(reference.flipDisagreementLimit) ? reference.flipDisagreementLimit : 0.0;
-      widen(reference.flipDisagreementLimit, image.quality.FlipDisagreement());
-    }
+    flipsOf(asGiven);
+  }
+  else
+  {
+    InferenceOptions withFlips = options;
+    withFlips.flipAugmentation = true;
+    flipsOf(Evaluate(model, validation, withFlips, part(1)));
   }
   // Shares: a limit of 1 or more would flag nothing.
   reference.uncertainOutlineLimit = std::min(1.0, reference.uncertainOutlineLimit);

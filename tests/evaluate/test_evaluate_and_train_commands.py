@@ -193,7 +193,19 @@ def test_training_writes_its_files_and_stores_the_training_splits_statistics(pai
     fractions = [f for f in fractions if f > 0]  # over the masks with label
     assert quality["label_fraction"] == pytest.approx([min(fractions) / 1.5, min(1.0, max(fractions) * 1.5)])
     assert quality["modality"] == "CT"
-    assert all(0 <= value < 10 for value in quality["limits"].values()), quality["limits"]
+    # The input's noise limit: 1.5 times the largest noise among the validation images (the median absolute
+    # difference of horizontal neighbours over 0.954; every pair of these small images); the aspect range: the
+    # training images' (the spread in y over that in x of their pixels above the pooled median) widened 1.5 times
+    # about its middle.
+    noise = [np.median(np.abs(np.diff(np.array(Image.open(image)).astype(np.float64), axis=1))) / 0.954
+             for image, _ in pairs_of(out / "validation.txt")]
+    assert quality["limits"]["input_noise"] == pytest.approx(1.5 * max(noise), rel=1e-9)
+    aspects = [np.std(y) / np.std(x) for y, x in (np.nonzero(image > pooled[10]) for image in images)]
+    middle, half = (min(aspects) + max(aspects)) / 2, 1.5 * (max(aspects) - min(aspects)) / 2
+    assert quality["input_aspect"] == pytest.approx([max(0.0, middle - half), middle + half], rel=1e-9)
+    assert all(value >= 0 for value in quality["limits"].values()), quality["limits"]
+    # Shares: their limits are at most 1.
+    assert all(quality["limits"][name] <= 1 for name in ["uncertain_outline_share", "flip_disagreement"])
     assert "3 validation images" in quality["method"]
 
     # focusnet calibrate measures the same reference for a model made before, and keeps its weights byte for byte.

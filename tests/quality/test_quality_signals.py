@@ -357,6 +357,7 @@ def test_flip_disagreement_matches_two_plain_runs_and_the_input_signals_flag_noi
         either = (plain >= threshold) | (mirrored[:, ::-1] >= threshold)
         both = (plain >= threshold) & (mirrored[:, ::-1] >= threshold)
         result, _ = segment(model, tmp_path / "image.nrrd", tmp_path, tta=True)
+        reported = result["quality"]["flip_disagreement"]
         disagreement[name] = (either.sum() - both.sum()) / either.sum()
         # The engine flips the network's input after resizing it, and these runs before: a pixel whose probability
         # lies at the threshold to float precision may fall either way.
@@ -368,7 +369,8 @@ def test_flip_disagreement_matches_two_plain_runs_and_the_input_signals_flag_noi
     # The good slice's flips agree within the limit; turned, they disagree on a quarter of the lung, and the image's
     # bright part is taller than wide, which no training slice is.
     assert disagreement["lung"] < limits["flip_disagreement"] < disagreement["turned"]
-    assert "the flipped copies disagree on %.1f%% of the Lung" % (100 * disagreement["turned"]) in flags["uncertain"]
+    assert "the flipped copies disagree on %.1f%% of the Lung (limit %.1f%%)" % (
+        100 * reported, 100 * limits["flip_disagreement"]) in flags["uncertain"]
     assert input_aspect(turned, reference) > reference["input_aspect"][1] > input_aspect(original, reference)
     assert "times as tall as wide" in flags["out-of-distribution"]
 
